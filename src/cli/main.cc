@@ -1,0 +1,370 @@
+// `souk`: the command-line front door. Each subcommand parses its flags, opens
+// the data directory, calls one module API and prints text or --json. Errors
+// are one line on stderr and a non-zero exit.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/core.h"
+#include "gen/gen.h"
+#include "ingest/ingest.h"
+#include "store/store.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace souk {
+namespace {
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "souk: error: %s\n", s.message().c_str());
+  return 1;
+}
+
+std::string DbPath(const std::string& dir) { return (fs::path(dir) / "souk.db").string(); }
+std::string TomlPath(const std::string& dir) { return (fs::path(dir) / "souk.toml").string(); }
+
+Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) return Status::IoError(fmt::format("cannot write '{}'", path));
+  out << text;
+  out.close();
+  if (!out) return Status::IoError(fmt::format("writing '{}' failed", path));
+  return Status::Ok();
+}
+
+// Creates DIR, souk.toml (if missing) and the store.
+Status InitDir(const std::string& dir, bool* created) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError(fmt::format("cannot create '{}': {}", dir, ec.message()));
+  *created = !fs::exists(DbPath(dir));
+  if (!fs::exists(TomlPath(dir))) SOUK_RETURN_IF_ERROR(WriteFile(TomlPath(dir), Config().ToToml()));
+  auto store = Store::OpenSqlite(DbPath(dir));
+  if (!store.ok()) return store.status();
+  return Status::Ok();
+}
+
+struct Opened {
+  Config config;
+  std::unique_ptr<Store> store;
+};
+
+Result<Opened> OpenDir(const std::string& dir) {
+  if (!fs::exists(DbPath(dir)))
+    return Status::NotFound(fmt::format("'{}' is not a souk data directory (run `souk init {}` first)", dir, dir));
+  Opened o;
+  SOUK_ASSIGN_OR_RETURN(o.config, Config::Load(TomlPath(dir)));
+  StoreOptions so;
+  so.create_if_missing = false;
+  SOUK_ASSIGN_OR_RETURN(o.store, Store::OpenSqlite(DbPath(dir), so));
+  return o;
+}
+
+// Imports the given files (items, then users, then events). Prints per-file
+// text, or returns the JSON summary.
+Status RunImport(Opened& o, const std::vector<std::pair<std::string, std::string>>& files, bool as_json,
+                 bool quiet, const std::string& format, json* out) {
+  SOUK_ASSIGN_OR_RETURN(auto types, ingest::EventTypesFromConfig(o.config));
+  SOUK_RETURN_IF_ERROR(o.store->SaveEventTypes(types));
+  json totals = {{"read", 0}, {"accepted", 0}, {"updated", 0}, {"duplicates", 0}, {"rejected", 0},
+                 {"reasons", json::object()}};
+  json per_file = json::array();
+  const int64_t max_errors = o.config.GetInt("import.max_reported_errors");
+  for (const auto& [table, path] : files) {
+    ingest::ImportOptions opts = ingest::ImportOptionsFromConfig(o.config, table);
+    opts.format = format;
+    int64_t reported = 0;
+    opts.on_reject = [&](const QuarantineRecord& q) {
+      if (quiet || reported++ >= max_errors) return;
+      std::string detail = q.detail;
+      RepairUtf8(&detail);
+      std::fprintf(stderr, "\r\033[Ksouk: %s:%lld: %s\n", path.c_str(), static_cast<long long>(q.src.line),
+                   detail.c_str());
+    };
+    ingest::ImportSummary sum;
+    Status s = ingest::ImportFile(o.store.get(), types, path, opts, &sum);
+    if (!quiet && reported > max_errors)
+      std::fprintf(stderr, "souk: ... and %s more rejected rows in %s (all kept in quarantine; see `souk quality`)\n",
+                   WithThousands(reported - max_errors).c_str(), path.c_str());
+    if (!s.ok()) return s;
+    json j = json::parse(ingest::SummaryJson(sum));
+    for (const char* k : {"read", "accepted", "updated", "duplicates", "rejected"})
+      totals[k] = totals[k].get<uint64_t>() + j[k].get<uint64_t>();
+    for (auto& [k, v] : j["reasons"].items())
+      totals["reasons"][k] = totals["reasons"].value(k, uint64_t{0}) + v.get<uint64_t>();
+    per_file.push_back(j);
+    if (!as_json && !quiet) std::printf("%s", ingest::SummaryText(sum).c_str());
+  }
+  if (per_file.size() == 1) *out = per_file[0];
+  else {
+    *out = totals;
+    (*out)["files"] = per_file;
+  }
+  return Status::Ok();
+}
+
+void PrintJson(const json& j) {
+  std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+}
+
+}  // namespace
+}  // namespace souk
+
+int main(int argc, char** argv) {
+  using namespace souk;
+  CLI::App app{"souk: e-commerce search, recommendations and data quality in one engine"};
+  app.set_version_flag("--version", SoukVersion());
+  app.require_subcommand(1);
+  bool as_json = false;
+
+  // init
+  auto* init = app.add_subcommand("init", "Create a data directory (souk.toml + souk.db)");
+  std::string dir;
+  init->add_option("DIR", dir, "data directory")->required();
+  init->add_flag("--json", as_json, "machine-readable output");
+
+  // gen
+  auto* gen_cmd = app.add_subcommand("gen", "Generate a demo shop with injected faults and import it into DIR");
+  gen::GenOptions gopt;
+  bool no_faults = false;
+  gen_cmd->add_option("DIR", dir, "data directory to create")->required();
+  gen_cmd->add_option("--users", gopt.users, "number of users")->capture_default_str();
+  gen_cmd->add_option("--items", gopt.items, "number of items")->capture_default_str();
+  gen_cmd->add_option("--days", gopt.days, "days of behaviour")->capture_default_str();
+  gen_cmd->add_option("--seed", gopt.seed, "random seed (same seed, same shop)")->capture_default_str();
+  gen_cmd->add_flag("--no-faults", no_faults, "generate clean data without injected faults");
+  gen_cmd->add_flag("--json", as_json, "machine-readable output");
+
+  // import
+  auto* imp = app.add_subcommand("import", "Import items, users and/or events (CSV, TSV or JSONL)");
+  std::string items_file, users_file, events_file, format;
+  bool quiet = false;
+  imp->add_option("DIR", dir, "data directory")->required();
+  imp->add_option("--items", items_file, "catalog file");
+  imp->add_option("--users", users_file, "users file");
+  imp->add_option("--events", events_file, "events file");
+  imp->add_option("--format", format, "csv, tsv or jsonl (default: from the file extension)");
+  imp->add_flag("--quiet", quiet, "do not print rejected rows");
+  imp->add_flag("--json", as_json, "machine-readable output");
+
+  // quality
+  auto* qual = app.add_subcommand("quality", "Run the data-quality rules and report findings");
+  std::string html;
+  qual->add_option("DIR", dir, "data directory")->required();
+  qual->add_option("--html", html, "also write a self-contained HTML report to this file");
+  qual->add_flag("--json", as_json, "machine-readable output");
+
+  // clean
+  auto* clean = app.add_subcommand("clean", "Flag events found by the quality rules so training skips them");
+  bool reset = false;
+  clean->add_option("DIR", dir, "data directory")->required();
+  clean->add_flag("--reset", reset, "clear all flags instead");
+  clean->add_flag("--json", as_json, "machine-readable output");
+
+  // config
+  auto* cfg = app.add_subcommand("config", "Show the settings in force (or --markdown for docs/config.md)");
+  bool markdown = false;
+  cfg->add_option("DIR", dir, "data directory (default: built-in defaults)");
+  cfg->add_flag("--markdown", markdown, "print the settings reference as Markdown");
+  cfg->add_flag("--json", as_json, "machine-readable output");
+
+  // info
+  auto* info = app.add_subcommand("info", "Counts, import sources and models of a data directory");
+  info->add_option("DIR", dir, "data directory")->required();
+  info->add_flag("--json", as_json, "machine-readable output");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (init->parsed()) {
+    bool created = false;
+    Status s = InitDir(dir, &created);
+    if (!s.ok()) return Fail(s);
+    if (as_json) PrintJson({{"dir", dir}, {"created", created}, {"db", DbPath(dir)}, {"config", TomlPath(dir)}});
+    else std::printf("%s %s (souk.toml, souk.db)\n", created ? "created" : "already initialised:", dir.c_str());
+    return 0;
+  }
+
+  if (gen_cmd->parsed()) {
+    if (fs::exists(DbPath(dir))) {
+      auto o = OpenDir(dir);
+      if (!o.ok()) return Fail(o.status());
+      auto c = o->store->Counts();
+      if (!c.ok()) return Fail(c.status());
+      if (c->events || c->items)
+        return Fail(Status::FailedPrecondition(
+            fmt::format("'{}' already holds a shop ({} items, {} events); generate into a new directory", dir,
+                        c->items, c->events)));
+    }
+    bool created = false;
+    Status s = InitDir(dir, &created);
+    if (!s.ok()) return Fail(s);
+    std::string out_dir = (fs::path(dir) / "generated").string();
+    std::error_code ec;
+    fs::create_directories(out_dir, ec);
+    if (ec) return Fail(Status::IoError(fmt::format("cannot create '{}': {}", out_dir, ec.message())));
+    gopt.inject_faults = !no_faults;
+    Progress progress("generate", 1000);
+    gopt.progress = [&](double f) { progress.Update(static_cast<uint64_t>(f * 1000)); };
+    auto stats = gen::GenerateShop(gopt, out_dir);
+    progress.Finish();
+    if (!stats.ok()) return Fail(stats.status());
+    auto o = OpenDir(dir);
+    if (!o.ok()) return Fail(o.status());
+    json imported;
+    s = RunImport(*o,
+                  {{"items", out_dir + "/items.csv"}, {"users", out_dir + "/users.csv"},
+                   {"events", out_dir + "/events.csv"}},
+                  true, /*quiet=*/true, "", &imported);
+    if (!s.ok()) return Fail(s);
+    json faults = json::object();
+    for (const auto& [k, v] : stats->faults) faults[k] = v;
+    if (as_json) {
+      PrintJson({{"dir", dir},
+                 {"generated", out_dir},
+                 {"items", stats->items},
+                 {"users", stats->users},
+                 {"events", stats->events},
+                 {"sessions", stats->sessions},
+                 {"faults", faults},
+                 {"import", imported}});
+    } else {
+      std::printf("generated %s items, %s users, %s events (%s sessions) into %s\n",
+                  WithThousands(stats->items).c_str(), WithThousands(stats->users).c_str(),
+                  WithThousands(stats->events).c_str(), WithThousands(stats->sessions).c_str(), out_dir.c_str());
+      std::printf("injected faults (ground truth in %s/ground_truth.csv):", out_dir.c_str());
+      for (const auto& [k, v] : stats->faults) std::printf(" %s %s;", k.c_str(), WithThousands(v).c_str());
+      std::printf("\n");
+      for (const auto& f : imported["files"])
+        std::printf("imported %s: read %s, accepted %s, updated %s, duplicates %s, rejected %s\n",
+                    f["table"].get<std::string>().c_str(), WithThousands(f["read"].get<uint64_t>()).c_str(),
+                    WithThousands(f["accepted"].get<uint64_t>()).c_str(),
+                    WithThousands(f["updated"].get<uint64_t>()).c_str(),
+                    WithThousands(f["duplicates"].get<uint64_t>()).c_str(),
+                    WithThousands(f["rejected"].get<uint64_t>()).c_str());
+      std::printf("next: souk quality %s --html %s/quality.html\n", dir.c_str(), dir.c_str());
+    }
+    return 0;
+  }
+
+  if (imp->parsed()) {
+    std::vector<std::pair<std::string, std::string>> files;
+    if (!items_file.empty()) files.emplace_back("items", items_file);
+    if (!users_file.empty()) files.emplace_back("users", users_file);
+    if (!events_file.empty()) files.emplace_back("events", events_file);
+    if (files.empty()) return Fail(Status::InvalidArgument("nothing to import: give --items, --users or --events FILE"));
+    auto o = OpenDir(dir);
+    if (!o.ok()) return Fail(o.status());
+    json out;
+    Status s = RunImport(*o, files, as_json, quiet, format, &out);
+    if (!s.ok()) return Fail(s);
+    if (as_json) PrintJson(out);
+    return 0;
+  }
+
+  if (qual->parsed() || clean->parsed()) {
+    auto o = OpenDir(dir);
+    if (!o.ok()) return Fail(o.status());
+    if (clean->parsed() && reset) {
+      Status s = o->store->SetEventFlags({});
+      if (!s.ok()) return Fail(s);
+      if (as_json) PrintJson({{"flagged", 0}});
+      else std::printf("cleared all event flags\n");
+      return 0;
+    }
+    auto report = ingest::RunQuality(o->store.get(), o->config);
+    if (!report.ok()) return Fail(report.status());
+    report->data_dir = dir;
+    if (clean->parsed()) {
+      auto n = ingest::CleanEvents(o->store.get(), *report);
+      if (!n.ok()) return Fail(n.status());
+      json by_rule = json::object();
+      for (const auto& f : report->findings)
+        if (!f.event_rowids.empty()) by_rule[f.rule] = f.event_rowids.size();
+      if (as_json) PrintJson({{"flagged", *n}, {"by_rule", by_rule}});
+      else {
+        std::printf("flagged %s events; training views (training_events) now skip them:\n", WithThousands(*n).c_str());
+        for (auto& [k, v] : by_rule.items()) std::printf("  %-18s %s\n", k.c_str(), WithThousands(v.get<uint64_t>()).c_str());
+      }
+      return 0;
+    }
+    if (!html.empty()) {
+      Status s = WriteFile(html, ingest::QualityHtml(*report));
+      if (!s.ok()) return Fail(s);
+    }
+    if (as_json) std::printf("%s\n", ingest::QualityJson(*report).c_str());
+    else {
+      std::printf("%s", ingest::QualityText(*report).c_str());
+      if (!html.empty()) std::printf("\nHTML report: %s\n", html.c_str());
+    }
+    return 0;
+  }
+
+  if (cfg->parsed()) {
+    if (markdown) {
+      std::printf("%s", Config::Markdown().c_str());
+      return 0;
+    }
+    Config config;
+    if (!dir.empty()) {
+      auto c = Config::Load(TomlPath(dir));
+      if (!c.ok()) return Fail(c.status());
+      config = *c;
+    }
+    if (as_json) {
+      json j = json::object();
+      for (const auto& d : AllSettings()) j[std::string(d.name)] = config.Text(d.name);
+      PrintJson(j);
+    } else {
+      for (const auto& d : AllSettings())
+        std::printf("%-30s = %-12s  %s\n", std::string(d.name).c_str(), config.Text(d.name).c_str(),
+                    std::string(d.description).c_str());
+    }
+    return 0;
+  }
+
+  if (info->parsed()) {
+    auto o = OpenDir(dir);
+    if (!o.ok()) return Fail(o.status());
+    auto c = o->store->Counts();
+    if (!c.ok()) return Fail(c.status());
+    auto sources = o->store->Sources();
+    if (!sources.ok()) return Fail(sources.status());
+    auto models = o->store->Models();
+    if (!models.ok()) return Fail(models.status());
+    json j = {{"items", c->items}, {"stub_items", c->stub_items}, {"users", c->users}, {"stub_users", c->stub_users},
+              {"events", c->events}, {"flagged_events", c->flagged_events}, {"quarantine", c->quarantine}};
+    j["sources"] = json::array();
+    for (const auto& s : *sources)
+      j["sources"].push_back({{"id", s.id}, {"path", s.path}, {"table", s.table}, {"status", s.status},
+                              {"started", FormatTimestamp(s.started_ms)}, {"read", s.read},
+                              {"accepted", s.accepted}, {"updated", s.updated}, {"duplicates", s.duplicates},
+                              {"rejected", s.rejected}});
+    j["models"] = json::array();
+    for (const auto& m : *models)
+      j["models"].push_back({{"name", m.name}, {"spec", m.spec}, {"path", m.path}, {"active", m.active}});
+    if (as_json) PrintJson(j);
+    else {
+      std::printf("%s: %s items (+%s stubs), %s users (+%s stubs), %s events (%s flagged), %s quarantined\n",
+                  dir.c_str(), WithThousands(c->items).c_str(), WithThousands(c->stub_items).c_str(),
+                  WithThousands(c->users).c_str(), WithThousands(c->stub_users).c_str(),
+                  WithThousands(c->events).c_str(), WithThousands(c->flagged_events).c_str(),
+                  WithThousands(c->quarantine).c_str());
+      for (const auto& s : *sources)
+        std::printf("  source %lld %-6s %-8s %s  read %s rejected %s\n", static_cast<long long>(s.id),
+                    s.table.c_str(), s.status.c_str(), s.path.c_str(), WithThousands(s.read).c_str(),
+                    WithThousands(s.rejected).c_str());
+    }
+    return 0;
+  }
+  return 0;
+}

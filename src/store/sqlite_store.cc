@@ -1,0 +1,765 @@
+// SQLite backend of Store. Schema and the reasons behind it:
+// - items/users: INTEGER PRIMARY KEY is the dense id (assigned here, 0..n-1);
+//   ext_id is UNIQUE. known = 0 marks a stub created by an event.
+// - events: rowid table, append-only. The unique index events_dedup, led by
+//   ts so that time-ordered logs insert near the end of the index, makes exact
+//   duplicates (user, item, type, ts, session) a cheap INSERT OR IGNORE.
+// - quarantine keeps every record that was not stored, with its raw text.
+// WAL + synchronous=NORMAL: a crash can lose the last commits but never
+// corrupts; each Write() is one transaction.
+#include <sqlite3.h>
+
+#include <cmath>
+#include <cstring>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "store/store.h"
+
+namespace souk {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+const char* kSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources(
+  id INTEGER PRIMARY KEY, path TEXT NOT NULL, tbl TEXT NOT NULL, status TEXT NOT NULL,
+  started_ms INTEGER NOT NULL, finished_ms INTEGER,
+  n_read INTEGER NOT NULL DEFAULT 0, n_accepted INTEGER NOT NULL DEFAULT 0,
+  n_updated INTEGER NOT NULL DEFAULT 0, n_duplicates INTEGER NOT NULL DEFAULT 0,
+  n_rejected INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS items(
+  id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL UNIQUE, known INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  title TEXT, description TEXT, brand TEXT, category TEXT, tags TEXT,
+  price REAL, stock INTEGER, attrs TEXT,
+  src INTEGER REFERENCES sources(id), line INTEGER, updated_ms INTEGER);
+CREATE TABLE IF NOT EXISTS users(
+  id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL UNIQUE, known INTEGER NOT NULL,
+  attrs TEXT, src INTEGER REFERENCES sources(id), line INTEGER, updated_ms INTEGER);
+CREATE TABLE IF NOT EXISTS event_types(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS events(
+  id INTEGER PRIMARY KEY,
+  user INTEGER NOT NULL REFERENCES users(id),
+  item INTEGER REFERENCES items(id),
+  type INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  value REAL, session TEXT NOT NULL DEFAULT '', query TEXT, position INTEGER,
+  propensity REAL, campaign TEXT, request_id TEXT, attrs TEXT,
+  src INTEGER REFERENCES sources(id), line INTEGER,
+  flags INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX IF NOT EXISTS events_dedup ON events(ts, user, coalesce(item, -1), type, session);
+CREATE VIEW IF NOT EXISTS training_events AS SELECT * FROM events WHERE flags = 0;
+CREATE TABLE IF NOT EXISTS quarantine(
+  id INTEGER PRIMARY KEY, src INTEGER REFERENCES sources(id), line INTEGER,
+  tbl TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT, col TEXT, raw BLOB,
+  created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS models(
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec TEXT NOT NULL, path TEXT,
+  metrics TEXT, created_ms INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0);
+)SQL";
+
+// A prepared statement, finalized on destruction.
+class Stmt {
+ public:
+  Stmt() = default;
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Status Prepare(sqlite3* db, const char* sql) {
+    sqlite3_finalize(stmt_);
+    stmt_ = nullptr;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK)
+      return Status::Internal(fmt::format("SQLite prepare failed: {} in: {}", sqlite3_errmsg(db), sql));
+    return Status::Ok();
+  }
+  sqlite3_stmt* get() { return stmt_; }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  void Text(int i, std::string_view s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+  }
+  void TextOrNull(int i, std::string_view s) {
+    if (s.empty()) sqlite3_bind_null(stmt_, i);
+    else Text(i, s);
+  }
+  void Blob(int i, std::string_view s) {
+    sqlite3_bind_blob(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+  }
+  void Int(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Double(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
+  void DoubleOrNull(int i, double v) {
+    if (std::isnan(v)) sqlite3_bind_null(stmt_, i);
+    else Double(i, v);
+  }
+  void Null(int i) { sqlite3_bind_null(stmt_, i); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+std::string ColText(sqlite3_stmt* s, int i) {
+  const unsigned char* t = sqlite3_column_text(s, i);
+  return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s, i)) : std::string();
+}
+
+double ColDoubleOrNaN(sqlite3_stmt* s, int i) {
+  return sqlite3_column_type(s, i) == SQLITE_NULL ? NaN() : sqlite3_column_double(s, i);
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(sqlite3* db, const StoreOptions& options) : db_(db), options_(options) {}
+  // sqlite3_close_v2 defers the close until the member statements are
+  // finalized by their destructors, which run after this body.
+  ~SqliteStore() override { sqlite3_close_v2(db_); }
+
+  Status Init();
+
+  Result<int64_t> BeginSource(const std::string& path, const std::string& table) override;
+  Status FinishSource(const SourceInfo& info) override;
+  Result<std::vector<SourceInfo>> Sources() override;
+  Result<WriteResult> Write(const WriteBatch& batch, const SourceInfo* counts_for) override;
+  Status DeleteItem(const std::string& ext_id) override;
+  Result<StoreCounts> Counts() override;
+  Result<std::vector<ItemRow>> LoadItems() override;
+  Result<std::vector<UserRow>> LoadUsers() override;
+  Result<EventColumns> LoadEvents(bool training_only) override;
+  Result<std::vector<QuarantineRow>> LoadQuarantine() override;
+  Result<std::vector<std::pair<std::string, int>>> EventTypes() override;
+  Status SetEventFlags(const std::vector<std::pair<int64_t, uint32_t>>& rowid_flags) override;
+  Result<int64_t> RegisterModel(const ModelRecord& record) override;
+  Result<std::vector<ModelRecord>> Models() override;
+  Status SaveEventTypes(const EventTypeRegistry& registry) override;
+
+ private:
+  // Id map of one entity kind with an undo log for rolled-back batches.
+  struct IdMap {
+    std::unordered_map<std::string, uint32_t> ids;
+    std::vector<uint8_t> known;
+    std::vector<std::string> added;  // keys inserted in the open batch
+    std::vector<std::pair<uint32_t, uint8_t>> known_changes;
+    void Commit() {
+      added.clear();
+      known_changes.clear();
+    }
+    void Rollback() {
+      for (const auto& k : added) ids.erase(k);
+      known.resize(ids.size());
+      for (auto it = known_changes.rbegin(); it != known_changes.rend(); ++it)
+        known[it->first] = it->second;
+      added.clear();
+      known_changes.clear();
+    }
+  };
+
+  Status Exec(const char* sql);
+  Status Error(const char* what) const {
+    return Status::IoError(fmt::format("SQLite {}: {}", what, sqlite3_errmsg(db_)));
+  }
+  Status Step(Stmt& st, const char* what);
+  Status CheckFault();
+  Status LoadIdMaps();
+  Status WriteRows(const WriteBatch& batch, const SourceInfo* counts_for, WriteResult* r);
+  Result<uint32_t> ResolveUser(std::string_view ext, WriteResult* r);
+  Result<uint32_t> ResolveItem(std::string_view ext, WriteResult* r);
+  Status InsertQuarantine(const QuarantineRecord& q);
+
+  sqlite3* db_;
+  StoreOptions options_;
+  int64_t rows_written_ = 0;
+  bool maps_loaded_ = false;
+  IdMap items_, users_;
+  Stmt insert_item_, update_item_, stub_item_;
+  Stmt insert_user_, update_user_, stub_user_;
+  Stmt insert_event_, insert_quarantine_, update_source_;
+};
+
+Status SqliteStore::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    return Status::IoError(fmt::format("SQLite: {} (in: {:.60})", msg, sql));
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::Step(Stmt& st, const char* what) {
+  int rc = sqlite3_step(st.get());
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    Status s = Error(what);
+    st.Reset();
+    return s;
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::CheckFault() {
+  // The injected failure fires once, like a transient disk error.
+  if (options_.fail_at_row >= 0 && rows_written_++ == options_.fail_at_row)
+    return Status::IoError(fmt::format("injected write failure at row {}", options_.fail_at_row));
+  return Status::Ok();
+}
+
+Status SqliteStore::Init() {
+  sqlite3_busy_timeout(db_, 5000);
+  SOUK_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
+  SOUK_RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
+  SOUK_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
+  SOUK_RETURN_IF_ERROR(Exec("PRAGMA temp_store=MEMORY"));
+  SOUK_RETURN_IF_ERROR(Exec(fmt::format("PRAGMA cache_size=-{}", options_.cache_mb * 1024).c_str()));
+  SOUK_RETURN_IF_ERROR(Exec(kSchema));
+  // Schema version: written once, checked on every open.
+  {
+    Stmt st;
+    SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT value FROM meta WHERE key='schema_version'"));
+    if (sqlite3_step(st.get()) == SQLITE_ROW) {
+      int v = std::atoi(ColText(st.get(), 0).c_str());
+      if (v != kSchemaVersion)
+        return Status::FailedPrecondition(
+            fmt::format("store schema version {} is not the supported version {}", v, kSchemaVersion));
+    } else {
+      SOUK_RETURN_IF_ERROR(Exec(
+          fmt::format("INSERT INTO meta VALUES('schema_version','{}')", kSchemaVersion).c_str()));
+    }
+  }
+  SOUK_RETURN_IF_ERROR(insert_item_.Prepare(db_,
+      "INSERT INTO items(id,ext_id,known,title,description,brand,category,tags,price,stock,attrs,src,line,updated_ms)"
+      " VALUES(?1,?2,1,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"));
+  SOUK_RETURN_IF_ERROR(update_item_.Prepare(db_,
+      "UPDATE items SET known=1,deleted=0,title=?3,description=?4,brand=?5,category=?6,tags=?7,price=?8,"
+      "stock=?9,attrs=?10,src=?11,line=?12,updated_ms=?13 WHERE id=?1"));
+  SOUK_RETURN_IF_ERROR(stub_item_.Prepare(db_, "INSERT INTO items(id,ext_id,known) VALUES(?1,?2,0)"));
+  SOUK_RETURN_IF_ERROR(insert_user_.Prepare(db_,
+      "INSERT INTO users(id,ext_id,known,attrs,src,line,updated_ms) VALUES(?1,?2,1,?3,?4,?5,?6)"));
+  SOUK_RETURN_IF_ERROR(update_user_.Prepare(db_,
+      "UPDATE users SET known=1,attrs=?3,src=?4,line=?5,updated_ms=?6 WHERE id=?1"));
+  SOUK_RETURN_IF_ERROR(stub_user_.Prepare(db_, "INSERT INTO users(id,ext_id,known) VALUES(?1,?2,0)"));
+  SOUK_RETURN_IF_ERROR(insert_event_.Prepare(db_,
+      "INSERT OR IGNORE INTO events(user,item,type,ts,value,session,query,position,propensity,campaign,"
+      "request_id,attrs,src,line) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"));
+  SOUK_RETURN_IF_ERROR(insert_quarantine_.Prepare(db_,
+      "INSERT INTO quarantine(src,line,tbl,reason,detail,col,raw,created_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"));
+  SOUK_RETURN_IF_ERROR(update_source_.Prepare(db_,
+      "UPDATE sources SET n_read=n_read+?2,n_accepted=n_accepted+?3,n_updated=n_updated+?4,"
+      "n_duplicates=n_duplicates+?5,n_rejected=n_rejected+?6 WHERE id=?1"));
+  return Status::Ok();
+}
+
+Status SqliteStore::LoadIdMaps() {
+  if (maps_loaded_) return Status::Ok();
+  for (auto [map, sql] : {std::pair{&items_, "SELECT id,ext_id,known FROM items ORDER BY id"},
+                          std::pair{&users_, "SELECT id,ext_id,known FROM users ORDER BY id"}}) {
+    Stmt st;
+    SOUK_RETURN_IF_ERROR(st.Prepare(db_, sql));
+    int rc;
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+      auto id = static_cast<uint32_t>(sqlite3_column_int64(st.get(), 0));
+      if (id != map->known.size())
+        return Status::Corruption(fmt::format("dense ids are not contiguous at id {}", id));
+      map->ids.emplace(ColText(st.get(), 1), id);
+      map->known.push_back(static_cast<uint8_t>(sqlite3_column_int(st.get(), 2)));
+    }
+    if (rc != SQLITE_DONE) return Error("load ids");
+  }
+  maps_loaded_ = true;
+  return Status::Ok();
+}
+
+Result<int64_t> SqliteStore::BeginSource(const std::string& path, const std::string& table) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
+      "INSERT INTO sources(path,tbl,status,started_ms) VALUES(?1,?2,'running',?3)"));
+  st.Text(1, path);
+  st.Text(2, table);
+  st.Int(3, NowMs());
+  SOUK_RETURN_IF_ERROR(Step(st, "register source"));
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Status SqliteStore::FinishSource(const SourceInfo& info) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "UPDATE sources SET status=?2, finished_ms=?3 WHERE id=?1"));
+  st.Int(1, info.id);
+  st.Text(2, info.status);
+  st.Int(3, NowMs());
+  return Step(st, "finish source");
+}
+
+Result<std::vector<SourceInfo>> SqliteStore::Sources() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
+      "SELECT id,path,tbl,status,started_ms,n_read,n_accepted,n_updated,n_duplicates,n_rejected "
+      "FROM sources ORDER BY id"));
+  std::vector<SourceInfo> out;
+  while (sqlite3_step(st.get()) == SQLITE_ROW) {
+    SourceInfo s;
+    auto* q = st.get();
+    s.id = sqlite3_column_int64(q, 0);
+    s.path = ColText(q, 1);
+    s.table = ColText(q, 2);
+    s.status = ColText(q, 3);
+    s.started_ms = sqlite3_column_int64(q, 4);
+    s.read = sqlite3_column_int64(q, 5);
+    s.accepted = sqlite3_column_int64(q, 6);
+    s.updated = sqlite3_column_int64(q, 7);
+    s.duplicates = sqlite3_column_int64(q, 8);
+    s.rejected = sqlite3_column_int64(q, 9);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<uint32_t> SqliteStore::ResolveUser(std::string_view ext, WriteResult* r) {
+  // Heterogeneous lookup is C++20 for unordered_map only with a transparent
+  // hash; a short-lived string is cheaper to write than that.
+  thread_local std::string key;
+  key.assign(ext);
+  auto it = users_.ids.find(key);
+  if (it != users_.ids.end()) return it->second;
+  SOUK_RETURN_IF_ERROR(CheckFault());
+  auto id = static_cast<uint32_t>(users_.known.size());
+  stub_user_.Reset();
+  stub_user_.Int(1, id);
+  stub_user_.Text(2, ext);
+  SOUK_RETURN_IF_ERROR(Step(stub_user_, "insert user stub"));
+  users_.ids.emplace(key, id);
+  users_.known.push_back(0);
+  users_.added.push_back(key);
+  ++r->stub_users;
+  return id;
+}
+
+Result<uint32_t> SqliteStore::ResolveItem(std::string_view ext, WriteResult* r) {
+  thread_local std::string key;
+  key.assign(ext);
+  auto it = items_.ids.find(key);
+  if (it != items_.ids.end()) return it->second;
+  SOUK_RETURN_IF_ERROR(CheckFault());
+  auto id = static_cast<uint32_t>(items_.known.size());
+  stub_item_.Reset();
+  stub_item_.Int(1, id);
+  stub_item_.Text(2, ext);
+  SOUK_RETURN_IF_ERROR(Step(stub_item_, "insert item stub"));
+  items_.ids.emplace(key, id);
+  items_.known.push_back(0);
+  items_.added.push_back(key);
+  ++r->stub_items;
+  return id;
+}
+
+Status SqliteStore::InsertQuarantine(const QuarantineRecord& q) {
+  SOUK_RETURN_IF_ERROR(CheckFault());
+  Stmt& st = insert_quarantine_;
+  st.Reset();
+  if (q.src.source_id) st.Int(1, q.src.source_id);
+  else st.Null(1);
+  st.Int(2, q.src.line);
+  st.Text(3, q.table);
+  st.Text(4, q.reason);
+  st.TextOrNull(5, q.detail);
+  st.TextOrNull(6, q.column);
+  st.Blob(7, q.src.raw);
+  st.Int(8, NowMs());
+  return Step(st, "insert quarantine");
+}
+
+Status SqliteStore::WriteRows(const WriteBatch& batch, const SourceInfo* counts_for, WriteResult* r) {
+  const int64_t now = NowMs();
+  for (const Item& it : batch.items) {
+    SOUK_RETURN_IF_ERROR(CheckFault());
+    auto found = items_.ids.find(it.id);
+    bool exists = found != items_.ids.end();
+    Stmt& st = exists ? update_item_ : insert_item_;
+    st.Reset();
+    uint32_t id = exists ? found->second : static_cast<uint32_t>(items_.known.size());
+    st.Int(1, id);
+    if (!exists) st.Text(2, it.id);
+    st.Text(3, it.title);
+    st.TextOrNull(4, it.description);
+    st.TextOrNull(5, it.brand);
+    st.TextOrNull(6, it.category);
+    st.TextOrNull(7, it.tags);
+    st.DoubleOrNull(8, it.price);
+    if (it.stock >= 0) st.Int(9, it.stock);
+    st.TextOrNull(10, it.attrs_json);
+    if (it.src.source_id) st.Int(11, it.src.source_id);
+    st.Int(12, it.src.line);
+    st.Int(13, now);
+    SOUK_RETURN_IF_ERROR(Step(st, exists ? "update item" : "insert item"));
+    if (!exists) {
+      items_.ids.emplace(it.id, id);
+      items_.known.push_back(1);
+      items_.added.push_back(it.id);
+      ++r->items_inserted;
+    } else if (items_.known[id]) {
+      ++r->items_updated;
+    } else {  // a stub filled in: new to the catalog
+      items_.known_changes.emplace_back(id, 0);
+      items_.known[id] = 1;
+      ++r->items_inserted;
+    }
+  }
+  for (const User& u : batch.users) {
+    SOUK_RETURN_IF_ERROR(CheckFault());
+    auto found = users_.ids.find(u.id);
+    bool exists = found != users_.ids.end();
+    Stmt& st = exists ? update_user_ : insert_user_;
+    st.Reset();
+    uint32_t id = exists ? found->second : static_cast<uint32_t>(users_.known.size());
+    st.Int(1, id);
+    if (!exists) st.Text(2, u.id);
+    st.TextOrNull(3, u.attrs_json);
+    if (u.src.source_id) st.Int(4, u.src.source_id);
+    st.Int(5, u.src.line);
+    st.Int(6, now);
+    SOUK_RETURN_IF_ERROR(Step(st, exists ? "update user" : "insert user"));
+    if (!exists) {
+      users_.ids.emplace(u.id, id);
+      users_.known.push_back(1);
+      users_.added.push_back(u.id);
+      ++r->users_inserted;
+    } else if (users_.known[id]) {
+      ++r->users_updated;
+    } else {
+      users_.known_changes.emplace_back(id, 0);
+      users_.known[id] = 1;
+      ++r->users_inserted;
+    }
+  }
+  Stmt& ev = insert_event_;
+  for (const Event& e : batch.events) {
+    SOUK_ASSIGN_OR_RETURN(uint32_t user, ResolveUser(e.user, r));
+    uint32_t item = kNoId;
+    if (!e.item.empty()) {
+      SOUK_ASSIGN_OR_RETURN(item, ResolveItem(e.item, r));
+    }
+    SOUK_RETURN_IF_ERROR(CheckFault());
+    ev.Reset();
+    ev.Int(1, user);
+    if (item != kNoId) ev.Int(2, item);
+    ev.Int(3, e.type);
+    ev.Int(4, e.ts_ms);
+    ev.DoubleOrNull(5, e.value);
+    ev.Text(6, e.session);
+    ev.TextOrNull(7, e.query);
+    if (e.position >= 0) ev.Int(8, e.position);
+    ev.DoubleOrNull(9, e.propensity);
+    ev.TextOrNull(10, e.campaign);
+    ev.TextOrNull(11, e.request_id);
+    ev.TextOrNull(12, e.attrs_json);
+    if (e.src.source_id) ev.Int(13, e.src.source_id);
+    ev.Int(14, e.src.line);
+    SOUK_RETURN_IF_ERROR(Step(ev, "insert event"));
+    if (sqlite3_changes(db_) == 0) {
+      ++r->events_duplicate;
+      QuarantineRecord q;
+      q.table = "events";
+      q.reason = "duplicate event";
+      q.detail = "same user, item, type, timestamp and session as a stored event";
+      q.src = e.src;
+      SOUK_RETURN_IF_ERROR(InsertQuarantine(q));
+      ++r->quarantined;
+    } else {
+      ++r->events_stored;
+    }
+  }
+  for (const QuarantineRecord& q : batch.quarantine) {
+    SOUK_RETURN_IF_ERROR(InsertQuarantine(q));
+    ++r->quarantined;
+  }
+  if (counts_for) {
+    Stmt& st = update_source_;
+    st.Reset();
+    st.Int(1, counts_for->id);
+    st.Int(2, static_cast<int64_t>(counts_for->read));
+    st.Int(3, static_cast<int64_t>(r->items_inserted + r->users_inserted + r->events_stored));
+    st.Int(4, static_cast<int64_t>(r->items_updated + r->users_updated));
+    st.Int(5, static_cast<int64_t>(r->events_duplicate));
+    st.Int(6, static_cast<int64_t>(counts_for->rejected));
+    SOUK_RETURN_IF_ERROR(Step(st, "update source counts"));
+  }
+  return Status::Ok();
+}
+
+Result<WriteResult> SqliteStore::Write(const WriteBatch& batch, const SourceInfo* counts_for) {
+  SOUK_RETURN_IF_ERROR(LoadIdMaps());
+  SOUK_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  WriteResult r;
+  Status s = WriteRows(batch, counts_for, &r);
+  if (s.ok()) s = Exec("COMMIT");
+  if (!s.ok()) {
+    // ROLLBACK can itself fail only if the transaction is already gone.
+    (void)Exec("ROLLBACK");
+    items_.Rollback();
+    users_.Rollback();
+    return s.WithContext("write rolled back");
+  }
+  items_.Commit();
+  users_.Commit();
+  return r;
+}
+
+Status SqliteStore::DeleteItem(const std::string& ext_id) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "UPDATE items SET deleted=1, updated_ms=?2 WHERE ext_id=?1 AND known=1"));
+  st.Text(1, ext_id);
+  st.Int(2, NowMs());
+  SOUK_RETURN_IF_ERROR(Step(st, "delete item"));
+  if (sqlite3_changes(db_) == 0) return Status::NotFound(fmt::format("no item '{}' in the catalog", ext_id));
+  return Status::Ok();
+}
+
+Result<StoreCounts> SqliteStore::Counts() {
+  StoreCounts c;
+  struct Q {
+    const char* sql;
+    uint64_t* out;
+  } qs[] = {
+      {"SELECT count(*) FROM items WHERE known=1 AND deleted=0", &c.items},
+      {"SELECT count(*) FROM items WHERE known=0", &c.stub_items},
+      {"SELECT count(*) FROM users WHERE known=1", &c.users},
+      {"SELECT count(*) FROM users WHERE known=0", &c.stub_users},
+      {"SELECT count(*) FROM events", &c.events},
+      {"SELECT count(*) FROM events WHERE flags<>0", &c.flagged_events},
+      {"SELECT count(*) FROM quarantine", &c.quarantine},
+      {"SELECT count(*) FROM sources", &c.sources},
+      {"SELECT count(*) FROM models", &c.models},
+  };
+  for (auto& q : qs) {
+    Stmt st;
+    SOUK_RETURN_IF_ERROR(st.Prepare(db_, q.sql));
+    if (sqlite3_step(st.get()) != SQLITE_ROW) return Error("count");
+    *q.out = sqlite3_column_int64(st.get(), 0);
+  }
+  return c;
+}
+
+Result<std::vector<ItemRow>> SqliteStore::LoadItems() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
+      "SELECT id,ext_id,known,deleted,title,description,brand,category,tags,price,stock,attrs "
+      "FROM items ORDER BY id"));
+  std::vector<ItemRow> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    auto* q = st.get();
+    ItemRow r;
+    r.id = static_cast<ItemId>(sqlite3_column_int64(q, 0));
+    r.ext_id = ColText(q, 1);
+    r.known = sqlite3_column_int(q, 2) != 0;
+    r.deleted = sqlite3_column_int(q, 3) != 0;
+    r.title = ColText(q, 4);
+    r.description = ColText(q, 5);
+    r.brand = ColText(q, 6);
+    r.category = ColText(q, 7);
+    r.tags = ColText(q, 8);
+    r.price = ColDoubleOrNaN(q, 9);
+    r.stock = sqlite3_column_type(q, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 10);
+    r.attrs_json = ColText(q, 11);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return Error("load items");
+  return out;
+}
+
+Result<std::vector<UserRow>> SqliteStore::LoadUsers() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT id,ext_id,known,attrs FROM users ORDER BY id"));
+  std::vector<UserRow> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    auto* q = st.get();
+    out.push_back(UserRow{static_cast<UserId>(sqlite3_column_int64(q, 0)), ColText(q, 1),
+                          sqlite3_column_int(q, 2) != 0, ColText(q, 3)});
+  }
+  if (rc != SQLITE_DONE) return Error("load users");
+  return out;
+}
+
+Result<EventColumns> SqliteStore::LoadEvents(bool training_only) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, training_only
+      ? "SELECT id,user,item,type,ts,value,session,src,line,flags FROM events WHERE flags=0 ORDER BY id"
+      : "SELECT id,user,item,type,ts,value,session,src,line,flags FROM events ORDER BY id"));
+  EventColumns c;
+  c.sessions.emplace_back();
+  std::unordered_map<std::string, uint32_t> session_ids;
+  std::string key;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    auto* q = st.get();
+    c.rowid.push_back(sqlite3_column_int64(q, 0));
+    c.user.push_back(static_cast<UserId>(sqlite3_column_int64(q, 1)));
+    c.item.push_back(sqlite3_column_type(q, 2) == SQLITE_NULL ? kNoId
+                                                              : static_cast<ItemId>(sqlite3_column_int64(q, 2)));
+    c.type.push_back(static_cast<uint8_t>(sqlite3_column_int(q, 3)));
+    c.ts_ms.push_back(sqlite3_column_int64(q, 4));
+    c.value.push_back(static_cast<float>(ColDoubleOrNaN(q, 5)));
+    int n = sqlite3_column_bytes(q, 6);
+    if (n == 0) {
+      c.session.push_back(0);
+    } else {
+      key.assign(reinterpret_cast<const char*>(sqlite3_column_text(q, 6)), n);
+      auto [it, inserted] = session_ids.emplace(key, static_cast<uint32_t>(c.sessions.size()));
+      if (inserted) c.sessions.push_back(key);
+      c.session.push_back(it->second);
+    }
+    c.source.push_back(static_cast<int32_t>(sqlite3_column_int64(q, 7)));
+    c.line.push_back(sqlite3_column_int64(q, 8));
+    c.flags.push_back(static_cast<uint32_t>(sqlite3_column_int64(q, 9)));
+  }
+  if (rc != SQLITE_DONE) return Error("load events");
+  return c;
+}
+
+Result<std::vector<QuarantineRow>> SqliteStore::LoadQuarantine() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
+      "SELECT q.id,coalesce(q.src,0),coalesce(s.path,''),q.line,q.tbl,q.reason,q.detail,q.col,q.raw "
+      "FROM quarantine q LEFT JOIN sources s ON s.id=q.src ORDER BY q.id"));
+  std::vector<QuarantineRow> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    auto* q = st.get();
+    QuarantineRow r;
+    r.id = sqlite3_column_int64(q, 0);
+    r.source_id = sqlite3_column_int64(q, 1);
+    r.source_path = ColText(q, 2);
+    r.line = sqlite3_column_int64(q, 3);
+    r.table = ColText(q, 4);
+    r.reason = ColText(q, 5);
+    r.detail = ColText(q, 6);
+    r.column = ColText(q, 7);
+    const void* b = sqlite3_column_blob(q, 8);
+    if (b) r.raw.assign(static_cast<const char*>(b), sqlite3_column_bytes(q, 8));
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return Error("load quarantine");
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, int>>> SqliteStore::EventTypes() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT name,id FROM event_types ORDER BY id"));
+  std::vector<std::pair<std::string, int>> out;
+  while (sqlite3_step(st.get()) == SQLITE_ROW)
+    out.emplace_back(ColText(st.get(), 0), sqlite3_column_int(st.get(), 1));
+  return out;
+}
+
+Status SqliteStore::SaveEventTypes(const EventTypeRegistry& registry) {
+  SOUK_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Stmt st;
+  Status s = st.Prepare(db_, "INSERT OR REPLACE INTO event_types(id,name) VALUES(?1,?2)");
+  for (const auto& [id, name] : registry.All()) {
+    if (!s.ok()) break;
+    st.Reset();
+    st.Int(1, id);
+    st.Text(2, name);
+    s = Step(st, "save event types");
+  }
+  if (s.ok()) s = Exec("COMMIT");
+  if (!s.ok()) (void)Exec("ROLLBACK");
+  return s;
+}
+
+Status SqliteStore::SetEventFlags(const std::vector<std::pair<int64_t, uint32_t>>& rowid_flags) {
+  SOUK_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Status s = Exec("UPDATE events SET flags=0 WHERE flags<>0");
+  Stmt st;
+  if (s.ok()) s = st.Prepare(db_, "UPDATE events SET flags=?2 WHERE id=?1");
+  for (const auto& [rowid, flags] : rowid_flags) {
+    if (!s.ok()) break;
+    st.Reset();
+    st.Int(1, rowid);
+    st.Int(2, flags);
+    s = Step(st, "set event flags");
+  }
+  if (s.ok()) s = Exec("COMMIT");
+  if (!s.ok()) (void)Exec("ROLLBACK");
+  return s;
+}
+
+Result<int64_t> SqliteStore::RegisterModel(const ModelRecord& record) {
+  if (record.name.empty() || record.spec.empty())
+    return Status::InvalidArgument("a model needs a name and a spec");
+  SOUK_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Status s;
+  if (record.active) {
+    Stmt st;
+    s = st.Prepare(db_, "UPDATE models SET active=0 WHERE name=?1");
+    if (s.ok()) {
+      st.Text(1, record.name);
+      s = Step(st, "deactivate models");
+    }
+  }
+  int64_t id = 0;
+  if (s.ok()) {
+    Stmt st;
+    s = st.Prepare(db_, "INSERT INTO models(name,spec,path,metrics,created_ms,active) VALUES(?1,?2,?3,?4,?5,?6)");
+    if (s.ok()) {
+      st.Text(1, record.name);
+      st.Text(2, record.spec);
+      st.TextOrNull(3, record.path);
+      st.TextOrNull(4, record.metrics_json);
+      st.Int(5, record.created_ms ? record.created_ms : NowMs());
+      st.Int(6, record.active ? 1 : 0);
+      s = Step(st, "register model");
+      id = sqlite3_last_insert_rowid(db_);
+    }
+  }
+  if (s.ok()) s = Exec("COMMIT");
+  if (!s.ok()) {
+    (void)Exec("ROLLBACK");
+    return s;
+  }
+  return id;
+}
+
+Result<std::vector<ModelRecord>> SqliteStore::Models() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
+      "SELECT id,name,spec,coalesce(path,''),coalesce(metrics,''),created_ms,active FROM models ORDER BY id"));
+  std::vector<ModelRecord> out;
+  while (sqlite3_step(st.get()) == SQLITE_ROW) {
+    auto* q = st.get();
+    ModelRecord m;
+    m.id = sqlite3_column_int64(q, 0);
+    m.name = ColText(q, 1);
+    m.spec = ColText(q, 2);
+    m.path = ColText(q, 3);
+    m.metrics_json = ColText(q, 4);
+    m.created_ms = sqlite3_column_int64(q, 5);
+    m.active = sqlite3_column_int(q, 6) != 0;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::OpenSqlite(const std::string& path, const StoreOptions& options) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (options.create_if_missing) flags |= SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close_v2(db);
+    if (!options.create_if_missing && rc == SQLITE_CANTOPEN)
+      return Status::NotFound(fmt::format("no store at '{}' (run `souk init` first)", path));
+    return Status::IoError(fmt::format("cannot open store '{}': {}", path, msg));
+  }
+  auto store = std::make_unique<SqliteStore>(db, options);
+  Status s = store->Init();
+  if (!s.ok()) return s.WithContext(path);
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace souk

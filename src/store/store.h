@@ -1,0 +1,180 @@
+// The store is souk's system of record: catalog, users, events, quarantined
+// records, import sources and the model registry. `Store` is an interface so
+// that a PostgreSQL backend can come later; SQLite (WAL) is the embedded
+// default.
+//
+// Ids: every item and user gets a dense id 0..n-1 the first time it is seen.
+// An event that names an unknown item or user creates a placeholder ("stub",
+// known = false) so no event is lost; importing the record later fills it in.
+//
+// Writes go through WriteBatch, which is atomic: it commits whole or leaves the
+// store exactly as it was. Reads return flat columns (hot data is flat).
+//
+// Thread-safety: a Store is used by one thread at a time (callers serialise).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/core.h"
+#include "core/status.h"
+
+namespace souk {
+
+struct StoreOptions {
+  bool create_if_missing = true;
+  int64_t cache_mb = 256;  // SQLite page cache
+  // Fault injection for tests: when >= 0, the write of row number N (counted
+  // over the life of the Store, items + users + events + quarantine) fails
+  // with an I/O error, mid-transaction (once).
+  int64_t fail_at_row = -1;
+};
+
+// Everything one atomic write carries. Any vector may be empty.
+struct WriteBatch {
+  std::vector<Item> items;
+  std::vector<User> users;
+  std::vector<Event> events;
+  std::vector<QuarantineRecord> quarantine;
+};
+
+struct WriteResult {
+  uint64_t items_inserted = 0, items_updated = 0;
+  uint64_t users_inserted = 0, users_updated = 0;
+  uint64_t events_stored = 0;
+  uint64_t events_duplicate = 0;   // already stored: kept in quarantine as "duplicate event"
+  uint64_t stub_items = 0;         // placeholders created for unknown items named by events
+  uint64_t stub_users = 0;
+  uint64_t quarantined = 0;        // quarantine rows written (rejects + duplicates)
+};
+
+// A registered import (one file), with its running counts.
+struct SourceInfo {
+  int64_t id = 0;
+  std::string path;
+  std::string table;   // items, users, events
+  std::string status;  // running, done, failed
+  int64_t started_ms = 0;
+  uint64_t read = 0, accepted = 0, updated = 0, duplicates = 0, rejected = 0;
+};
+
+struct ItemRow {
+  ItemId id;
+  std::string ext_id;
+  bool known;    // false: a stub created by an event
+  bool deleted;  // removed from the catalog
+  std::string title, description, brand, category, tags;
+  double price;   // NaN = missing
+  int64_t stock;  // -1 = missing
+  std::string attrs_json;
+};
+
+struct UserRow {
+  UserId id;
+  std::string ext_id;
+  bool known;
+  std::string attrs_json;
+};
+
+// Events as columns, in storage order. Strings are interned per load.
+struct EventColumns {
+  std::vector<int64_t> rowid;
+  std::vector<UserId> user;
+  std::vector<ItemId> item;          // kNoId when the event names no item
+  std::vector<uint8_t> type;
+  std::vector<int64_t> ts_ms;
+  std::vector<float> value;          // NaN = none
+  std::vector<uint32_t> session;     // index into sessions; 0 = none ("")
+  std::vector<int32_t> source;       // source id
+  std::vector<int64_t> line;         // source line
+  std::vector<uint32_t> flags;       // EventFlag bits set by `souk clean`
+  std::vector<std::string> sessions; // sessions[0] == ""
+  size_t size() const { return rowid.size(); }
+};
+
+// Reasons an event is excluded from training (bits of events.flags).
+enum EventFlag : uint32_t {
+  kFlagBot = 1u << 0,
+  kFlagFutureTimestamp = 1u << 1,
+  kFlagOldTimestamp = 1u << 2,
+  kFlagOrphanItem = 1u << 3,
+  kFlagOrphanUser = 1u << 4,
+  kFlagOutOfOrder = 1u << 5,
+};
+
+struct QuarantineRow {
+  int64_t id;
+  int64_t source_id;
+  std::string source_path;
+  int64_t line;
+  std::string table, reason, detail, column;
+  std::string raw;
+};
+
+struct ModelRecord {
+  int64_t id = 0;
+  std::string name;          // e.g. "ials"
+  std::string spec;          // describe-itself string, e.g. "ials:f=64,reg=0.01"
+  std::string path;          // file relative to the data directory
+  std::string metrics_json;  // evaluation results, or empty
+  int64_t created_ms = 0;
+  bool active = false;       // the one served for its name
+};
+
+struct StoreCounts {
+  uint64_t items = 0, stub_items = 0, users = 0, stub_users = 0, events = 0,
+           flagged_events = 0, quarantine = 0, sources = 0, models = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Opens (and with create_if_missing, creates) the SQLite store at `path`.
+  static Result<std::unique_ptr<Store>> OpenSqlite(const std::string& path,
+                                                    const StoreOptions& options = {});
+
+  // Registers an import of `path` into `table`; the id goes into SourceRef.
+  virtual Result<int64_t> BeginSource(const std::string& path, const std::string& table) = 0;
+  // Records the final counts and status of a source.
+  virtual Status FinishSource(const SourceInfo& info) = 0;
+  virtual Result<std::vector<SourceInfo>> Sources() = 0;
+
+  // Writes the batch in one transaction; on error nothing of it is stored.
+  // Items/users with a known id are updated; events equal to a stored one in
+  // (user, item, type, timestamp, session) are not stored again but kept in
+  // quarantine. With `counts_for` (optional), the source counts of
+  // counts_for->id grow inside the same transaction by counts_for->read and
+  // counts_for->rejected and by the accepted/updated/duplicates of this write.
+  virtual Result<WriteResult> Write(const WriteBatch& batch, const SourceInfo* counts_for = nullptr) = 0;
+
+  // Deletes an item: it stays as a row (events keep their ids) but is marked
+  // deleted; importing it again undeletes it. NotFound for an unknown id.
+  virtual Status DeleteItem(const std::string& ext_id) = 0;
+
+  // ---- reads ----
+  virtual Result<StoreCounts> Counts() = 0;
+  virtual Result<std::vector<ItemRow>> LoadItems() = 0;   // index == dense id
+  virtual Result<std::vector<UserRow>> LoadUsers() = 0;   // index == dense id
+  // All events; with `training_only`, only those with no flags.
+  virtual Result<EventColumns> LoadEvents(bool training_only = false) = 0;
+  virtual Result<std::vector<QuarantineRow>> LoadQuarantine() = 0;
+  virtual Result<std::vector<std::pair<std::string, int>>> EventTypes() = 0;
+
+  // ---- cleaning ----
+  // Replaces all event flags: events listed get their flags, all others 0.
+  virtual Status SetEventFlags(const std::vector<std::pair<int64_t, uint32_t>>& rowid_flags) = 0;
+
+  // ---- model registry ----
+  // Adds a model; when `record.active`, it becomes the active one for its name.
+  virtual Result<int64_t> RegisterModel(const ModelRecord& record) = 0;
+  virtual Result<std::vector<ModelRecord>> Models() = 0;
+
+  // Registers custom event types (name -> id) so the mapping is stored.
+  virtual Status SaveEventTypes(const EventTypeRegistry& registry) = 0;
+};
+
+}  // namespace souk
