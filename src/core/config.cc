@@ -35,6 +35,8 @@ const std::vector<SettingDef>& AllSettings() {
        "Events within a session may be out of order by this many seconds before it counts."},
       {"quality.price_z", T::kDouble, "3.5",
        "Robust z-score (median/MAD of log price within a category) above which a price is an outlier."},
+      {"quality.price_min_ratio", T::kDouble, "5",
+       "A price outlier must also be at least this many times above (or below) the category median."},
       {"quality.price_min_items", T::kInt, "8",
        "Categories with fewer priced items are judged together with their parent category."},
       {"quality.bot_events_per_minute", T::kInt, "30",

@@ -799,8 +799,7 @@ struct World {
       queries.push_back(q);
       query_wanted.emplace_back();
     }
-    auto& w = query_wanted[it->second];
-    if (std::find(w.begin(), w.end(), wanted) == w.end()) w.push_back(wanted);
+    query_wanted[it->second].push_back(wanted);  // deduplicated when judgments are written
     return it->second + 1;
   }
 };
@@ -1683,10 +1682,10 @@ EventFaultPlan PlanEventFaults(const World& w, const std::vector<Event>& ev, uin
     return a.after != b.after ? a.after < b.after : a.source < b.source;
   });
   // Re-point the sources at their dups after sorting.
+  std::unordered_map<uint32_t, uint32_t> dup_of_source;
+  for (uint32_t d = 0; d < plan.dups.size(); ++d) dup_of_source[plan.dups[d].source] = d;
   for (auto& rec : plan.faults)
-    if (rec.kind == EvFault::kDuplicateSource)
-      for (uint32_t d = 0; d < plan.dups.size(); ++d)
-        if (plan.dups[d].source == rec.index) rec.dup = d;
+    if (rec.kind == EvFault::kDuplicateSource) rec.dup = dup_of_source.at(rec.index);
   return plan;
 }
 
@@ -1918,6 +1917,7 @@ Status WriteJudgments(const World& w, const std::string& path, uint64_t* rows) {
   for (uint32_t q : order) {
     std::vector<uint32_t> wanted = w.query_wanted[q];
     std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
     std::vector<uint32_t> related;
     for (uint32_t item : wanted) {
       for (uint32_t j : matching(item)) {

@@ -451,14 +451,26 @@ void BotRule(Ctx& c, std::vector<Finding>* out) {
 
 void PriceRule(Ctx& c, std::vector<Finding>* out, std::vector<CategoryPrices>* prices) {
   const double zmax = c.config->GetDouble("quality.price_z");
+  const double min_ratio = std::max(1.0, c.config->GetDouble("quality.price_min_ratio"));
   const size_t min_items = static_cast<size_t>(std::max<int64_t>(3, c.config->GetInt("quality.price_min_items")));
   Finding f;
   f.rule = "price_outlier";
   f.table = "items";
   f.column = "price";
-  f.description = fmt::format("prices whose robust z-score of log price within the category exceeds {}", zmax);
-  // Every category path prefix collects the log prices of its items.
-  std::unordered_map<std::string, std::vector<double>> by_path;
+  f.description = fmt::format(
+      "prices whose robust z-score of log price within the category exceeds {} and that are {}x or more off its median "
+      "({}x when the category has under 3 priced items and its parent is used)",
+      zmax, min_ratio, min_ratio * min_ratio);
+  // Centre: the median log price of the item's own category when it has at
+  // least 3 priced items (a median of 3 survives one outlier), else of its
+  // parent if that has min_items. Scale: the MAD of items' deviations from
+  // their own category's centre, pooled over the category or, when it is
+  // small, over its nearest ancestor (or the whole catalog) with min_items
+  // such deviations. Pooling
+  // deviations (not prices) keeps a parent's mix of cheap and dear leaves from
+  // looking like outliers.
+  std::unordered_map<std::string, std::vector<double>> by_path;  // every prefix -> log prices
+  std::unordered_map<std::string, std::vector<double>> own;      // exact category -> log prices
   auto prefixes = [](const std::string& cat) {
     std::vector<std::string> out;
     size_t pos = 0;
@@ -472,41 +484,69 @@ void PriceRule(Ctx& c, std::vector<Finding>* out, std::vector<CategoryPrices>* p
   };
   for (const auto& it : c.items) {
     if (!it.known || it.deleted || !(it.price > 0)) continue;
-    for (auto& p : prefixes(it.category)) by_path[p].push_back(std::log(it.price));
+    double lp = std::log(it.price);
+    own[it.category].push_back(lp);
+    for (auto& p : prefixes(it.category)) by_path[p].push_back(lp);
   }
-  struct Stats {
-    double median, mad;
-  };
-  std::unordered_map<std::string, Stats> stats;
-  for (auto& [path, v] : by_path) {
-    if (v.size() < min_items) continue;
-    double med = Median(v);
-    std::vector<double> dev(v.size());
-    for (size_t k = 0; k < v.size(); ++k) dev[k] = std::fabs(v[k] - med);
-    // A floor keeps categories of near-identical prices from flagging small steps.
-    stats[path] = Stats{med, std::max(Median(dev), 0.05)};
+  std::unordered_map<std::string, double> own_median, path_median;
+  for (auto& [cat, v] : own)
+    if (v.size() >= 3) own_median[cat] = Median(v);
+  for (auto& [path, v] : by_path)
+    if (v.size() >= min_items) path_median[path] = Median(v);
+  // Deviations from the own-category centre, pooled per prefix.
+  std::unordered_map<std::string, std::vector<double>> dev_by_path;
+  for (const auto& [cat, v] : own) {
+    auto m = own_median.find(cat);
+    if (m == own_median.end()) continue;
+    // "" pools the whole catalog: the last resort for the scale.
+    for (auto& p : prefixes(cat))
+      for (double x : v) dev_by_path[p].push_back(std::fabs(x - m->second));
+    for (double x : v) dev_by_path[""].push_back(std::fabs(x - m->second));
   }
+  std::unordered_map<std::string, double> path_mad;
+  for (auto& [path, d] : dev_by_path)
+    if (d.size() >= min_items) path_mad[path] = std::max(Median(d), 0.05);
   for (const auto& it : c.items) {
     if (!it.known || it.deleted || !(it.price > 0)) continue;
     auto pre = prefixes(it.category);
-    const Stats* s = nullptr;
+    double centre = 0, mad = 0;
     std::string used;
+    bool have_centre = false, have_mad = false;
+    if (auto m = own_median.find(it.category); m != own_median.end()) {
+      centre = m->second;
+      used = it.category;
+      have_centre = true;
+    }
+    pre.insert(pre.begin(), "");
     for (auto p = pre.rbegin(); p != pre.rend(); ++p) {
-      auto found = stats.find(*p);
-      if (found != stats.end()) {
-        s = &found->second;
-        used = *p;
-        break;
+      // A centre from an ancestor: only the parent, which is still specific.
+      if (!have_centre && pre.size() >= 3 && *p == pre[pre.size() - 2]) {
+        if (auto m = path_median.find(*p); m != path_median.end()) {
+          centre = m->second;
+          used = *p;
+          have_centre = true;
+        }
+      }
+      if (!have_mad) {
+        if (auto m = path_mad.find(*p); m != path_mad.end()) {
+          mad = m->second;
+          have_mad = true;
+        }
       }
     }
-    if (!s) continue;
+    if (!have_centre || !have_mad) continue;
     ++f.checked;
-    double z = 0.6745 * (std::log(it.price) - s->median) / s->mad;
-    if (std::fabs(z) > zmax) {
+    double z = 0.6745 * (std::log(it.price) - centre) / mad;
+    // Both tests: z alone flags ordinary spread in small, tight categories.
+    // An item judged against an ancestor (its own category has < 3 priced
+    // items) is compared with a mix of leaves, so it must be off by the
+    // square of the ratio.
+    double need = used == it.category ? std::log(min_ratio) : 2 * std::log(min_ratio);
+    if (std::fabs(z) > zmax && std::fabs(std::log(it.price) - centre) >= need) {
       f.flagged.push_back(it.ext_id);
       AddExample(c, &f, fmt::format("{} '{}': price {:.2f}, category '{}' median {:.2f} (z = {:.1f})", it.ext_id,
                                     Shorten(it.title), it.price, used.empty() ? "(none)" : used,
-                                    std::exp(s->median), z));
+                                    std::exp(centre), z));
     }
   }
   Finish(&f);
