@@ -103,7 +103,7 @@ Status RunImport(Opened& o, const std::vector<std::pair<std::string, std::string
     for (auto& [k, v] : j["reasons"].items())
       totals["reasons"][k] = totals["reasons"].value(k, uint64_t{0}) + v.get<uint64_t>();
     per_file.push_back(j);
-    if (!as_json && !quiet) std::printf("%s", ingest::SummaryText(sum).c_str());
+    if (!as_json) std::printf("%s", ingest::SummaryText(sum).c_str());
   }
   if (per_file.size() == 1) *out = per_file[0];
   else {
@@ -136,13 +136,14 @@ int main(int argc, char** argv) {
   // gen
   auto* gen_cmd = app.add_subcommand("gen", "Generate a demo shop with injected faults and import it into DIR");
   gen::GenOptions gopt;
-  bool no_faults = false;
+  bool no_faults = false, no_import = false;
   gen_cmd->add_option("DIR", dir, "data directory to create")->required();
   gen_cmd->add_option("--users", gopt.users, "number of users")->capture_default_str();
   gen_cmd->add_option("--items", gopt.items, "number of items")->capture_default_str();
   gen_cmd->add_option("--days", gopt.days, "days of behaviour")->capture_default_str();
   gen_cmd->add_option("--seed", gopt.seed, "random seed (same seed, same shop)")->capture_default_str();
   gen_cmd->add_flag("--no-faults", no_faults, "generate clean data without injected faults");
+  gen_cmd->add_flag("--no-import", no_import, "only write the files under DIR/generated/");
   gen_cmd->add_flag("--json", as_json, "machine-readable output");
 
   // import
@@ -218,6 +219,18 @@ int main(int argc, char** argv) {
     auto stats = gen::GenerateShop(gopt, out_dir);
     progress.Finish();
     if (!stats.ok()) return Fail(stats.status());
+    json faults = json::object();
+    for (const auto& [k, v] : stats->faults) faults[k] = v;
+    if (no_import) {
+      if (as_json)
+        PrintJson({{"dir", dir}, {"generated", out_dir}, {"items", stats->items}, {"users", stats->users},
+                   {"events", stats->events}, {"sessions", stats->sessions}, {"faults", faults}});
+      else
+        std::printf("generated %s items, %s users, %s events into %s (not imported)\n",
+                    WithThousands(stats->items).c_str(), WithThousands(stats->users).c_str(),
+                    WithThousands(stats->events).c_str(), out_dir.c_str());
+      return 0;
+    }
     auto o = OpenDir(dir);
     if (!o.ok()) return Fail(o.status());
     json imported;
@@ -226,8 +239,6 @@ int main(int argc, char** argv) {
                    {"events", out_dir + "/events.csv"}},
                   true, /*quiet=*/true, "", &imported);
     if (!s.ok()) return Fail(s);
-    json faults = json::object();
-    for (const auto& [k, v] : stats->faults) faults[k] = v;
     if (as_json) {
       PrintJson({{"dir", dir},
                  {"generated", out_dir},

@@ -16,13 +16,12 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace souk::gen {
 namespace {
@@ -166,6 +165,45 @@ class Categorical {
   std::vector<double> cdf_;
 };
 
+// Walker/Vose alias table: O(1) draws from a fixed categorical distribution.
+class AliasTable {
+ public:
+  AliasTable() = default;
+  explicit AliasTable(const std::vector<double>& weights) {
+    const size_t n = weights.size();
+    prob_.assign(n, 1.0);
+    alias_.resize(n);
+    double sum = 0;
+    for (double w : weights) sum += w;
+    if (n == 0 || sum <= 0) return;
+    std::vector<double> scaled(n);
+    std::vector<uint32_t> small, large;
+    for (size_t i = 0; i < n; ++i) {
+      scaled[i] = weights[i] * static_cast<double>(n) / sum;
+      alias_[i] = static_cast<uint32_t>(i);
+      (scaled[i] < 1.0 ? small : large).push_back(static_cast<uint32_t>(i));
+    }
+    while (!small.empty() && !large.empty()) {
+      const uint32_t s = small.back(), l = large.back();
+      small.pop_back();
+      prob_[s] = scaled[s];
+      alias_[s] = l;
+      scaled[l] -= 1.0 - scaled[s];
+      if (scaled[l] < 1.0) large.pop_back(), small.push_back(l);
+    }
+  }
+  size_t size() const { return prob_.size(); }
+  size_t Sample(Rng& rng) const {
+    const double u = rng.Uniform() * static_cast<double>(prob_.size());
+    const size_t k = std::min(static_cast<size_t>(u), prob_.size() - 1);
+    return (u - static_cast<double>(k)) < prob_[k] ? k : alias_[k];
+  }
+
+ private:
+  std::vector<double> prob_;
+  std::vector<uint32_t> alias_;
+};
+
 // Zipf(s) over ranks 1..n, returned as 0-based indices.
 Categorical Zipf(size_t n, double s) {
   std::vector<double> w(n);
@@ -197,8 +235,8 @@ std::string IsoDate(int64_t unix_seconds) {
   const int64_t m = mp < 10 ? mp + 3 : mp - 9;
   if (m <= 2) ++y;
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y),
-                static_cast<long long>(m), static_cast<long long>(d));
+  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y), static_cast<long long>(m),
+                static_cast<long long>(d));
   return buf;
 }
 
@@ -313,8 +351,7 @@ class CsvWriter {
     first_ = false;
   }
   void Flush() {
-    if (file_ && !buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), file_) != buf_.size())
-      failed_ = true;
+    if (file_ && !buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), file_) != buf_.size()) failed_ = true;
     buf_.clear();
   }
   std::string path_;
@@ -382,14 +419,14 @@ enum AttrKind : uint32_t {
   kColor = 1u << 0,
   kClothSize = 1u << 1,
   kShoeSize = 1u << 2,
-  kMlSmall = 1u << 3,   // 30-200 ml
-  kMl = 1u << 4,        // 350-1000 ml
-  kStorage = 1u << 5,   // 64GB..1TB
+  kMlSmall = 1u << 3,  // 30-200 ml
+  kMl = 1u << 4,       // 350-1000 ml
+  kStorage = 1u << 5,  // 64GB..1TB
   kWatt = 1u << 6,
   kMah = 1u << 7,
-  kInchSmall = 1u << 8,  // laptops
-  kInchMid = 1u << 9,    // monitors
-  kInchLarge = 1u << 10, // TVs
+  kInchSmall = 1u << 8,   // laptops
+  kInchMid = 1u << 9,     // monitors
+  kInchLarge = 1u << 10,  // TVs
   kGrams = 1u << 11,
   kKg = 1u << 12,
   kPieces = 1u << 13,
@@ -443,8 +480,8 @@ constexpr TopDef kTops[] = {
     {"Fashion", "Marlowe|Aldane|Corvel|Sabline|Tessaro|Norrland|Vellum|Kestrel|Fjordline|Ombra",
      "李宁|安踏|森马|波司登", "everyday wear|the office|weekends|travel|evenings out",
      "soft breathable fabric|a relaxed fit|reinforced stitching|easy-care material|a tailored cut",
-     "日常穿搭|通勤上班|休闲出游", "面料舒适|透气吸汗|版型修身|做工精细",
-     "cotton|slim-fit|casual|breathable|classic", "machine wash cold and dry flat"},
+     "日常穿搭|通勤上班|休闲出游", "面料舒适|透气吸汗|版型修身|做工精细", "cotton|slim-fit|casual|breathable|classic",
+     "machine wash cold and dry flat"},
     {"Home & Kitchen", "Hearthly|Kitchora|Dwellio|Oakhaven|Brightnest|Casalto|Nestwell|Potterly",
      "美的|苏泊尔|九阳|海尔", "busy kitchens|small apartments|family dinners|everyday use",
      "dishwasher-safe parts|a space-saving design|easy cleaning|durable materials|a five-year warranty",
@@ -453,156 +490,237 @@ constexpr TopDef kTops[] = {
     {"Sports & Outdoors", "Trailpeak|Strideon|Summitra|Kinetiq|Ridgeway|Alpenko|Velocita|Boulderly",
      "探路者|361度|安踏|骆驼", "training|weekend hikes|the gym|outdoor adventures|race day",
      "a lightweight build|weather-resistant materials|a secure grip|quick-dry fabric|reflective details",
-     "健身训练|户外运动|徒步登山", "轻便耐磨|防水防风|防滑设计",
-     "waterproof|lightweight|outdoor|training|breathable", "rinse after use and air dry"},
+     "健身训练|户外运动|徒步登山", "轻便耐磨|防水防风|防滑设计", "waterproof|lightweight|outdoor|training|breathable",
+     "rinse after use and air dry"},
     {"Beauty & Personal Care", "Lumière|Velura|Aurelle|Bloomique|Purava|Solenne|Dermaly",
      "百雀羚|自然堂|完美日记|珀莱雅", "daily routines|sensitive skin|travel|the morning routine",
      "natural ingredients|no parabens|a light texture|dermatologist testing|a long-lasting finish",
      "日常护理|敏感肌|旅行便携", "温和不刺激|天然成分|清爽不油腻|持久保湿",
      "vegan|cruelty-free|fragrance-free|organic|travel-size", "store in a cool dry place"},
-    {"Toys & Games", "Playloom|Brickwise|Tinkertot|Funzy|Wonderkin|Zoomzy",
-     "乐趣多|童心|智趣|贝贝乐", "kids aged 6 and up|family game nights|creative play|birthday gifts",
+    {"Toys & Games", "Playloom|Brickwise|Tinkertot|Funzy|Wonderkin|Zoomzy", "乐趣多|童心|智趣|贝贝乐",
+     "kids aged 6 and up|family game nights|creative play|birthday gifts",
      "child-safe materials|clear instructions|bright colours|hours of fun|a sturdy storage box",
-     "亲子互动|生日礼物|益智启蒙", "安全材质|色彩鲜艳|寓教于乐",
-     "educational|gift|kids|family|creative", "not suitable for children under 3 years"},
-    {"Books", "Penhallow|Quillstone|Inkwell|Larkspur|Foxglove|Bramble",
-     "新知书局|青蓝出版|星河文库", "long train rides|book clubs|quiet evenings|curious minds",
+     "亲子互动|生日礼物|益智启蒙", "安全材质|色彩鲜艳|寓教于乐", "educational|gift|kids|family|creative",
+     "not suitable for children under 3 years"},
+    {"Books", "Penhallow|Quillstone|Inkwell|Larkspur|Foxglove|Bramble", "新知书局|青蓝出版|星河文库",
+     "long train rides|book clubs|quiet evenings|curious minds",
      "a gripping plot|vivid characters|beautiful illustrations|an index and notes|a new foreword",
      "睡前阅读|通勤阅读|亲子共读", "情节紧凑|插图精美|译文流畅",
      "bestseller|paperback|new-release|award-winning|classic", "first published in this edition"},
-    {"Grocery", "Harvestly|Greenmeadow|Sunmill|Oakfield|Goldcrest|Mielle|Verdello",
-     "三只松鼠|良品铺子|百草味|农家乐", "breakfast|snacking|quick dinners|the pantry|sharing",
+    {"Grocery", "Harvestly|Greenmeadow|Sunmill|Oakfield|Goldcrest|Mielle|Verdello", "三只松鼠|良品铺子|百草味|农家乐",
+     "breakfast|snacking|quick dinners|the pantry|sharing",
      "no artificial colours|a resealable pack|sustainably sourced ingredients|rich flavour|no added sugar",
-     "早餐|休闲零食|家庭囤货", "无添加|独立包装|口感醇厚|新鲜直达",
-     "organic|vegan|gluten-free|family-size|fair-trade", "store in a cool dry place once opened"},
-    {"Pet Supplies", "Whiskerly|Pawsome|Furrytail|Barkwell|Purrfect|Snoutly",
-     "宠乐|毛孩子|喵汪", "dogs of all sizes|indoor cats|daily walks|playtime",
-     "vet-approved ingredients|durable materials|easy cleaning|a comfortable fit",
-     "日常喂养|陪伴玩耍", "营养均衡|耐咬耐用|易清洁",
-     "vet-approved|natural|durable|grain-free|eco", "keep out of direct sunlight"},
+     "早餐|休闲零食|家庭囤货", "无添加|独立包装|口感醇厚|新鲜直达", "organic|vegan|gluten-free|family-size|fair-trade",
+     "store in a cool dry place once opened"},
+    {"Pet Supplies", "Whiskerly|Pawsome|Furrytail|Barkwell|Purrfect|Snoutly", "宠乐|毛孩子|喵汪",
+     "dogs of all sizes|indoor cats|daily walks|playtime",
+     "vet-approved ingredients|durable materials|easy cleaning|a comfortable fit", "日常喂养|陪伴玩耍",
+     "营养均衡|耐咬耐用|易清洁", "vet-approved|natural|durable|grain-free|eco", "keep out of direct sunlight"},
 };
 constexpr int kNumTops = sizeof(kTops) / sizeof(kTops[0]);
 
 constexpr LeafDef kLeafDefs[] = {
     // Electronics
-    {0, "Mobile Accessories", "Phone Cases", 15, "phone case|phone cover", "手机壳", "Slim|Rugged|Clear|Shockproof|Magnetic|Leather", kColor | kModel},
-    {0, "Mobile Accessories", "Chargers", 22, "charger|fast charger|power adapter", "充电器|快充头", "Compact|Dual-Port|Foldable|GaN", kWatt},
-    {0, "Mobile Accessories", "Power Banks", 32, "power bank|portable charger", "充电宝", "Slim|Magnetic|Rugged|Compact", kMah | kColor},
-    {0, "Phones", "Smartphones", 420, "smartphone|phone", "手机|智能手机", "Flagship|Compact|Dual-SIM|Unlocked", kStorage | kModel | kColor},
-    {0, "Audio", "Headphones", 85, "headphones|over-ear headphones", "头戴式耳机", "Noise-Cancelling|Wireless|Studio|Foldable", kColor | kModel},
-    {0, "Audio", "Earbuds", 55, "earbuds|wireless earbuds|earphones", "蓝牙耳机|无线耳机", "Sport|Noise-Cancelling|Waterproof|Compact", kColor | kModel},
-    {0, "Audio", "Speakers", 48, "bluetooth speaker|speaker", "蓝牙音箱", "Portable|Waterproof|Mini|Party", kColor | kWatt},
-    {0, "Computers", "Laptops", 850, "laptop|notebook", "笔记本电脑", "Ultralight|Gaming|Business|Convertible", kStorage | kInchSmall | kModel},
-    {0, "Computers", "Keyboards", 55, "keyboard|mechanical keyboard", "机械键盘|键盘", "Wireless|Backlit|Ergonomic|Compact", kColor | kModel},
-    {0, "Computers", "Mice", 28, "mouse|wireless mouse|gaming mouse", "鼠标|无线鼠标", "Ergonomic|Silent|Rechargeable|Lightweight", kColor},
+    {0, "Mobile Accessories", "Phone Cases", 15, "phone case|phone cover", "手机壳",
+     "Slim|Rugged|Clear|Shockproof|Magnetic|Leather", kColor | kModel},
+    {0, "Mobile Accessories", "Chargers", 22, "charger|fast charger|power adapter", "充电器|快充头",
+     "Compact|Dual-Port|Foldable|GaN", kWatt},
+    {0, "Mobile Accessories", "Power Banks", 32, "power bank|portable charger", "充电宝",
+     "Slim|Magnetic|Rugged|Compact", kMah | kColor},
+    {0, "Phones", "Smartphones", 420, "smartphone|phone", "手机|智能手机", "Flagship|Compact|Dual-SIM|Unlocked",
+     kStorage | kModel | kColor},
+    {0, "Audio", "Headphones", 85, "headphones|over-ear headphones", "头戴式耳机",
+     "Noise-Cancelling|Wireless|Studio|Foldable", kColor | kModel},
+    {0, "Audio", "Earbuds", 55, "earbuds|wireless earbuds|earphones", "蓝牙耳机|无线耳机",
+     "Sport|Noise-Cancelling|Waterproof|Compact", kColor | kModel},
+    {0, "Audio", "Speakers", 48, "bluetooth speaker|speaker", "蓝牙音箱", "Portable|Waterproof|Mini|Party",
+     kColor | kWatt},
+    {0, "Computers", "Laptops", 850, "laptop|notebook", "笔记本电脑", "Ultralight|Gaming|Business|Convertible",
+     kStorage | kInchSmall | kModel},
+    {0, "Computers", "Keyboards", 55, "keyboard|mechanical keyboard", "机械键盘|键盘",
+     "Wireless|Backlit|Ergonomic|Compact", kColor | kModel},
+    {0, "Computers", "Mice", 28, "mouse|wireless mouse|gaming mouse", "鼠标|无线鼠标",
+     "Ergonomic|Silent|Rechargeable|Lightweight", kColor},
     {0, "Computers", "Monitors", 210, "monitor", "显示器", "Curved|Ultrawide|IPS|Professional", kInchMid | kModel},
-    {0, "TV & Home Theater", "Televisions", 560, "tv|smart tv|television", "电视|智能电视", "QLED|OLED|Smart|Slim", kInchLarge | kModel},
-    {0, "Wearables", "Smartwatches", 170, "smartwatch|fitness tracker", "智能手表|运动手环", "Waterproof|Slim|Sport|Rugged", kColor | kModel},
+    {0, "TV & Home Theater", "Televisions", 560, "tv|smart tv|television", "电视|智能电视", "QLED|OLED|Smart|Slim",
+     kInchLarge | kModel},
+    {0, "Wearables", "Smartwatches", 170, "smartwatch|fitness tracker", "智能手表|运动手环",
+     "Waterproof|Slim|Sport|Rugged", kColor | kModel},
     // Fashion
-    {1, "Shoes", "Running Shoes", 80, "running shoes|sneakers|trainers", "运动鞋|跑步鞋", "Lightweight|Cushioned|Breathable|Trail", kGender | kColor | kShoeSize},
-    {1, "Shoes", "Boots", 95, "boots|ankle boots|chelsea boots", "靴子|短靴", "Leather|Waterproof|Suede|Lined", kGender | kColor | kShoeSize},
-    {1, "Shoes", "Sandals", 32, "sandals|flip flops|slides", "凉鞋|拖鞋", "Comfort|Beach|Strappy|Cushioned", kGender | kColor | kShoeSize},
-    {1, "Men's Clothing", "T-Shirts", 18, "t-shirt|tee", "T恤|短袖", "Cotton|Slim-Fit|Oversized|Graphic", kMen | kColor | kClothSize},
-    {1, "Men's Clothing", "Jeans", 55, "jeans|denim jeans", "牛仔裤", "Slim|Straight|Relaxed|Stretch", kMen | kColor | kClothSize},
-    {1, "Men's Clothing", "Hoodies", 42, "hoodie|sweatshirt", "卫衣|连帽衫", "Fleece|Zip-Up|Oversized|Heavyweight", kMen | kColor | kClothSize},
-    {1, "Women's Clothing", "Dresses", 52, "dress|summer dress|maxi dress", "连衣裙", "Floral|Wrap|Linen|Midi", kWomen | kColor | kClothSize},
-    {1, "Women's Clothing", "Jackets", 95, "jacket|rain jacket|puffer jacket", "夹克|羽绒服", "Quilted|Waterproof|Cropped|Hooded", kWomen | kColor | kClothSize},
-    {1, "Women's Clothing", "Sweaters", 48, "sweater|jumper|cardigan", "毛衣|针织衫", "Cashmere|Cable-Knit|Chunky|Merino", kWomen | kColor | kClothSize},
-    {1, "Accessories", "Handbags", 75, "handbag|tote bag|shoulder bag", "手提包|单肩包", "Leather|Quilted|Woven|Mini", kColor},
-    {1, "Accessories", "Watches", 130, "watch|wristwatch", "手表|石英表", "Automatic|Chronograph|Minimalist|Diver", kColor | kModel},
+    {1, "Shoes", "Running Shoes", 80, "running shoes|sneakers|trainers", "运动鞋|跑步鞋",
+     "Lightweight|Cushioned|Breathable|Trail", kGender | kColor | kShoeSize},
+    {1, "Shoes", "Boots", 95, "boots|ankle boots|chelsea boots", "靴子|短靴", "Leather|Waterproof|Suede|Lined",
+     kGender | kColor | kShoeSize},
+    {1, "Shoes", "Sandals", 32, "sandals|flip flops|slides", "凉鞋|拖鞋", "Comfort|Beach|Strappy|Cushioned",
+     kGender | kColor | kShoeSize},
+    {1, "Men's Clothing", "T-Shirts", 18, "t-shirt|tee", "T恤|短袖", "Cotton|Slim-Fit|Oversized|Graphic",
+     kMen | kColor | kClothSize},
+    {1, "Men's Clothing", "Jeans", 55, "jeans|denim jeans", "牛仔裤", "Slim|Straight|Relaxed|Stretch",
+     kMen | kColor | kClothSize},
+    {1, "Men's Clothing", "Hoodies", 42, "hoodie|sweatshirt", "卫衣|连帽衫", "Fleece|Zip-Up|Oversized|Heavyweight",
+     kMen | kColor | kClothSize},
+    {1, "Women's Clothing", "Dresses", 52, "dress|summer dress|maxi dress", "连衣裙", "Floral|Wrap|Linen|Midi",
+     kWomen | kColor | kClothSize},
+    {1, "Women's Clothing", "Jackets", 95, "jacket|rain jacket|puffer jacket", "夹克|羽绒服",
+     "Quilted|Waterproof|Cropped|Hooded", kWomen | kColor | kClothSize},
+    {1, "Women's Clothing", "Sweaters", 48, "sweater|jumper|cardigan", "毛衣|针织衫",
+     "Cashmere|Cable-Knit|Chunky|Merino", kWomen | kColor | kClothSize},
+    {1, "Accessories", "Handbags", 75, "handbag|tote bag|shoulder bag", "手提包|单肩包", "Leather|Quilted|Woven|Mini",
+     kColor},
+    {1, "Accessories", "Watches", 130, "watch|wristwatch", "手表|石英表", "Automatic|Chronograph|Minimalist|Diver",
+     kColor | kModel},
     {1, "Accessories", "Sunglasses", 45, "sunglasses", "太阳镜|墨镜", "Polarized|Aviator|Retro|Oversized", kColor},
-    {1, "Accessories", "Backpacks", 48, "backpack|rucksack|laptop backpack", "双肩包|背包", "Anti-Theft|Waterproof|Travel|Rolltop", kColor | kLitreBig},
+    {1, "Accessories", "Backpacks", 48, "backpack|rucksack|laptop backpack", "双肩包|背包",
+     "Anti-Theft|Waterproof|Travel|Rolltop", kColor | kLitreBig},
     // Home & Kitchen
-    {2, "Cookware", "Frying Pans", 38, "frying pan|skillet", "平底锅|煎锅", "Non-Stick|Cast Iron|Stainless|Ceramic", kCm},
-    {2, "Cookware", "Kitchen Knives", 48, "chef knife|knife set", "菜刀|刀具套装", "Damascus|Forged|Japanese|Stainless", kModel},
-    {2, "Kitchen Appliances", "Coffee Makers", 115, "coffee maker|espresso machine", "咖啡机", "Programmable|Compact|Barista|Drip", kColor | kModel},
-    {2, "Kitchen Appliances", "Blenders", 68, "blender", "料理机|破壁机", "High-Speed|Personal|Glass|Quiet", kWatt | kColor},
-    {2, "Kitchen Appliances", "Kettles", 34, "electric kettle|kettle", "电热水壶", "Cordless|Glass|Gooseneck|Rapid-Boil", kLitreSmall | kColor},
-    {2, "Drinkware", "Water Bottles", 22, "water bottle|insulated bottle", "保温杯|水杯", "Insulated|Leakproof|Stainless|Sport", kMl | kColor},
-    {2, "Drinkware", "Mugs", 13, "mug|coffee mug|travel mug", "马克杯|咖啡杯", "Ceramic|Enamel|Insulated|Stackable", kMl | kColor},
+    {2, "Cookware", "Frying Pans", 38, "frying pan|skillet", "平底锅|煎锅", "Non-Stick|Cast Iron|Stainless|Ceramic",
+     kCm},
+    {2, "Cookware", "Kitchen Knives", 48, "chef knife|knife set", "菜刀|刀具套装", "Damascus|Forged|Japanese|Stainless",
+     kModel},
+    {2, "Kitchen Appliances", "Coffee Makers", 115, "coffee maker|espresso machine", "咖啡机",
+     "Programmable|Compact|Barista|Drip", kColor | kModel},
+    {2, "Kitchen Appliances", "Blenders", 68, "blender", "料理机|破壁机", "High-Speed|Personal|Glass|Quiet",
+     kWatt | kColor},
+    {2, "Kitchen Appliances", "Kettles", 34, "electric kettle|kettle", "电热水壶",
+     "Cordless|Glass|Gooseneck|Rapid-Boil", kLitreSmall | kColor},
+    {2, "Drinkware", "Water Bottles", 22, "water bottle|insulated bottle", "保温杯|水杯",
+     "Insulated|Leakproof|Stainless|Sport", kMl | kColor},
+    {2, "Drinkware", "Mugs", 13, "mug|coffee mug|travel mug", "马克杯|咖啡杯", "Ceramic|Enamel|Insulated|Stackable",
+     kMl | kColor},
     {2, "Furniture", "Sofas", 620, "sofa|couch|loveseat", "沙发", "Sectional|Velvet|Modular|Recliner", kColor | kSeats},
-    {2, "Furniture", "Office Chairs", 175, "office chair|desk chair", "办公椅|电脑椅", "Ergonomic|Mesh|Executive|Adjustable", kColor},
-    {2, "Bedding", "Pillows", 28, "pillow|memory foam pillow", "枕头|记忆棉枕", "Hypoallergenic|Cooling|Firm|Soft", kPack},
+    {2, "Furniture", "Office Chairs", 175, "office chair|desk chair", "办公椅|电脑椅",
+     "Ergonomic|Mesh|Executive|Adjustable", kColor},
+    {2, "Bedding", "Pillows", 28, "pillow|memory foam pillow", "枕头|记忆棉枕", "Hypoallergenic|Cooling|Firm|Soft",
+     kPack},
     {2, "Bedding", "Duvets", 78, "duvet|comforter", "被子|羽绒被", "All-Season|Down|Lightweight|Warm", kBedSize},
     {2, "Lighting", "Lamps", 42, "lamp|desk lamp|floor lamp", "台灯|落地灯", "LED|Dimmable|Industrial|Touch", kColor},
-    {2, "Cleaning", "Vacuum Cleaners", 190, "vacuum cleaner|robot vacuum|cordless vacuum", "吸尘器|扫地机器人", "Cordless|Bagless|Cyclonic|Smart", kWatt | kModel},
+    {2, "Cleaning", "Vacuum Cleaners", 190, "vacuum cleaner|robot vacuum|cordless vacuum", "吸尘器|扫地机器人",
+     "Cordless|Bagless|Cyclonic|Smart", kWatt | kModel},
     // Sports & Outdoors
     {3, "Fitness", "Yoga Mats", 28, "yoga mat|exercise mat", "瑜伽垫", "Non-Slip|Extra-Thick|Eco|Travel", kMm | kColor},
     {3, "Fitness", "Dumbbells", 58, "dumbbells|dumbbell set", "哑铃", "Adjustable|Hex|Neoprene|Chrome", kKg},
     {3, "Camping", "Tents", 145, "tent|camping tent", "帐篷", "Pop-Up|Waterproof|Lightweight|Dome", kPersons | kColor},
     {3, "Camping", "Sleeping Bags", 68, "sleeping bag", "睡袋", "Mummy|Down|Compact|Winter", kColor},
-    {3, "Cycling", "Bike Helmets", 52, "bike helmet|cycling helmet", "骑行头盔|头盔", "Aero|Vented|Commuter|Lightweight", kColor | kClothSize},
-    {3, "Cycling", "Bike Lights", 24, "bike light|bike light set", "自行车灯|车灯", "Rechargeable|Bright|Waterproof|Compact", kModel},
-    {3, "Hiking", "Hiking Boots", 115, "hiking boots|trekking boots", "登山鞋|徒步鞋", "Waterproof|Mid-Cut|Leather|Lightweight", kGender | kShoeSize | kColor},
+    {3, "Cycling", "Bike Helmets", 52, "bike helmet|cycling helmet", "骑行头盔|头盔",
+     "Aero|Vented|Commuter|Lightweight", kColor | kClothSize},
+    {3, "Cycling", "Bike Lights", 24, "bike light|bike light set", "自行车灯|车灯",
+     "Rechargeable|Bright|Waterproof|Compact", kModel},
+    {3, "Hiking", "Hiking Boots", 115, "hiking boots|trekking boots", "登山鞋|徒步鞋",
+     "Waterproof|Mid-Cut|Leather|Lightweight", kGender | kShoeSize | kColor},
     {3, "Team Sports", "Footballs", 24, "football|soccer ball", "足球", "Match|Training|Indoor|Pro", kBallSize},
     {3, "Racket Sports", "Tennis Rackets", 88, "tennis racket", "网球拍", "Graphite|Carbon|Oversize|Junior", kModel},
     // Beauty & Personal Care
-    {4, "Skin Care", "Moisturizers", 24, "moisturizer|face cream", "面霜|保湿霜", "Hydrating|Crème|Night|Oil-Free", kMlSmall},
-    {4, "Skin Care", "Sunscreen", 15, "sunscreen|sun cream", "防晒霜", "Mineral|Sport|Tinted|Lightweight", kSpf | kMlSmall},
+    {4, "Skin Care", "Moisturizers", 24, "moisturizer|face cream", "面霜|保湿霜", "Hydrating|Crème|Night|Oil-Free",
+     kMlSmall},
+    {4, "Skin Care", "Sunscreen", 15, "sunscreen|sun cream", "防晒霜", "Mineral|Sport|Tinted|Lightweight",
+     kSpf | kMlSmall},
     {4, "Skin Care", "Serums", 34, "serum|face serum", "精华液", "Hyaluronic|Retinol|Brightening|Vitamin", kMlSmall},
     {4, "Hair Care", "Shampoo", 9, "shampoo", "洗发水", "Volumizing|Anti-Dandruff|Sulfate-Free|Repair", kMl},
-    {4, "Hair Care", "Hair Dryers", 58, "hair dryer|blow dryer", "吹风机", "Ionic|Compact|Professional|Travel", kWatt | kColor},
+    {4, "Hair Care", "Hair Dryers", 58, "hair dryer|blow dryer", "吹风机", "Ionic|Compact|Professional|Travel",
+     kWatt | kColor},
     {4, "Makeup", "Lipstick", 14, "lipstick|lip gloss", "口红|唇膏", "Matte|Satin|Long-Wear|Glossy", kColor},
     {4, "Fragrance", "Perfume", 62, "perfume|eau de parfum", "香水", "Floral|Woody|Fresh|Citrus", kMlSmall},
-    {4, "Personal Care", "Electric Toothbrushes", 52, "electric toothbrush", "电动牙刷", "Sonic|Rechargeable|Smart|Travel", kColor | kModel},
+    {4, "Personal Care", "Electric Toothbrushes", 52, "electric toothbrush", "电动牙刷",
+     "Sonic|Rechargeable|Smart|Travel", kColor | kModel},
     // Toys & Games
-    {5, "Building Toys", "Building Blocks", 38, "building blocks|building set", "积木", "Creative|Classic|Technic|Starter", kPieces},
+    {5, "Building Toys", "Building Blocks", 38, "building blocks|building set", "积木",
+     "Creative|Classic|Technic|Starter", kPieces},
     {5, "Puzzles", "Jigsaw Puzzles", 17, "jigsaw puzzle|puzzle", "拼图", "Landscape|Panorama|Wooden|Family", kPieces},
-    {5, "Games", "Board Games", 29, "board game|card game", "桌游|卡牌游戏", "Strategy|Party|Cooperative|Family", kPlayers},
-    {5, "Plush & Dolls", "Plush Toys", 19, "plush toy|teddy bear|stuffed animal", "毛绒玩具|泰迪熊", "Cuddly|Giant|Mini|Soft", kCm},
-    {5, "Remote Control", "RC Cars", 45, "rc car|remote control car", "遥控车|遥控汽车", "Off-Road|High-Speed|Drift|Amphibious", kModel | kColor},
-    {5, "Educational", "STEM Kits", 34, "stem kit|science kit", "科学实验套装", "Robotics|Coding|Chemistry|Electronics", kModel},
+    {5, "Games", "Board Games", 29, "board game|card game", "桌游|卡牌游戏", "Strategy|Party|Cooperative|Family",
+     kPlayers},
+    {5, "Plush & Dolls", "Plush Toys", 19, "plush toy|teddy bear|stuffed animal", "毛绒玩具|泰迪熊",
+     "Cuddly|Giant|Mini|Soft", kCm},
+    {5, "Remote Control", "RC Cars", 45, "rc car|remote control car", "遥控车|遥控汽车",
+     "Off-Road|High-Speed|Drift|Amphibious", kModel | kColor},
+    {5, "Educational", "STEM Kits", 34, "stem kit|science kit", "科学实验套装", "Robotics|Coding|Chemistry|Electronics",
+     kModel},
     // Books
-    {6, "Fiction", "Mystery Novels", 14, "mystery novel|thriller", "悬疑小说|推理小说", "Gripping|Bestselling|Award-Winning|Classic", kFormat},
-    {6, "Fiction", "Science Fiction", 15, "science fiction novel|sci-fi novel", "科幻小说", "Epic|Classic|Dystopian|Cosmic", kFormat},
+    {6, "Fiction", "Mystery Novels", 14, "mystery novel|thriller", "悬疑小说|推理小说",
+     "Gripping|Bestselling|Award-Winning|Classic", kFormat},
+    {6, "Fiction", "Science Fiction", 15, "science fiction novel|sci-fi novel", "科幻小说",
+     "Epic|Classic|Dystopian|Cosmic", kFormat},
     {6, "Nonfiction", "Cookbooks", 24, "cookbook|recipe book", "菜谱|食谱", "Vegetarian|Baking|Quick|Family", kFormat},
-    {6, "Nonfiction", "Biographies", 18, "biography|memoir", "传记|回忆录", "Inspiring|Definitive|Illustrated|Candid", kFormat},
-    {6, "Children's Books", "Picture Books", 10, "picture book", "绘本|儿童绘本", "Illustrated|Bedtime|Rhyming|Interactive", kFormat},
-    {6, "Comics", "Graphic Novels", 17, "graphic novel|comic book", "漫画", "Collected|Deluxe|Omnibus|Illustrated", kFormat},
+    {6, "Nonfiction", "Biographies", 18, "biography|memoir", "传记|回忆录", "Inspiring|Definitive|Illustrated|Candid",
+     kFormat},
+    {6, "Children's Books", "Picture Books", 10, "picture book", "绘本|儿童绘本",
+     "Illustrated|Bedtime|Rhyming|Interactive", kFormat},
+    {6, "Comics", "Graphic Novels", 17, "graphic novel|comic book", "漫画", "Collected|Deluxe|Omnibus|Illustrated",
+     kFormat},
     // Grocery
-    {7, "Beverages", "Coffee Beans", 14, "coffee beans|ground coffee", "咖啡豆", "Dark Roast|Medium Roast|Single-Origin|Café", kGrams},
-    {7, "Beverages", "Tea", 7, "green tea|black tea|herbal tea", "绿茶|红茶", "Organic|Loose-Leaf|Decaf|Premium", kGrams},
+    {7, "Beverages", "Coffee Beans", 14, "coffee beans|ground coffee", "咖啡豆",
+     "Dark Roast|Medium Roast|Single-Origin|Café", kGrams},
+    {7, "Beverages", "Tea", 7, "green tea|black tea|herbal tea", "绿茶|红茶", "Organic|Loose-Leaf|Decaf|Premium",
+     kGrams},
     {7, "Snacks", "Nuts", 9, "mixed nuts|almonds|cashews", "坚果|每日坚果", "Roasted|Salted|Raw|Honey", kGrams},
     {7, "Snacks", "Chocolate", 4.5, "chocolate bar|dark chocolate", "巧克力", "Belgian|Sea Salt|Milk|Hazelnut", kGrams},
-    {7, "Snacks", "Chips", 3.2, "potato chips|crisps|tortilla chips", "薯片", "Sea Salt|Kettle|Spicy|Sour Cream", kGrams},
+    {7, "Snacks", "Chips", 3.2, "potato chips|crisps|tortilla chips", "薯片", "Sea Salt|Kettle|Spicy|Sour Cream",
+     kGrams},
     {7, "Pantry", "Olive Oil", 12, "olive oil|virgin olive oil", "橄榄油", "Cold-Pressed|Organic|Greek|Italian", kMl},
     {7, "Pantry", "Rice", 8, "basmati rice|jasmine rice|rice", "大米|香米", "Aged|Organic|Long-Grain|Premium", kKg},
-    {7, "Breakfast", "Cereal", 5.5, "cereal|granola|muesli", "麦片|燕麦片", "Crunchy|Honey|Whole-Grain|Low-Sugar", kGrams},
+    {7, "Breakfast", "Cereal", 5.5, "cereal|granola|muesli", "麦片|燕麦片", "Crunchy|Honey|Whole-Grain|Low-Sugar",
+     kGrams},
     // Pet Supplies
     {8, "Dogs", "Dog Food", 42, "dog food|puppy food", "狗粮", "Grain-Free|Senior|High-Protein|Natural", kKg},
     {8, "Dogs", "Dog Toys", 11, "dog toy|chew toy", "狗玩具|磨牙玩具", "Durable|Squeaky|Rope|Interactive", kColor},
     {8, "Dogs", "Dog Leashes", 16, "dog leash|dog lead", "牵引绳", "Retractable|Reflective|Padded|Nylon", kColor},
     {8, "Cats", "Cat Food", 30, "cat food|kitten food", "猫粮", "Grain-Free|Indoor|Salmon|Natural", kKg},
     {8, "Cats", "Cat Litter", 19, "cat litter", "猫砂", "Clumping|Unscented|Tofu|Clay", kKg},
-    {8, "Cats", "Scratching Posts", 42, "scratching post|cat tree", "猫抓板|猫爬架", "Sisal|Multi-Level|Compact|Deluxe", kCm},
+    {8, "Cats", "Scratching Posts", 42, "scratching post|cat tree", "猫抓板|猫爬架", "Sisal|Multi-Level|Compact|Deluxe",
+     kCm},
 };
 constexpr int kNumLeaves = sizeof(kLeafDefs) / sizeof(kLeafDefs[0]);
 
 // Query synonyms: one group per line of synonyms.txt. Titles use the first
 // form or another one; search queries sometimes use a different member.
 constexpr const char* kSynonymGroups[] = {
-    "sneakers,trainers",          "phone,mobile,cellphone",        "tv,television",
-    "couch,sofa",                 "earbuds,earphones",             "headphones,headset",
-    "laptop,notebook",            "sweater,jumper,pullover",       "hoodie,sweatshirt",
-    "backpack,rucksack",          "chips,crisps",                  "football,soccer ball",
-    "t-shirt,tee",                "mug,cup",                       "skillet,frying pan",
-    "duvet,comforter",            "sunscreen,sunblock,sun cream",  "moisturizer,face cream",
-    "perfume,fragrance",          "jigsaw puzzle,puzzle",          "rc car,remote control car",
-    "power bank,portable charger", "charger,power adapter",        "vacuum cleaner,hoover",
-    "bike,bicycle",               "cookbook,recipe book",          "graphic novel,comic book",
-    "sunglasses,shades",          "jacket,coat",                   "dumbbells,weights",
-    "plush toy,stuffed animal",   "biography,memoir",              "dog leash,dog lead",
-    "handbag,purse",              "wristwatch,watch",              "smartwatch,smart watch",
-    "monitor,display",            "lipstick,lip color",            "hiking boots,trekking boots",
+    "sneakers,trainers",
+    "phone,mobile,cellphone",
+    "tv,television",
+    "couch,sofa",
+    "earbuds,earphones",
+    "headphones,headset",
+    "laptop,notebook",
+    "sweater,jumper,pullover",
+    "hoodie,sweatshirt",
+    "backpack,rucksack",
+    "chips,crisps",
+    "football,soccer ball",
+    "t-shirt,tee",
+    "mug,cup",
+    "skillet,frying pan",
+    "duvet,comforter",
+    "sunscreen,sunblock,sun cream",
+    "moisturizer,face cream",
+    "perfume,fragrance",
+    "jigsaw puzzle,puzzle",
+    "rc car,remote control car",
+    "power bank,portable charger",
+    "charger,power adapter",
+    "vacuum cleaner,hoover",
+    "bike,bicycle",
+    "cookbook,recipe book",
+    "graphic novel,comic book",
+    "sunglasses,shades",
+    "jacket,coat",
+    "dumbbells,weights",
+    "plush toy,stuffed animal",
+    "biography,memoir",
+    "dog leash,dog lead",
+    "handbag,purse",
+    "wristwatch,watch",
+    "smartwatch,smart watch",
+    "monitor,display",
+    "lipstick,lip color",
+    "hiking boots,trekking boots",
     "tent,shelter",
 };
 
-const char* const kLines[] = {"Trailblazer", "Nova",   "Apex",   "Zen",    "Aero",    "Pulse",   "Vista",
-                              "Terra",       "Orbit",  "Flex",   "Prime",  "Echo",    "Summit",  "Breeze",
-                              "Core",        "Edge",   "Luxe",   "Swift",  "Urban",   "Classic", "Halo",
-                              "Atlas",       "Cirrus", "Drift",  "Ember",  "Fusion",  "Glide",   "Horizon"};
-const char* const kColors[][2] = {{"Black", "黑色"}, {"White", "白色"},  {"Blue", "蓝色"},     {"Red", "红色"},
-                                  {"Green", "绿色"}, {"Grey", "灰色"},   {"Navy", "藏青色"},   {"Pink", "粉色"},
+const char* const kLines[] = {"Trailblazer", "Nova",   "Apex",  "Zen",   "Aero",   "Pulse",   "Vista",
+                              "Terra",       "Orbit",  "Flex",  "Prime", "Echo",   "Summit",  "Breeze",
+                              "Core",        "Edge",   "Luxe",  "Swift", "Urban",  "Classic", "Halo",
+                              "Atlas",       "Cirrus", "Drift", "Ember", "Fusion", "Glide",   "Horizon"};
+const char* const kColors[][2] = {{"Black", "黑色"}, {"White", "白色"},  {"Blue", "蓝色"},    {"Red", "红色"},
+                                  {"Green", "绿色"}, {"Grey", "灰色"},   {"Navy", "藏青色"},  {"Pink", "粉色"},
                                   {"Beige", "米色"}, {"Silver", "银色"}, {"Olive", "橄榄绿"}, {"Burgundy", "酒红色"}};
 constexpr char kModelLetters[] = "ABCDEFGHJKLMNPRSTVXZ";
 
@@ -627,7 +745,10 @@ std::vector<AttrValue> MakeAttrs(uint32_t kinds, Rng& rng) {
     const size_t nl = sizeof(kModelLetters) - 1;
     std::string code(1, kModelLetters[rng.Below(nl)]);
     const int form = static_cast<int>(rng.Below(4));
-    int64_t n = form == 0 ? rng.Range(1, 9) : form == 1 ? rng.Range(1, 9) * 10 : form == 2 ? rng.Range(1, 99) * 10 : rng.Range(1, 9) * 1000;
+    int64_t n = form == 0   ? rng.Range(1, 9)
+                : form == 1 ? rng.Range(1, 9) * 10
+                : form == 2 ? rng.Range(1, 99) * 10
+                            : rng.Range(1, 9) * 1000;
     code += std::to_string(n);
     out.push_back({code, AsciiLower(code), AsciiLower(code)});
   }
@@ -647,8 +768,8 @@ std::vector<AttrValue> MakeAttrs(uint32_t kinds, Rng& rng) {
   if (kinds & kLitreBig) unit({"20", "25", "30", "40"}, "L", "L", true);
   if (kinds & kPieces) unit({"300", "500", "1000", "1500"}, " pcs", "片", false);
   if (kinds & kPack) unit({"2", "3", "4"}, "-Pack", "只装", false);
-  if (kinds & kSpf) unit({"30", "50"}, "", "", false), out.back().en = "SPF " + out.back().en,
-                    out.back().zh = "SPF" + out.back().zh;
+  if (kinds & kSpf)
+    unit({"30", "50"}, "", "", false), out.back().en = "SPF " + out.back().en, out.back().zh = "SPF" + out.back().zh;
   if (kinds & kPersons) unit({"1", "2", "3", "4"}, "-Person", "人", false);
   if (kinds & kSeats) unit({"2", "3", "4"}, "-Seater", "人位", false);
   if (kinds & kPlayers) unit({"2-4", "2-6", "3-8"}, " Players", "人", false);
@@ -686,22 +807,22 @@ constexpr int kDim = 8;
 using Vec = std::array<float, kDim>;
 
 // Behaviour constants (docs/generator.md explains the model).
-constexpr double kPriceSigma = 0.35;     // item log-price spread within a leaf
-constexpr double kPriceClip = 2.5;       // ... clipped to +-2.5 sigma
-constexpr double kBeta = 2.0;            // weight of the latent match u.v
-constexpr double kPriceGamma = 2.0;      // penalty on distance to the user's price band
-constexpr double kBrandBonus = 0.8;      // favourite brand
-constexpr double kElsewhere = 0.10;      // taste mass outside the favourite leaves
-constexpr double kSearchShare = 0.30;    // sessions that start with a search
-constexpr double kRepeatView = 0.12;     // views of an item seen before
-constexpr double kLeafSwitch = 0.10;     // views that move to another favourite leaf
+constexpr double kPriceSigma = 0.35;   // item log-price spread within a leaf
+constexpr double kPriceClip = 2.5;     // ... clipped to +-2.5 sigma
+constexpr double kBeta = 2.0;          // weight of the latent match u.v
+constexpr double kPriceGamma = 2.0;    // penalty on distance to the user's price band
+constexpr double kBrandBonus = 0.8;    // favourite brand
+constexpr double kElsewhere = 0.10;    // taste mass outside the favourite leaves
+constexpr double kSearchShare = 0.30;  // sessions that start with a search
+constexpr double kRepeatView = 0.12;   // views of an item seen before
+constexpr double kLeafSwitch = 0.10;   // views that move to another favourite leaf
 constexpr double kClickBase = 0.30, kCartBase = 0.25, kPurchaseP = 0.5, kRatingP = 0.3;
 constexpr double kGapMedian = 40, kGapSigma = 1.0;
 constexpr int64_t kMinGap = 3, kMaxGap = 1800;  // => at most 20 events a minute
 constexpr int kMaxSessionEvents = 40;
-constexpr double kMeanSessions = 5.5;     // per human user over the period
+constexpr double kMeanSessions = 5.5;  // per human user over the period
 constexpr int kMaxSessions = 80;
-constexpr size_t kMaxCandidates = 192;    // softmax over at most this many items
+constexpr size_t kMaxCandidates = 128;  // softmax over at most this many items
 constexpr double kTypoP = 0.10, kSynonymP = 0.15;
 
 enum EventKind : uint8_t { kView = 0, kClick, kCart, kPurchase, kRating, kSearch };
@@ -710,6 +831,17 @@ constexpr uint32_t kNone = 0xFFFFFFFFu;
 
 enum class ItemFault : uint8_t { kNone, kInvalid, kPriceOutlier, kBrokenTitle };
 
+// What the choice model reads per item, kept small and (per leaf) contiguous
+// because it is scanned for every user.
+struct ItemHot {
+  Vec vec{};
+  float log_rel_price = 0;  // log(price / leaf median)
+  float log_pop = 0;        // log of the Zipf weight within the leaf
+  uint32_t brand = 0;
+  uint16_t leaf = 0;
+  uint16_t zh = 0;
+};
+
 struct Leaf {
   int top = 0;
   std::string path;  // "Top > Mid > Leaf"
@@ -717,21 +849,22 @@ struct Leaf {
   std::vector<std::string> nouns, zh_nouns, adjectives;
   uint32_t attrs = 0;
   Vec vec{};
-  double size_weight = 1;            // relative share of the catalog
-  std::vector<uint32_t> items;       // items that may appear in events
-  std::vector<double> pop_cum;       // cumulative popularity over `items`
+  double size_weight = 1;       // relative share of the catalog
+  std::vector<uint32_t> items;  // items that may appear in events
+  std::vector<ItemHot> hot;     // parallel to `items`
+  AliasTable pop_alias;         // popularity over `items`
 };
 
 struct Item {
   uint32_t leaf = 0;
   uint32_t brand = 0;  // index into World::brands
   bool zh = false;
-  int64_t price_cents = 0;   // the true price (behaviour uses this)
-  float log_rel_price = 0;   // log(price / leaf median)
-  float pop = 1;             // Zipf weight within the leaf
+  int64_t price_cents = 0;  // the true price (behaviour uses this)
+  float log_rel_price = 0;  // log(price / leaf median)
+  float pop = 1;            // Zipf weight within the leaf
   Vec vec{};
   std::string title, description, tags, noun;  // noun: lower-case, as in the title
-  std::vector<std::string> query_words;       // attribute/adjective words usable in queries
+  std::vector<std::string> query_words;        // attribute/adjective words usable in queries
   int32_t stock = 0;
   int64_t created = 0;  // unix seconds
   ItemFault fault = ItemFault::kNone;
@@ -749,10 +882,10 @@ struct User {
 struct Event {
   int64_t ts;
   uint32_t user;
-  uint32_t item;     // kNone for search
+  uint32_t item;  // kNone for search
   uint32_t session;
-  uint32_t query;    // 1 + index into the query table, 0 = none
-  int32_t value;     // rating 1-5, purchase price in cents, -1 = none
+  uint32_t query;  // 1 + index into the query table, 0 = none
+  int32_t value;   // rating 1-5, purchase price in cents, -1 = none
   uint8_t type;
   uint8_t position;  // 0 = none
   uint8_t bot;
@@ -767,24 +900,25 @@ const char* const kDevices[] = {"mobile", "desktop", "tablet"};
 constexpr double kDeviceWeights[] = {0.55, 0.35, 0.10};
 const char* const kAgeBands[] = {"18-24", "25-34", "35-44", "45-54", "55-64", "65+"};
 constexpr double kAgeWeights[] = {0.16, 0.30, 0.22, 0.15, 0.10, 0.07};
-constexpr double kHourWeights[24] = {0.35, 0.2, 0.12, 0.1, 0.1, 0.15, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9,
-                                     1.0,  0.95, 0.9, 0.9, 0.95, 1.1, 1.35, 1.6, 1.8, 1.7, 1.3, 0.7};
+constexpr double kHourWeights[24] = {0.35, 0.2,  0.12, 0.1, 0.1,  0.15, 0.3,  0.5, 0.7, 0.8, 0.85, 0.9,
+                                     1.0,  0.95, 0.9,  0.9, 0.95, 1.1,  1.35, 1.6, 1.8, 1.7, 1.3,  0.7};
 
 struct World {
   GenOptions opt;
   int64_t start = 0;  // first second of the window
   std::vector<Leaf> leaves;
-  std::vector<std::string> brands;                 // global brand names
-  std::vector<std::vector<uint32_t>> top_brands;   // per top: English brand ids
+  std::vector<std::string> brands;                // global brand names
+  std::vector<std::vector<uint32_t>> top_brands;  // per top: English brand ids
   std::vector<std::vector<uint32_t>> top_zh_brands;
   std::vector<Item> items;
   std::vector<User> users;
-  std::vector<uint32_t> eligible;  // items that may appear in events
-  Categorical leaf_pick;           // leaves by catalog share (eligible only)
+  std::vector<ItemHot> hot;                       // by item id
+  std::vector<uint32_t> eligible;                 // items that may appear in events
+  Categorical leaf_pick;                          // leaves by catalog share (eligible only)
   std::vector<std::vector<uint32_t>> top_leaves;  // eligible leaves per top
-  Categorical day_pick;            // days of the window by weekly cycle
+  Categorical day_pick;                           // days of the window by weekly cycle
   Categorical hour_pick;
-  Categorical position_pick;       // search result positions 1..20
+  Categorical position_pick;  // search result positions 1..20
   Categorical region_pick, device_pick, age_pick;
   std::vector<std::vector<std::string>> synonyms;
   int item_width = 6, user_width = 6;
@@ -927,8 +1061,10 @@ void MakeItemText(const World& w, Item& it, Rng& rng) {
     std::string adj_l = adjective.empty() ? "" : AsciiLower(adjective) + " ";
     std::string d = adj_l + it.noun;
     const bool plural = it.noun.back() == 's' && it.noun.size() > 2 && it.noun[it.noun.size() - 2] != 's';
-    if (plural) d[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(d[0])));
-    else d = Article(d) + " " + d;
+    if (plural)
+      d[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(d[0])));
+    else
+      d = Article(d) + " " + d;
     d += " from " + brand;
     if (!attr_en.empty()) d += ", " + Join(attr_en, ", ");
     const size_t f1 = rng.Below(features.size()), f2 = (f1 + 1 + rng.Below(features.size() - 1)) % features.size();
@@ -1011,9 +1147,12 @@ std::string Cp1252Mojibake(std::string_view utf8) {
                                      0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D,   0x017E, 0x0178};
   std::string out;
   for (unsigned char b : utf8) {
-    if (b < 0x80) out.push_back(static_cast<char>(b));
-    else if (b < 0xA0) AppendUtf8(out, kHigh[b - 0x80]);
-    else AppendUtf8(out, b);
+    if (b < 0x80)
+      out.push_back(static_cast<char>(b));
+    else if (b < 0xA0)
+      AppendUtf8(out, kHigh[b - 0x80]);
+    else
+      AppendUtf8(out, b);
   }
   return out;
 }
@@ -1029,24 +1168,40 @@ void InjectItemFaults(World& w) {
   std::vector<uint32_t> order(n);
   for (uint32_t i = 0; i < n; ++i) order[i] = i;
   rng.Shuffle(order);
-  size_t next = 0;
-  auto take = [&](double rate) {
-    const uint64_t want = std::min<uint64_t>(std::llround(rate * n), n - next);
-    std::vector<uint32_t> out(order.begin() + next, order.begin() + next + want);
-    next += want;
+  std::vector<uint32_t> leaf_size(w.leaves.size(), 0);
+  for (const Item& it : w.items) ++leaf_size[it.leaf];
+  std::vector<uint8_t> taken(n, 0);
+  // Distinct items, in a random order, among those `eligible` accepts.
+  auto take = [&](double rate, auto eligible) {
+    const uint64_t want = std::llround(rate * n);
+    std::vector<uint32_t> out;
+    for (uint32_t i : order) {
+      if (out.size() >= want) break;
+      if (!taken[i] && eligible(i)) out.push_back(i), taken[i] = 1;
+    }
     std::sort(out.begin(), out.end());
     return out;
   };
-  for (uint32_t i : take(f.invalid_item)) {
+  auto any = [](uint32_t) { return true; };
+  // A price is only an outlier among peers: a leaf needs a few items for a
+  // checker to know its price level.
+  auto has_peers = [&](uint32_t i) { return leaf_size[w.items[i].leaf] >= 6; };
+  for (uint32_t i : take(f.invalid_item, any)) {
     Item& it = w.items[i];
     it.fault = ItemFault::kInvalid;
     switch (rng.Below(3)) {
-      case 0: it.price_field = "abc"; break;
-      case 1: it.price_field = "-5.00"; break;
-      default: it.empty_id = true; break;
+      case 0:
+        it.price_field = "abc";
+        break;
+      case 1:
+        it.price_field = "-5.00";
+        break;
+      default:
+        it.empty_id = true;
+        break;
     }
   }
-  for (uint32_t i : take(f.price_outlier)) {
+  for (uint32_t i : take(f.price_outlier, has_peers)) {
     Item& it = w.items[i];
     it.fault = ItemFault::kPriceOutlier;
     const double factor = rng.Uniform(50, 300);
@@ -1054,7 +1209,7 @@ void InjectItemFaults(World& w) {
                                              : std::max<int64_t>(1, std::llround(it.price_cents / factor));
     it.price_field = CentsString(cents);
   }
-  for (uint32_t i : take(f.broken_title)) {
+  for (uint32_t i : take(f.broken_title, any)) {
     Item& it = w.items[i];
     it.fault = ItemFault::kBrokenTitle;
   }
@@ -1078,10 +1233,18 @@ std::string BreakTitle(Item& it, Rng& rng) {
     }
     case 2:
       switch (rng.Below(4)) {
-        case 0: t = "<b>" + t + "</b>"; break;
-        case 1: t += "<br/>"; break;
-        case 2: t.insert(at, " &amp; Co"); break;
-        default: t = "<p>" + t + "</p>"; break;
+        case 0:
+          t = "<b>" + t + "</b>";
+          break;
+        case 1:
+          t += "<br/>";
+          break;
+        case 2:
+          t.insert(at, " &amp; Co");
+          break;
+        default:
+          t = "<p>" + t + "</p>";
+          break;
       }
       return "html";
     default:
@@ -1098,17 +1261,27 @@ std::string BreakTitle(Item& it, Rng& rng) {
 void BuildEligible(World& w) {
   std::vector<double> leaf_w(kNumLeaves, 0.0);
   w.top_leaves.assign(kNumTops, {});
-  for (auto& leaf : w.leaves) leaf.items.clear(), leaf.pop_cum.clear();
+  for (auto& leaf : w.leaves) leaf.items.clear(), leaf.hot.clear();
+  w.hot.resize(w.items.size());
   for (uint32_t i = 0; i < w.items.size(); ++i) {
     const Item& it = w.items[i];
+    ItemHot& h = w.hot[i];
+    h.vec = it.vec;
+    h.log_rel_price = it.log_rel_price;
+    h.log_pop = static_cast<float>(std::log(it.pop));
+    h.brand = it.brand;
+    h.zh = it.zh;
+    h.leaf = static_cast<uint16_t>(it.leaf);
     if (it.fault == ItemFault::kInvalid || it.fault == ItemFault::kBrokenTitle) continue;
     w.eligible.push_back(i);
     w.leaves[it.leaf].items.push_back(i);
+    w.leaves[it.leaf].hot.push_back(h);
   }
   for (int l = 0; l < kNumLeaves; ++l) {
     Leaf& leaf = w.leaves[l];
-    double sum = 0;
-    for (uint32_t i : leaf.items) leaf.pop_cum.push_back(sum += w.items[i].pop);
+    std::vector<double> pop;
+    for (uint32_t i : leaf.items) pop.push_back(w.items[i].pop);
+    leaf.pop_alias = AliasTable(pop);
     if (!leaf.items.empty()) {
       // Bigger leaves get more traffic, less than proportionally.
       leaf_w[l] = std::sqrt(static_cast<double>(leaf.items.size())) * leaf.size_weight;
@@ -1142,12 +1315,13 @@ struct LeafDist {
   }
 };
 
-double Affinity(const World& w, const Taste& t, uint32_t item) {
-  const Item& it = w.items[item];
-  double dot = 0;
-  for (int k = 0; k < kDim; ++k) dot += t.vec[k] * it.vec[k];
+// How much a user likes an item, popularity aside.
+inline double Affinity(const Taste& t, const ItemHot& it) {
+  float dot[2] = {0, 0};  // two chains: shorter dependency, same result every run
+  for (int k = 0; k < kDim; k += 2) dot[0] += t.vec[k] * it.vec[k], dot[1] += t.vec[k + 1] * it.vec[k + 1];
+  const float dotv = dot[0] + dot[1];
   const double d = it.log_rel_price - t.log_price_mult;
-  double a = kBeta * dot - kPriceGamma * d * d;
+  double a = kBeta * dotv - kPriceGamma * d * d;
   for (uint32_t b : t.fav_brands) a += b == it.brand ? kBrandBonus : 0.0;
   if (it.zh) a += t.zh_bonus;
   return a;
@@ -1155,8 +1329,7 @@ double Affinity(const World& w, const Taste& t, uint32_t item) {
 
 class UserSim {
  public:
-  UserSim(World& w, std::vector<Event>& out, uint32_t& next_session)
-      : w_(w), out_(out), next_session_(next_session) {}
+  UserSim(World& w, std::vector<Event>& out, uint32_t& next_session) : w_(w), out_(out), next_session_(next_session) {}
 
   void Run(uint32_t u) {
     Rng rng(w_.opt.seed, kStreamUser, u);
@@ -1235,20 +1408,18 @@ class UserSim {
     std::vector<double> score;
     if (leaf.items.size() <= kMaxCandidates) {
       d->cand = leaf.items;
-      for (uint32_t i : d->cand) {
-        const double a = Affinity(w_, taste_, i);
+      for (const ItemHot& h : leaf.hot) {
+        const double a = Affinity(taste_, h);
         d->aff.push_back(static_cast<float>(a));
-        score.push_back(a + std::log(w_.items[i].pop));
+        score.push_back(a + h.log_pop);
       }
     } else {
       // Large leaf: a popularity-proportional candidate sample stands in for
       // the log-popularity term of the softmax.
       for (size_t k = 0; k < kMaxCandidates; ++k) {
-        const double x = rng.Uniform() * leaf.pop_cum.back();
-        size_t pos = std::upper_bound(leaf.pop_cum.begin(), leaf.pop_cum.end(), x) - leaf.pop_cum.begin();
-        const uint32_t i = leaf.items[std::min(pos, leaf.items.size() - 1)];
-        d->cand.push_back(i);
-        const double a = Affinity(w_, taste_, i);
+        const size_t pos = leaf.pop_alias.Sample(rng);
+        d->cand.push_back(leaf.items[pos]);
+        const double a = Affinity(taste_, leaf.hot[pos]);
         d->aff.push_back(static_cast<float>(a));
         score.push_back(a);
       }
@@ -1310,7 +1481,10 @@ class UserSim {
         wanted_pos = static_cast<uint8_t>(1 + w_.position_pick.Sample(rng));
       }
     }
-    struct Pending { uint32_t item; int32_t rating; };
+    struct Pending {
+      uint32_t item;
+      int32_t rating;
+    };
     std::vector<Pending> ratings;
     const int views = std::clamp(static_cast<int>(std::llround(rng.LogNormal(std::log(5.0), 0.6))), 2, 15);
     bool open = true;
@@ -1333,13 +1507,15 @@ class UserSim {
       }
       if (v > 0) t += Gap(rng);
       if (!(open = Emit(t, u, item, kView, sid, 0, -1, pos))) break;
-      const LeafDist& home = Dist(rng, w_.items[item].leaf);
-      const double delta = Affinity(w_, taste_, item) - home.mean_aff;
+      const LeafDist& home = Dist(rng, w_.hot[item].leaf);
+      const double delta = Affinity(taste_, w_.hot[item]) - home.mean_aff;
       double p_click = std::clamp(kClickBase * std::exp(0.7 * delta), 0.03, 0.85);
       if (pos) p_click = std::min(0.9, p_click * 1.6);
       session_items_.push_back(item);
-      if (history_.size() < 64) history_.push_back(item);
-      else history_[rng.Below(64)] = item;
+      if (history_.size() < 64)
+        history_.push_back(item);
+      else
+        history_[rng.Below(64)] = item;
       if (!rng.Bernoulli(p_click)) continue;
       t += Gap(rng);
       if (!(open = Emit(t, u, item, kClick, sid, 0, -1, pos))) break;
@@ -1369,7 +1545,8 @@ class UserSim {
     Rng rng(w_.opt.seed, kStreamBots, u);
     if (w_.eligible.empty()) return;
     const int64_t total = rng.Range(150, 1500);
-    const int64_t nb = std::min<int64_t>(rng.Range(3, 8), w_.opt.days);
+    // Bursts of at least 50 views, so a fast bot's burst fills whole minutes.
+    const int64_t nb = std::clamp<int64_t>(std::min<int64_t>(rng.Range(3, 8), total / 50), 1, w_.opt.days);
     std::vector<int64_t> days;
     for (int tries = 0; static_cast<int64_t>(days.size()) < nb && tries < 100; ++tries) {
       const int64_t d = rng.Range(0, w_.opt.days - 1);
@@ -1377,7 +1554,9 @@ class UserSim {
     }
     std::sort(days.begin(), days.end());
     const bool fast = rng.Bernoulli(0.4);  // > 40 views a minute
-    const double base = fast ? rng.Uniform(1.1, 1.4) : rng.Uniform(2.0, 6.0);
+    // Gaps stay >= 1 s (after the +-3% jitter) so a bot's timestamps strictly
+  // increase: two views in one second could otherwise form identical rows.
+  const double base = fast ? rng.Uniform(1.05, 1.3) : rng.Uniform(2.0, 6.0);
     int64_t left = total;
     for (size_t b = 0; b < days.size(); ++b) {
       const int64_t count = b + 1 == days.size() ? left : total / static_cast<int64_t>(days.size());
@@ -1469,9 +1648,15 @@ class UserSim {
           break;
         }
         [[fallthrough]];
-      case 1: word.erase(p, 1); break;
-      case 2: word.insert(word.begin() + static_cast<std::ptrdiff_t>(p), letter); break;
-      default: word[p] = letter == word[p] ? (letter == 'z' ? 'a' : static_cast<char>(letter + 1)) : letter; break;
+      case 1:
+        word.erase(p, 1);
+        break;
+      case 2:
+        word.insert(word.begin() + static_cast<std::ptrdiff_t>(p), letter);
+        break;
+      default:
+        word[p] = letter == word[p] ? (letter == 'z' ? 'a' : static_cast<char>(letter + 1)) : letter;
+        break;
     }
     return q.substr(0, ws) + word + q.substr(ws + wl);
   }
@@ -1508,10 +1693,10 @@ struct EventFaultRec {
   uint32_t index;
   EvFault kind;
   uint8_t variant = 0;
-  int64_t ts = 0;      // new timestamp (future/old/out_of_order)
-  uint64_t id = 0;     // orphan number; orphan_user: also `session`
+  int64_t ts = 0;   // new timestamp (future/old/out_of_order)
+  uint64_t id = 0;  // orphan number; orphan_user: also `session`
   uint32_t session = 0;
-  uint32_t dup = 0;    // index into dups for kDuplicateSource
+  uint32_t dup = 0;  // index into dups for kDuplicateSource
 };
 
 struct DuplicatePlan {
@@ -1559,8 +1744,10 @@ std::vector<GroundTruthRow> ApplyDayFaults(const World& w, std::vector<Event>& e
     for (auto it = lo; it != ev.end() && it->ts < day + kDay; ++it) {
       if (it->bot) continue;
       const bool gone = volume ? drop.Bernoulli(f.volume_shift_drop) : it->type == kClick;
-      if (gone) it->type = 0xFF, ++dropped;
-      else ++kept;
+      if (gone)
+        it->type = 0xFF, ++dropped;
+      else
+        ++kept;
     }
     const char* name = volume ? "volume_shift" : "mix_shift";
     std::string detail = volume ? "tracking outage: " + std::to_string(dropped) + " of " +
@@ -1709,12 +1896,15 @@ Status WriteItems(const World& w, const std::string& path, std::vector<GroundTru
       gt.push_back({"price_outlier", "items", id,
                     "price " + it.price_field + " instead of about " + CentsString(it.price_cents)});
     } else if (it.fault == ItemFault::kInvalid) {
-      std::string detail = it.empty_id ? "empty item_id" : it.price_field == "abc" ? "price not a number: abc"
-                                                                                   : "negative price: -5.00";
+      std::string detail = it.empty_id               ? "empty item_id"
+                           : it.price_field == "abc" ? "price not a number: abc"
+                                                     : "negative price: -5.00";
       gt.push_back({"invalid_row", "items", std::to_string(line), detail + " (item " + id + ")"});
     }
-    if (it.empty_id) out.Empty();
-    else out.Field(id);
+    if (it.empty_id)
+      out.Empty();
+    else
+      out.Field(id);
     out.Field(it.title);
     out.Field(it.description);
     out.Field(w.brands[it.brand]);
@@ -1777,33 +1967,50 @@ Status WriteEvents(const World& w, const std::vector<Event>& ev, EventFaultPlan&
     const EvFault kind = f ? f->kind : EvFault::kNone;
     const size_t row_start = out.pending();
     // user_id
-    if (kind == EvFault::kInvalid && f->variant == kEmptyUser) out.Empty();
-    else if (kind == EvFault::kOrphanUser) AppendId(out.RawField().append("U"), 'X', f->id, 6);
-    else AppendId(out.RawField(), 'U', e.user + 1, w.user_width);
+    if (kind == EvFault::kInvalid && f->variant == kEmptyUser)
+      out.Empty();
+    else if (kind == EvFault::kOrphanUser)
+      AppendId(out.RawField().append("U"), 'X', f->id, 6);
+    else
+      AppendId(out.RawField(), 'U', e.user + 1, w.user_width);
     // item_id
-    if (e.item == kNone || (kind == EvFault::kInvalid && f->variant == kEmptyItem)) out.Empty();
-    else if (kind == EvFault::kOrphanItem) AppendId(out.RawField().append("I"), '9', f->id, w.item_width);
-    else AppendId(out.RawField(), 'I', e.item + 1, w.item_width);
+    if (e.item == kNone || (kind == EvFault::kInvalid && f->variant == kEmptyItem))
+      out.Empty();
+    else if (kind == EvFault::kOrphanItem)
+      AppendId(out.RawField().append("I"), '9', f->id, w.item_width);
+    else
+      AppendId(out.RawField(), 'I', e.item + 1, w.item_width);
     // event_type
     const bool teleport = kind == EvFault::kInvalid && f->variant == kTeleport;
     out.RawField().append(teleport ? "teleport" : kEventNames[e.type]);
     // timestamp
-    if (kind == EvFault::kInvalid && f->variant == kNotATime) out.RawField().append("not-a-time");
-    else if (kind == EvFault::kInvalid && f->variant == kBadIsoTime) out.RawField().append("2026-13-45T25:00:00Z");
-    else if (kind == EvFault::kFuture || kind == EvFault::kOld || kind == EvFault::kOutOfOrder) out.Int(f->ts);
-    else out.Int(e.ts);
+    if (kind == EvFault::kInvalid && f->variant == kNotATime)
+      out.RawField().append("not-a-time");
+    else if (kind == EvFault::kInvalid && f->variant == kBadIsoTime)
+      out.RawField().append("2026-13-45T25:00:00Z");
+    else if (kind == EvFault::kFuture || kind == EvFault::kOld || kind == EvFault::kOutOfOrder)
+      out.Int(f->ts);
+    else
+      out.Int(e.ts);
     // value
-    if (e.value < 0) out.Empty();
-    else if (e.type == kPurchase) AppendCents(out.RawField(), e.value);
-    else out.Int(e.value);
+    if (e.value < 0)
+      out.Empty();
+    else if (e.type == kPurchase)
+      AppendCents(out.RawField(), e.value);
+    else
+      out.Int(e.value);
     // session_id
     const uint32_t session = kind == EvFault::kOrphanUser ? f->session : e.session;
     AppendId(out.RawField(), 'S', session + 1, session_width);
     // query, position
-    if (e.query) out.Field(w.queries[e.query - 1]);
-    else out.Empty();
-    if (e.position) out.Int(e.position);
-    else out.Empty();
+    if (e.query)
+      out.Field(w.queries[e.query - 1]);
+    else
+      out.Empty();
+    if (e.position)
+      out.Int(e.position);
+    else
+      out.Empty();
     if (kind == EvFault::kDuplicateSource) {
       // Keep the formatted bytes until the copy is written, 1-5 rows later.
       plan.dups[f->dup].source_line = line;
@@ -1813,31 +2020,35 @@ Status WriteEvents(const World& w, const std::vector<Event>& ev, EventFaultPlan&
     count_row(e.type, session, !teleport);
     switch (kind) {
       case EvFault::kInvalid: {
-        static const char* const kWhat[] = {"empty user_id", "timestamp not-a-time",
-                                            "timestamp 2026-13-45T25:00:00Z", "unknown event_type teleport",
-                                            "empty item_id on a "};
+        static const char* const kWhat[] = {"empty user_id", "timestamp not-a-time", "timestamp 2026-13-45T25:00:00Z",
+                                            "unknown event_type teleport", "empty item_id on a "};
         std::string d = kWhat[f->variant];
         if (f->variant == kEmptyItem) d += kEventNames[e.type];
         gt.push_back({"invalid_row", "events", std::to_string(line), d});
         break;
       }
       case EvFault::kOrphanItem:
-        gt.push_back({"orphan_item", "events", std::to_string(line), "item_id " + MakeId('9', f->id, w.item_width).insert(0, "I") + " is not in items.csv"});
+        gt.push_back({"orphan_item", "events", std::to_string(line),
+                      "item_id " + MakeId('9', f->id, w.item_width).insert(0, "I") + " is not in items.csv"});
         break;
       case EvFault::kOrphanUser:
-        gt.push_back({"orphan_user", "events", std::to_string(line), "user_id " + MakeId('X', f->id, 6).insert(0, "U") + " is not in users.csv"});
+        gt.push_back({"orphan_user", "events", std::to_string(line),
+                      "user_id " + MakeId('X', f->id, 6).insert(0, "U") + " is not in users.csv"});
         break;
       case EvFault::kFuture:
-        gt.push_back({"future_timestamp", "events", std::to_string(line), "timestamp " + std::to_string(f->ts) + " (" + IsoDate(f->ts) + ")"});
+        gt.push_back({"future_timestamp", "events", std::to_string(line),
+                      "timestamp " + std::to_string(f->ts) + " (" + IsoDate(f->ts) + ")"});
         break;
       case EvFault::kOld:
-        gt.push_back({"old_timestamp", "events", std::to_string(line), "timestamp " + std::to_string(f->ts) + " (" + IsoDate(f->ts) + ")"});
+        gt.push_back({"old_timestamp", "events", std::to_string(line),
+                      "timestamp " + std::to_string(f->ts) + " (" + IsoDate(f->ts) + ")"});
         break;
       case EvFault::kOutOfOrder:
         gt.push_back({"out_of_order", "events", std::to_string(line),
                       "timestamp " + std::to_string(f->ts) + " is before the previous event of its session"});
         break;
-      default: break;
+      default:
+        break;
     }
     ++line;
     // Copies scheduled after this row: the source's bytes, repeated.
@@ -1847,7 +2058,8 @@ Status WriteEvents(const World& w, const std::vector<Event>& ev, EventFaultPlan&
       out.Raw(d.row);
       const Event& s = ev[d.source];
       count_row(s.type, s.session, true);
-      gt.push_back({"duplicate_event", "events", std::to_string(line), "copy of line " + std::to_string(d.source_line)});
+      gt.push_back(
+          {"duplicate_event", "events", std::to_string(line), "copy of line " + std::to_string(d.source_line)});
       std::string().swap(d.row);
       ++line;
     }
@@ -1855,7 +2067,6 @@ Status WriteEvents(const World& w, const std::vector<Event>& ev, EventFaultPlan&
   }
   return out.Close();
 }
-
 
 Status WriteGroundTruth(const std::string& path, const std::vector<GroundTruthRow>& rows) {
   CsvWriter out;
@@ -1901,8 +2112,8 @@ Status WriteJudgments(const World& w, const std::string& path, uint64_t* rows) {
       for (uint32_t j : w.leaves[it.leaf].items) {
         const Item& other = w.items[j];
         if (other.fault != ItemFault::kNone) continue;
-        const bool hit = it.zh ? other.title.find(it.noun) != std::string::npos
-                               : ContainsWord(AsciiLower(other.title), it.noun);
+        const bool hit =
+            it.zh ? other.title.find(it.noun) != std::string::npos : ContainsWord(AsciiLower(other.title), it.noun);
         if (hit) pos->second.push_back(j);
       }
       std::stable_sort(pos->second.begin(), pos->second.end(),
@@ -1964,33 +2175,45 @@ Status WriteManifest(const World& w, const std::string& path, const GenStats& st
                   {"end_time", o.end_time},
                   {"chinese_title_share", o.chinese_title_share},
                   {"inject_faults", o.inject_faults}};
-  m["options"]["faults"] = {{"duplicate_event", f.duplicate_event}, {"invalid_event", f.invalid_event},
-                            {"invalid_item", f.invalid_item},       {"orphan_item", f.orphan_item},
-                            {"orphan_user", f.orphan_user},         {"future_timestamp", f.future_timestamp},
-                            {"old_timestamp", f.old_timestamp},     {"out_of_order", f.out_of_order},
-                            {"bot_user", f.bot_user},               {"price_outlier", f.price_outlier},
-                            {"broken_title", f.broken_title},       {"volume_shift_days", f.volume_shift_days},
-                            {"volume_shift_drop", f.volume_shift_drop}, {"mix_shift_days", f.mix_shift_days}};
-  m["window"] = {{"start_time", w.start}, {"end_time", o.end_time},
-                 {"first_day", IsoDate(w.start)}, {"last_day", IsoDate(o.end_time - 1)}};
-  m["counts"] = {{"items", stats.items},         {"users", stats.users},         {"events", stats.events},
-                 {"sessions", stats.sessions},   {"searches", stats.searches},   {"purchases", stats.purchases},
-                 {"queries", w.queries.size()},  {"judgments", stats.judgments}, {"leaf_categories", kNumLeaves},
+  m["options"]["faults"] = {{"duplicate_event", f.duplicate_event},
+                            {"invalid_event", f.invalid_event},
+                            {"invalid_item", f.invalid_item},
+                            {"orphan_item", f.orphan_item},
+                            {"orphan_user", f.orphan_user},
+                            {"future_timestamp", f.future_timestamp},
+                            {"old_timestamp", f.old_timestamp},
+                            {"out_of_order", f.out_of_order},
+                            {"bot_user", f.bot_user},
+                            {"price_outlier", f.price_outlier},
+                            {"broken_title", f.broken_title},
+                            {"volume_shift_days", f.volume_shift_days},
+                            {"volume_shift_drop", f.volume_shift_drop},
+                            {"mix_shift_days", f.mix_shift_days}};
+  m["window"] = {{"start_time", w.start},
+                 {"end_time", o.end_time},
+                 {"first_day", IsoDate(w.start)},
+                 {"last_day", IsoDate(o.end_time - 1)}};
+  m["counts"] = {{"items", stats.items},        {"users", stats.users},         {"events", stats.events},
+                 {"sessions", stats.sessions},  {"searches", stats.searches},   {"purchases", stats.purchases},
+                 {"queries", w.queries.size()}, {"judgments", stats.judgments}, {"leaf_categories", kNumLeaves},
                  {"top_categories", kNumTops}};
   m["faults"] = Json::object();
   for (const auto& [name, count] : stats.faults) m["faults"][name] = count;
-  m["files"] = {
-      {"items.csv", "catalog: item_id,title,description,brand,category,tags,price,stock,created_at; "
-                    "descriptions may span lines (RFC 4180 quoting)"},
-      {"users.csv", "users: user_id,signup_date,region,device,age_band"},
-      {"events.csv", "behaviour log in timestamp order (fault rows excepted): user_id,item_id,event_type,"
-                     "timestamp,value,session_id,query,position; one record per line"},
-      {"ground_truth.csv", "one row per injected fault: fault,table,key,detail; key is the physical line "
-                           "for event faults and invalid item rows, item_id, user_id, or YYYY-MM-DD"},
-      {"judgments.csv", "search relevance: query,item_id,grade (3 = the item searched for, 1 = same leaf "
-                        "category and title contains the product noun)"},
-      {"synonyms.txt", "query synonym groups, one per line, comma-separated"},
-      {"manifest.json", "this file"}};
+  m["files"] = {{"items.csv",
+                 "catalog: item_id,title,description,brand,category,tags,price,stock,created_at; "
+                 "descriptions may span lines (RFC 4180 quoting)"},
+                {"users.csv", "users: user_id,signup_date,region,device,age_band"},
+                {"events.csv",
+                 "behaviour log in timestamp order (fault rows excepted): user_id,item_id,event_type,"
+                 "timestamp,value,session_id,query,position; one record per line"},
+                {"ground_truth.csv",
+                 "one row per injected fault: fault,table,key,detail; key is the physical line "
+                 "for event faults and invalid item rows, item_id, user_id, or YYYY-MM-DD"},
+                {"judgments.csv",
+                 "search relevance: query,item_id,grade (3 = the item searched for, 1 = same leaf "
+                 "category and title contains the product noun)"},
+                {"synonyms.txt", "query synonym groups, one per line, comma-separated"},
+                {"manifest.json", "this file"}};
   std::string text;
   try {
     text = m.dump(2) + "\n";
@@ -2003,6 +2226,15 @@ Status WriteManifest(const World& w, const std::string& path, const GenStats& st
   return out.Close();
 }
 
+FaultRates NoFaults() {
+  FaultRates f;
+  f.duplicate_event = f.invalid_event = f.invalid_item = f.orphan_item = f.orphan_user = 0;
+  f.future_timestamp = f.old_timestamp = f.out_of_order = f.bot_user = f.price_outlier = f.broken_title = 0;
+  f.volume_shift_days = f.mix_shift_days = 0;
+  f.volume_shift_drop = 0;
+  return f;
+}
+
 Status Validate(const GenOptions& o) {
   if (o.users == 0 || o.items == 0 || o.days == 0) return Status::InvalidArgument("users, items and days must be >= 1");
   if (!(o.chinese_title_share >= 0 && o.chinese_title_share <= 1))
@@ -2011,9 +2243,8 @@ Status Validate(const GenOptions& o) {
   if (start < kYear2000 || o.end_time > kYear2035)
     return Status::InvalidArgument("the generated window must lie between 2000-01-01 and 2035-01-01");
   const FaultRates& f = o.faults;
-  for (double r : {f.duplicate_event, f.invalid_event, f.invalid_item, f.orphan_item, f.orphan_user,
-                   f.future_timestamp, f.old_timestamp, f.out_of_order, f.bot_user, f.price_outlier,
-                   f.broken_title, f.volume_shift_drop})
+  for (double r : {f.duplicate_event, f.invalid_event, f.invalid_item, f.orphan_item, f.orphan_user, f.future_timestamp,
+                   f.old_timestamp, f.out_of_order, f.bot_user, f.price_outlier, f.broken_title, f.volume_shift_drop})
     if (!(r >= 0 && r <= 1)) return Status::InvalidArgument("fault rates must be in [0, 1]");
   if (f.invalid_item + f.price_outlier + f.broken_title > 1)
     return Status::InvalidArgument("item fault rates add up to more than 1");
@@ -2025,7 +2256,8 @@ Status Validate(const GenOptions& o) {
 Result<GenStats> GenerateShop(const GenOptions& options, const std::string& out_dir) {
   SOUK_RETURN_IF_ERROR(Validate(options));
   std::error_code ec;
-  if (!std::filesystem::is_directory(out_dir, ec)) return Status::NotFound("output directory does not exist: " + out_dir);
+  if (!std::filesystem::is_directory(out_dir, ec))
+    return Status::NotFound("output directory does not exist: " + out_dir);
   auto progress = [&](double fraction) {
     if (options.progress) options.progress(std::min(1.0, fraction));
   };
@@ -2033,7 +2265,7 @@ Result<GenStats> GenerateShop(const GenOptions& options, const std::string& out_
   World w;
   w.opt = options;
   w.opt.progress = nullptr;
-  if (!w.opt.inject_faults) w.opt.faults = FaultRates{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  if (!w.opt.inject_faults) w.opt.faults = NoFaults();
   const FaultRates& rates = w.opt.faults;
   w.start = options.end_time - static_cast<int64_t>(options.days) * kDay;
   w.item_width = std::max(6, DigitsOf(options.items));
@@ -2109,9 +2341,9 @@ Result<GenStats> GenerateShop(const GenOptions& options, const std::string& out_
   stats.sessions = ew.sessions;
   stats.searches = ew.searches;
   stats.purchases = ew.purchases;
-  for (const char* name : {"duplicate_event", "invalid_row", "orphan_item", "orphan_user", "future_timestamp",
-                           "old_timestamp", "out_of_order", "bot_user", "price_outlier", "broken_title",
-                           "volume_shift", "mix_shift"})
+  for (const char* name :
+       {"duplicate_event", "invalid_row", "orphan_item", "orphan_user", "future_timestamp", "old_timestamp",
+        "out_of_order", "bot_user", "price_outlier", "broken_title", "volume_shift", "mix_shift"})
     stats.faults[name] = 0;
   for (const auto& r : gt) ++stats.faults[r.fault];
   SOUK_RETURN_IF_ERROR(WriteManifest(w, (dir / "manifest.json").string(), stats));

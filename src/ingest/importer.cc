@@ -247,19 +247,25 @@ std::optional<Reject> ValidateEvent(const Row& row, Ctx& ctx, Event* e) {
 class Arena {
  public:
   std::string_view Copy(std::string_view s) {
-    if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < s.size()) {
+    while (used_ < chunks_.size() && chunks_[used_].capacity() - chunks_[used_].size() < s.size()) ++used_;
+    if (used_ == chunks_.size()) {
       chunks_.emplace_back();
       chunks_.back().reserve(std::max<size_t>(s.size(), 1 << 20));
     }
-    std::string& c = chunks_.back();
+    std::string& c = chunks_[used_];
     size_t at = c.size();
     c.append(s);
     return std::string_view(c.data() + at, s.size());
   }
-  void Clear() { chunks_.clear(); }
+  // Forgets the contents but keeps the memory (no page faults next batch).
+  void Clear() {
+    for (auto& c : chunks_) c.clear();
+    used_ = 0;
+  }
 
  private:
   std::deque<std::string> chunks_;
+  size_t used_ = 0;
 };
 
 std::string DetectFormat(const std::string& path, const std::string& format) {

@@ -25,9 +25,8 @@ class TempDir {
  public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("souk_gen_test_" + std::string(info->test_suite_name()) + "_" + info->name() + "_" +
-             std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    path_ = fs::temp_directory_path() / ("souk_gen_test_" + std::string(info->test_suite_name()) + "_" + info->name() +
+                                         "_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -71,8 +70,10 @@ std::vector<Record> ParseCsv(const std::string& text) {
     const char c = text[i];
     if (in_quotes) {
       if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') field.push_back('"'), ++i;
-        else in_quotes = false;
+        if (i + 1 < text.size() && text[i + 1] == '"')
+          field.push_back('"'), ++i;
+        else
+          in_quotes = false;
       } else {
         if (c == '\n') ++line;
         field.push_back(c);
@@ -124,11 +125,16 @@ bool ValidUtf8(const std::string& s) {
     const auto c = static_cast<unsigned char>(s[i]);
     int n;
     uint32_t cp;
-    if (c < 0x80) n = 0, cp = c;
-    else if ((c & 0xE0) == 0xC0) n = 1, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) n = 2, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) n = 3, cp = c & 0x07;
-    else return false;
+    if (c < 0x80)
+      n = 0, cp = c;
+    else if ((c & 0xE0) == 0xC0)
+      n = 1, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0)
+      n = 2, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0)
+      n = 3, cp = c & 0x07;
+    else
+      return false;
     if (i + n >= s.size() + (n == 0 ? 1 : 0) && n > 0 && i + n > s.size() - 1 + 1) return false;
     for (int k = 1; k <= n; ++k) {
       if (i + k >= s.size()) return false;
@@ -213,8 +219,8 @@ TEST(GenTest, SameSeedGivesIdenticalFilesAndOtherSeedDiffers) {
   ASSERT_TRUE(GenerateShop(o, tmp.Sub("b")).ok());
   o.seed = 43;
   ASSERT_TRUE(GenerateShop(o, tmp.Sub("c")).ok());
-  for (const char* f : {"items.csv", "users.csv", "events.csv", "ground_truth.csv", "judgments.csv", "synonyms.txt",
-                        "manifest.json"}) {
+  for (const char* f :
+       {"items.csv", "users.csv", "events.csv", "ground_truth.csv", "judgments.csv", "synonyms.txt", "manifest.json"}) {
     const std::string a = ReadFile(tmp.path() + "/a/" + f);
     EXPECT_FALSE(a.empty()) << f;
     EXPECT_EQ(a, ReadFile(tmp.path() + "/b/" + f)) << f;
@@ -269,7 +275,7 @@ TEST(GenTest, FilesHaveTheDocumentedShape) {
   const Shop shop = Generate(SmallOptions(), tmp.path());
   ASSERT_FALSE(shop.items.empty());
 
-  const std::vector<std::string> item_header = {"item_id", "title", "description", "brand", "category",
+  const std::vector<std::string> item_header = {"item_id", "title", "description", "brand",     "category",
                                                 "tags",    "price", "stock",       "created_at"};
   EXPECT_EQ(shop.items[0].f, item_header);
   EXPECT_EQ(shop.users[0].f, (std::vector<std::string>{"user_id", "signup_date", "region", "device", "age_band"}));
@@ -347,9 +353,9 @@ TEST(GenTest, GroundTruthPointsAtRealFaultsAndNormalDataIsClean) {
   std::map<std::string, uint64_t> gt_counts;
   for (size_t i = 1; i < shop.gt.size(); ++i) ++gt_counts[shop.gt[i].f[0]];
   for (const auto& [name, count] : shop.stats.faults) EXPECT_EQ(gt_counts[name], count) << name;
-  for (const char* name : {"duplicate_event", "invalid_row", "orphan_item", "orphan_user", "future_timestamp",
-                           "old_timestamp", "out_of_order", "bot_user", "price_outlier", "broken_title",
-                           "volume_shift", "mix_shift"}) {
+  for (const char* name :
+       {"duplicate_event", "invalid_row", "orphan_item", "orphan_user", "future_timestamp", "old_timestamp",
+        "out_of_order", "bot_user", "price_outlier", "broken_title", "volume_shift", "mix_shift"}) {
     EXPECT_GT(shop.stats.faults.at(name), 0u) << name;
   }
   EXPECT_GE(shop.stats.faults.at("bot_user"), 3u);
@@ -437,7 +443,7 @@ TEST(GenTest, GroundTruthPointsAtRealFaultsAndNormalDataIsClean) {
     EXPECT_TRUE(IsPrice(f[6])) << f[0] << " " << f[6];
     const std::string& title = f[1];
     const bool broken = title.empty() || !ValidUtf8(title) || title.find_first_of("<>&") != std::string::npos ||
-                        title.find("\xC3\x83") != std::string::npos ||        // Ã
+                        title.find("\xC3\x83") != std::string::npos ||            // Ã
                         title.find("\xC3\xA2\xE2\x82\xAC") != std::string::npos;  // â€
     EXPECT_EQ(broken, broken_items.count(f[0]) == 1) << f[0] << ": " << title;
     if (!outlier_items.count(f[0])) leaf_prices[f[4]].push_back(std::stod(f[6]));
@@ -496,6 +502,19 @@ TEST(GenTest, GroundTruthPointsAtRealFaultsAndNormalDataIsClean) {
     if (bots.count(user)) {
       EXPECT_EQ(user_types[user], std::set<std::string>{"view"}) << user;
       EXPECT_GE(times.size(), 150u) << user;
+      // Machine-like: > 40 views in some minute, or near-constant gaps.
+      size_t per_minute = 0;
+      for (size_t k = 0, j = 0; k < times.size(); ++k) {
+        while (times[k] - times[j] >= 60) ++j;
+        per_minute = std::max(per_minute, k - j + 1);
+      }
+      std::vector<double> gaps;
+      for (size_t k = 1; k < times.size(); ++k)
+        if (times[k] - times[k - 1] < 600) gaps.push_back(static_cast<double>(times[k] - times[k - 1]));
+      double mean = 0, var = 0;
+      for (double g : gaps) mean += g / gaps.size();
+      for (double g : gaps) var += (g - mean) * (g - mean) / gaps.size();
+      EXPECT_TRUE(per_minute > 40 || std::sqrt(var) / mean < 0.2) << user << " " << per_minute;
       continue;
     }
     for (size_t k = 20; k < times.size(); ++k) ASSERT_GE(times[k] - times[k - 20], 60) << user;
