@@ -10,11 +10,14 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -1343,7 +1346,7 @@ class UserSim {
     } else {
       user.signup = w_.start + rng.Range(0, static_cast<int64_t>(w_.opt.days) * kDay * 8 / 10);
     }
-    if (user.bot) return RunBot(u, user);
+    if (user.bot) return RunBot(u);
     if (w_.eligible.empty()) return;
     MakeTaste(rng, user);
     dists_.clear();
@@ -1540,8 +1543,7 @@ class UserSim {
 
   // A bot: 150-1500 views of random items in bursts on several days, with
   // near-constant gaps.
-  void RunBot(uint32_t u, const User& user) {
-    (void)user;
+  void RunBot(uint32_t u) {
     Rng rng(w_.opt.seed, kStreamBots, u);
     if (w_.eligible.empty()) return;
     const int64_t total = rng.Range(150, 1500);
@@ -1555,8 +1557,8 @@ class UserSim {
     std::sort(days.begin(), days.end());
     const bool fast = rng.Bernoulli(0.4);  // > 40 views a minute
     // Gaps stay >= 1 s (after the +-3% jitter) so a bot's timestamps strictly
-  // increase: two views in one second could otherwise form identical rows.
-  const double base = fast ? rng.Uniform(1.05, 1.3) : rng.Uniform(2.0, 6.0);
+    // increase: two views in one second could otherwise form identical rows.
+    const double base = fast ? rng.Uniform(1.05, 1.3) : rng.Uniform(2.0, 6.0);
     int64_t left = total;
     for (size_t b = 0; b < days.size(); ++b) {
       const int64_t count = b + 1 == days.size() ? left : total / static_cast<int64_t>(days.size());
