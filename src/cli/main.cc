@@ -1,16 +1,15 @@
 // `souk`: the command-line front door. Each subcommand parses its flags, opens
 // the data directory, calls one module API and prints text or --json. Errors
 // are one line on stderr and a non-zero exit.
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
@@ -72,12 +71,12 @@ Result<Opened> OpenDir(const std::string& dir) {
 
 // Imports the given files (items, then users, then events). Prints per-file
 // text, or returns the JSON summary.
-Status RunImport(Opened& o, const std::vector<std::pair<std::string, std::string>>& files, bool as_json,
-                 bool quiet, const std::string& format, json* out) {
+Status RunImport(Opened& o, const std::vector<std::pair<std::string, std::string>>& files, bool as_json, bool quiet,
+                 const std::string& format, json* out) {
   SOUK_ASSIGN_OR_RETURN(auto types, ingest::EventTypesFromConfig(o.config));
   SOUK_RETURN_IF_ERROR(o.store->SaveEventTypes(types));
-  json totals = {{"read", 0}, {"accepted", 0}, {"updated", 0}, {"duplicates", 0}, {"rejected", 0},
-                 {"reasons", json::object()}};
+  json totals = {{"read", 0},       {"accepted", 0}, {"updated", 0},
+                 {"duplicates", 0}, {"rejected", 0}, {"reasons", json::object()}};
   json per_file = json::array();
   const int64_t max_errors = o.config.GetInt("import.max_reported_errors");
   for (const auto& [table, path] : files) {
@@ -105,7 +104,8 @@ Status RunImport(Opened& o, const std::vector<std::pair<std::string, std::string
     per_file.push_back(j);
     if (!as_json) std::printf("%s", ingest::SummaryText(sum).c_str());
   }
-  if (per_file.size() == 1) *out = per_file[0];
+  if (per_file.size() == 1)
+    *out = per_file[0];
   else {
     *out = totals;
     (*out)["files"] = per_file;
@@ -113,9 +113,7 @@ Status RunImport(Opened& o, const std::vector<std::pair<std::string, std::string
   return Status::Ok();
 }
 
-void PrintJson(const json& j) {
-  std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
-}
+void PrintJson(const json& j) { std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str()); }
 
 }  // namespace
 }  // namespace souk
@@ -190,8 +188,10 @@ int main(int argc, char** argv) {
     bool created = false;
     Status s = InitDir(dir, &created);
     if (!s.ok()) return Fail(s);
-    if (as_json) PrintJson({{"dir", dir}, {"created", created}, {"db", DbPath(dir)}, {"config", TomlPath(dir)}});
-    else std::printf("%s %s (souk.toml, souk.db)\n", created ? "created" : "already initialised:", dir.c_str());
+    if (as_json)
+      PrintJson({{"dir", dir}, {"created", created}, {"db", DbPath(dir)}, {"config", TomlPath(dir)}});
+    else
+      std::printf("%s %s (souk.toml, souk.db)\n", created ? "created" : "already initialised:", dir.c_str());
     return 0;
   }
 
@@ -203,8 +203,8 @@ int main(int argc, char** argv) {
       if (!c.ok()) return Fail(c.status());
       if (c->events || c->items)
         return Fail(Status::FailedPrecondition(
-            fmt::format("'{}' already holds a shop ({} items, {} events); generate into a new directory", dir,
-                        c->items, c->events)));
+            fmt::format("'{}' already holds a shop ({} items, {} events); generate into a new directory", dir, c->items,
+                        c->events)));
     }
     bool created = false;
     Status s = InitDir(dir, &created);
@@ -223,8 +223,13 @@ int main(int argc, char** argv) {
     for (const auto& [k, v] : stats->faults) faults[k] = v;
     if (no_import) {
       if (as_json)
-        PrintJson({{"dir", dir}, {"generated", out_dir}, {"items", stats->items}, {"users", stats->users},
-                   {"events", stats->events}, {"sessions", stats->sessions}, {"faults", faults}});
+        PrintJson({{"dir", dir},
+                   {"generated", out_dir},
+                   {"items", stats->items},
+                   {"users", stats->users},
+                   {"events", stats->events},
+                   {"sessions", stats->sessions},
+                   {"faults", faults}});
       else
         std::printf("generated %s items, %s users, %s events into %s (not imported)\n",
                     WithThousands(stats->items).c_str(), WithThousands(stats->users).c_str(),
@@ -234,10 +239,9 @@ int main(int argc, char** argv) {
     auto o = OpenDir(dir);
     if (!o.ok()) return Fail(o.status());
     json imported;
-    s = RunImport(*o,
-                  {{"items", out_dir + "/items.csv"}, {"users", out_dir + "/users.csv"},
-                   {"events", out_dir + "/events.csv"}},
-                  true, /*quiet=*/true, "", &imported);
+    s = RunImport(
+        *o, {{"items", out_dir + "/items.csv"}, {"users", out_dir + "/users.csv"}, {"events", out_dir + "/events.csv"}},
+        true, /*quiet=*/true, "", &imported);
     if (!s.ok()) return Fail(s);
     if (as_json) {
       PrintJson({{"dir", dir},
@@ -272,7 +276,8 @@ int main(int argc, char** argv) {
     if (!items_file.empty()) files.emplace_back("items", items_file);
     if (!users_file.empty()) files.emplace_back("users", users_file);
     if (!events_file.empty()) files.emplace_back("events", events_file);
-    if (files.empty()) return Fail(Status::InvalidArgument("nothing to import: give --items, --users or --events FILE"));
+    if (files.empty())
+      return Fail(Status::InvalidArgument("nothing to import: give --items, --users or --events FILE"));
     auto o = OpenDir(dir);
     if (!o.ok()) return Fail(o.status());
     json out;
@@ -288,8 +293,10 @@ int main(int argc, char** argv) {
     if (clean->parsed() && reset) {
       Status s = o->store->SetEventFlags({});
       if (!s.ok()) return Fail(s);
-      if (as_json) PrintJson({{"flagged", 0}});
-      else std::printf("cleared all event flags\n");
+      if (as_json)
+        PrintJson({{"flagged", 0}});
+      else
+        std::printf("cleared all event flags\n");
       return 0;
     }
     auto report = ingest::RunQuality(o->store.get(), o->config);
@@ -301,10 +308,12 @@ int main(int argc, char** argv) {
       json by_rule = json::object();
       for (const auto& f : report->findings)
         if (!f.event_rowids.empty()) by_rule[f.rule] = f.event_rowids.size();
-      if (as_json) PrintJson({{"flagged", *n}, {"by_rule", by_rule}});
+      if (as_json)
+        PrintJson({{"flagged", *n}, {"by_rule", by_rule}});
       else {
         std::printf("flagged %s events; training views (training_events) now skip them:\n", WithThousands(*n).c_str());
-        for (auto& [k, v] : by_rule.items()) std::printf("  %-18s %s\n", k.c_str(), WithThousands(v.get<uint64_t>()).c_str());
+        for (auto& [k, v] : by_rule.items())
+          std::printf("  %-18s %s\n", k.c_str(), WithThousands(v.get<uint64_t>()).c_str());
       }
       return 0;
     }
@@ -312,7 +321,8 @@ int main(int argc, char** argv) {
       Status s = WriteFile(html, ingest::QualityHtml(*report));
       if (!s.ok()) return Fail(s);
     }
-    if (as_json) std::printf("%s\n", ingest::QualityJson(*report).c_str());
+    if (as_json)
+      std::printf("%s\n", ingest::QualityJson(*report).c_str());
     else {
       std::printf("%s", ingest::QualityText(*report).c_str());
       if (!html.empty()) std::printf("\nHTML report: %s\n", html.c_str());
@@ -352,18 +362,26 @@ int main(int argc, char** argv) {
     if (!sources.ok()) return Fail(sources.status());
     auto models = o->store->Models();
     if (!models.ok()) return Fail(models.status());
-    json j = {{"items", c->items}, {"stub_items", c->stub_items}, {"users", c->users}, {"stub_users", c->stub_users},
-              {"events", c->events}, {"flagged_events", c->flagged_events}, {"quarantine", c->quarantine}};
+    json j = {{"items", c->items},           {"stub_items", c->stub_items}, {"users", c->users},
+              {"stub_users", c->stub_users}, {"events", c->events},         {"flagged_events", c->flagged_events},
+              {"quarantine", c->quarantine}};
     j["sources"] = json::array();
     for (const auto& s : *sources)
-      j["sources"].push_back({{"id", s.id}, {"path", s.path}, {"table", s.table}, {"status", s.status},
-                              {"started", FormatTimestamp(s.started_ms)}, {"read", s.read},
-                              {"accepted", s.accepted}, {"updated", s.updated}, {"duplicates", s.duplicates},
+      j["sources"].push_back({{"id", s.id},
+                              {"path", s.path},
+                              {"table", s.table},
+                              {"status", s.status},
+                              {"started", FormatTimestamp(s.started_ms)},
+                              {"read", s.read},
+                              {"accepted", s.accepted},
+                              {"updated", s.updated},
+                              {"duplicates", s.duplicates},
                               {"rejected", s.rejected}});
     j["models"] = json::array();
     for (const auto& m : *models)
       j["models"].push_back({{"name", m.name}, {"spec", m.spec}, {"path", m.path}, {"active", m.active}});
-    if (as_json) PrintJson(j);
+    if (as_json)
+      PrintJson(j);
     else {
       std::printf("%s: %s items (+%s stubs), %s users (+%s stubs), %s events (%s flagged), %s quarantined\n",
                   dir.c_str(), WithThousands(c->items).c_str(), WithThousands(c->stub_items).c_str(),
@@ -371,9 +389,8 @@ int main(int argc, char** argv) {
                   WithThousands(c->events).c_str(), WithThousands(c->flagged_events).c_str(),
                   WithThousands(c->quarantine).c_str());
       for (const auto& s : *sources)
-        std::printf("  source %lld %-6s %-8s %s  read %s rejected %s\n", static_cast<long long>(s.id),
-                    s.table.c_str(), s.status.c_str(), s.path.c_str(), WithThousands(s.read).c_str(),
-                    WithThousands(s.rejected).c_str());
+        std::printf("  source %lld %-6s %-8s %s  read %s rejected %s\n", static_cast<long long>(s.id), s.table.c_str(),
+                    s.status.c_str(), s.path.c_str(), WithThousands(s.read).c_str(), WithThousands(s.rejected).c_str());
     }
     return 0;
   }

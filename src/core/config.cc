@@ -1,12 +1,11 @@
 #include "core/config.h"
 
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
 #include <cassert>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
-
-#include <toml++/toml.h>
 
 #include "core/core.h"
 
@@ -29,8 +28,7 @@ const std::vector<SettingDef>& AllSettings() {
        "The time 'now' for the future-timestamp rule (ISO-8601 or Unix seconds); empty = the wall clock."},
       {"quality.future_tolerance_s", T::kInt, "86400",
        "Timestamps later than now plus this many seconds are in the future."},
-      {"quality.min_timestamp", T::kString, "2000-01-01",
-       "Timestamps before this date are implausibly old."},
+      {"quality.min_timestamp", T::kString, "2000-01-01", "Timestamps before this date are implausibly old."},
       {"quality.order_tolerance_s", T::kInt, "1",
        "Events within a session may be out of order by this many seconds before it counts."},
       {"quality.price_z", T::kDouble, "3.5",
@@ -48,11 +46,12 @@ const std::vector<SettingDef>& AllSettings() {
       {"quality.bot_views_only_min", T::kInt, "150",
        "A user with at least this many views and no other action is bot-like (when the log has other actions)."},
       {"quality.day_volume_ratio", T::kDouble, "2.5",
-       "A day whose event count differs from the median of the surrounding days by more than this factor is a volume shift."},
+       "A day whose event count differs from the median of the surrounding days by more than this factor is a volume "
+       "shift."},
       {"quality.day_mix_tvd", T::kDouble, "0.12",
-       "A day whose event-type mix is farther than this total-variation distance from the surrounding days' mix is a mix shift."},
-      {"quality.day_window", T::kInt, "7",
-       "Days on each side that form the baseline for the day-by-day rules."},
+       "A day whose event-type mix is farther than this total-variation distance from the surrounding days' mix is a "
+       "mix shift."},
+      {"quality.day_window", T::kInt, "7", "Days on each side that form the baseline for the day-by-day rules."},
       {"quality.day_min_events", T::kInt, "200",
        "Days are compared only when their baseline has at least this many events."},
       {"quality.examples", T::kInt, "5", "Examples shown per rule."},
@@ -70,10 +69,14 @@ const SettingDef* FindDef(std::string_view name) {
 
 std::string_view TypeName(SettingType t) {
   switch (t) {
-    case SettingType::kInt: return "integer";
-    case SettingType::kDouble: return "number";
-    case SettingType::kBool: return "boolean";
-    case SettingType::kString: return "string";
+    case SettingType::kInt:
+      return "integer";
+    case SettingType::kDouble:
+      return "number";
+    case SettingType::kBool:
+      return "boolean";
+    case SettingType::kString:
+      return "string";
   }
   return "?";
 }
@@ -105,9 +108,12 @@ Status Config::Set(std::string_view name, std::string_view value) {
       break;
     }
     case SettingType::kBool: {
-      if (value == "true") values_[std::string(name)] = true;
-      else if (value == "false") values_[std::string(name)] = false;
-      else return Status::InvalidArgument(fmt::format("setting '{}' wants true or false, got '{}'", name, value));
+      if (value == "true")
+        values_[std::string(name)] = true;
+      else if (value == "false")
+        values_[std::string(name)] = false;
+      else
+        return Status::InvalidArgument(fmt::format("setting '{}' wants true or false, got '{}'", name, value));
       break;
     }
     case SettingType::kString:
@@ -125,14 +131,14 @@ Result<Config> Config::Load(const std::string& path) {
   try {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(fmt::format("{}:{}:{}: {}", path, e.source().begin.line,
-                                               e.source().begin.column, e.description()));
+    return Status::InvalidArgument(
+        fmt::format("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column, e.description()));
   }
   for (const auto& [section, node] : root) {
     const toml::table* table = node.as_table();
     if (!table)
-      return Status::InvalidArgument(fmt::format("{}:{}: '{}' must be a [section]", path,
-                                                 section.source().begin.line, section.str()));
+      return Status::InvalidArgument(
+          fmt::format("{}:{}: '{}' must be a [section]", path, section.source().begin.line, section.str()));
     for (const auto& [key, value] : *table) {
       std::string name = fmt::format("{}.{}", section.str(), key.str());
       const SettingDef* def = FindDef(name);
@@ -142,21 +148,28 @@ Result<Config> Config::Load(const std::string& path) {
       bool type_ok = true;
       switch (def->type) {
         case SettingType::kInt:
-          if (auto v = value.value<int64_t>(); v && value.is_integer()) text = std::to_string(*v);
-          else type_ok = false;
+          if (auto v = value.value<int64_t>(); v && value.is_integer())
+            text = std::to_string(*v);
+          else
+            type_ok = false;
           break;
         case SettingType::kDouble:
           if (auto v = value.value<double>(); v && (value.is_floating_point() || value.is_integer()))
             text = fmt::format("{}", *v);
-          else type_ok = false;
+          else
+            type_ok = false;
           break;
         case SettingType::kBool:
-          if (auto v = value.value<bool>(); v && value.is_boolean()) text = *v ? "true" : "false";
-          else type_ok = false;
+          if (auto v = value.value<bool>(); v && value.is_boolean())
+            text = *v ? "true" : "false";
+          else
+            type_ok = false;
           break;
         case SettingType::kString:
-          if (auto v = value.value<std::string>(); v && value.is_string()) text = *v;
-          else type_ok = false;
+          if (auto v = value.value<std::string>(); v && value.is_string())
+            text = *v;
+          else
+            type_ok = false;
           break;
       }
       if (!type_ok)
@@ -178,9 +191,7 @@ const Config::Value& Config::Get(std::string_view name) const {
 int64_t Config::GetInt(std::string_view name) const { return std::get<int64_t>(Get(name)); }
 double Config::GetDouble(std::string_view name) const { return std::get<double>(Get(name)); }
 bool Config::GetBool(std::string_view name) const { return std::get<bool>(Get(name)); }
-const std::string& Config::GetString(std::string_view name) const {
-  return std::get<std::string>(Get(name));
-}
+const std::string& Config::GetString(std::string_view name) const { return std::get<std::string>(Get(name)); }
 
 std::string Config::Text(std::string_view name) const {
   const Value& v = Get(name);
@@ -230,8 +241,8 @@ std::string Config::Markdown() {
       out << "\n## [" << sec << "]\n\n| key | type | default | meaning |\n|---|---|---|---|\n";
       section = sec;
     }
-    out << "| `" << name << "` | " << TypeName(d.type) << " | `" << d.default_value << "` | "
-        << d.description << " |\n";
+    out << "| `" << name << "` | " << TypeName(d.type) << " | `" << d.default_value << "` | " << d.description
+        << " |\n";
   }
   return out.str();
 }

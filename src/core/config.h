@@ -17,7 +17,7 @@ namespace souk {
 enum class SettingType { kInt, kDouble, kBool, kString };
 
 struct SettingDef {
-  std::string_view name;         // "section.key"
+  std::string_view name;  // "section.key"
   SettingType type;
   std::string_view default_value;  // as TOML would spell it (strings unquoted)
   std::string_view description;

@@ -13,13 +13,20 @@ namespace souk {
 
 std::string_view EventTypeName(EventType type) {
   switch (type) {
-    case EventType::kView: return "view";
-    case EventType::kClick: return "click";
-    case EventType::kCart: return "cart";
-    case EventType::kPurchase: return "purchase";
-    case EventType::kRating: return "rating";
-    case EventType::kSearch: return "search";
-    case EventType::kImpression: return "impression";
+    case EventType::kView:
+      return "view";
+    case EventType::kClick:
+      return "click";
+    case EventType::kCart:
+      return "cart";
+    case EventType::kPurchase:
+      return "purchase";
+    case EventType::kRating:
+      return "rating";
+    case EventType::kSearch:
+      return "search";
+    case EventType::kImpression:
+      return "impression";
   }
   return "unknown";
 }
@@ -32,15 +39,12 @@ EventTypeRegistry::EventTypeRegistry() {
   }
   // Aliases seen in public shop logs (RetailRocket, Diginetica, GA4 exports).
   const std::pair<const char*, EventType> aliases[] = {
-      {"views", EventType::kView},         {"pageview", EventType::kView},
-      {"page_view", EventType::kView},     {"view_item", EventType::kView},
-      {"detail", EventType::kView},        {"clicks", EventType::kClick},
-      {"select_item", EventType::kClick},  {"addtocart", EventType::kCart},
-      {"add_to_cart", EventType::kCart},   {"add-to-cart", EventType::kCart},
-      {"basket", EventType::kCart},        {"transaction", EventType::kPurchase},
-      {"order", EventType::kPurchase},     {"buy", EventType::kPurchase},
-      {"purchases", EventType::kPurchase}, {"review", EventType::kRating},
-      {"query", EventType::kSearch},       {"impressions", EventType::kImpression},
+      {"views", EventType::kView},        {"pageview", EventType::kView},  {"page_view", EventType::kView},
+      {"view_item", EventType::kView},    {"detail", EventType::kView},    {"clicks", EventType::kClick},
+      {"select_item", EventType::kClick}, {"addtocart", EventType::kCart}, {"add_to_cart", EventType::kCart},
+      {"add-to-cart", EventType::kCart},  {"basket", EventType::kCart},    {"transaction", EventType::kPurchase},
+      {"order", EventType::kPurchase},    {"buy", EventType::kPurchase},   {"purchases", EventType::kPurchase},
+      {"review", EventType::kRating},     {"query", EventType::kSearch},   {"impressions", EventType::kImpression},
   };
   for (const auto& [name, type] : aliases) names_.emplace_back(name, static_cast<int>(type));
 }
@@ -128,8 +132,7 @@ std::optional<int64_t> ParseIso8601(std::string_view s) {
   if (!Digits(s, &p, 4, &year) || p >= s.size() || s[p++] != '-') return std::nullopt;
   if (!Digits(s, &p, 2, &month) || p >= s.size() || s[p++] != '-') return std::nullopt;
   if (!Digits(s, &p, 2, &day)) return std::nullopt;
-  if (month < 1 || month > 12 || day < 1 || day > static_cast<int>(DaysInMonth(year, month)))
-    return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 || day > static_cast<int>(DaysInMonth(year, month))) return std::nullopt;
   int64_t ms = 0;
   int64_t offset_min = 0;
   if (p < s.size()) {
@@ -213,22 +216,20 @@ std::string FormatTimestamp(int64_t ts_ms) {
   CivilFromDays(days, &y, &m, &d);
   char buf[128];
   if (ms)
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                  static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
-                  static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60),
-                  static_cast<long long>(ms));
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", static_cast<long long>(y), m, d,
+                  static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
+                  static_cast<long long>(rem % 60), static_cast<long long>(ms));
   else
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
-                  static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
-                  static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60));
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", static_cast<long long>(y), m, d,
+                  static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
+                  static_cast<long long>(rem % 60));
   return buf;
 }
 
 std::string FormatDate(int64_t ts_ms) { return FormatTimestamp(ts_ms).substr(0, 10); }
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -253,8 +254,7 @@ std::optional<int64_t> ParseInt(std::string_view text) {
   if (ec != std::errc() || ptr != s.data() + s.size()) {
     // Accept "12.0" style integers written by spreadsheets.
     auto d = ParseDouble(s);
-    if (d && std::isfinite(*d) && *d == std::floor(*d) && std::fabs(*d) < 9e15)
-      return static_cast<int64_t>(*d);
+    if (d && std::isfinite(*d) && *d == std::floor(*d) && std::fabs(*d) < 9e15) return static_cast<int64_t>(*d);
     return std::nullopt;
   }
   return v;
@@ -348,12 +348,23 @@ std::string HtmlEscape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -393,7 +404,8 @@ void Progress::Update(uint64_t done, uint64_t rows) {
   std::string bar(filled, '#');
   bar.resize(width, '.');
   char rate[64] = "";
-  if (rows && secs > 0) std::snprintf(rate, sizeof rate, "  %s rows  %.0f rows/s", WithThousands(rows).c_str(), rows / secs);
+  if (rows && secs > 0)
+    std::snprintf(rate, sizeof rate, "  %s rows  %.0f rows/s", WithThousands(rows).c_str(), rows / secs);
   double eta = frac > 0.001 ? secs * (1 - frac) / frac : 0;
   std::fprintf(stderr, "\r%s [%s] %5.1f%%%s  eta %.0fs   ", label_.c_str(), bar.c_str(), frac * 100, rate, eta);
   std::fflush(stderr);

@@ -71,15 +71,15 @@ struct SourceRef {
 inline double NaN() { return std::numeric_limits<double>::quiet_NaN(); }
 
 struct Item {
-  std::string id;           // external id, non-empty
+  std::string id;  // external id, non-empty
   std::string title;
   std::string description;
   std::string brand;
-  std::string category;     // path "a > b > c", normalised spacing
-  std::string tags;         // '|'-separated
-  double price = NaN();     // NaN = missing
-  int64_t stock = -1;       // -1 = missing
-  std::string attrs_json;   // unknown columns as a JSON object, or empty
+  std::string category;    // path "a > b > c", normalised spacing
+  std::string tags;        // '|'-separated
+  double price = NaN();    // NaN = missing
+  int64_t stock = -1;      // -1 = missing
+  std::string attrs_json;  // unknown columns as a JSON object, or empty
   SourceRef src;
 };
 
@@ -90,14 +90,14 @@ struct User {
 };
 
 struct Event {
-  std::string user;         // external user id, non-empty
-  std::string item;         // external item id; empty only for search events
-  int type = 0;             // EventType or a custom id
-  int64_t ts_ms = 0;        // milliseconds since the Unix epoch (UTC)
+  std::string user;   // external user id, non-empty
+  std::string item;   // external item id; empty only for search events
+  int type = 0;       // EventType or a custom id
+  int64_t ts_ms = 0;  // milliseconds since the Unix epoch (UTC)
   double value = NaN();
-  std::string session;      // empty = none
+  std::string session;  // empty = none
   std::string query;
-  int32_t position = -1;    // -1 = none
+  int32_t position = -1;  // -1 = none
   double propensity = NaN();
   std::string campaign;
   std::string request_id;

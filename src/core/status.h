@@ -14,13 +14,13 @@ namespace souk {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // bad input: a flag, a file's contents, a query
-  kNotFound,           // a file, an id, a model that does not exist
+  kInvalidArgument,  // bad input: a flag, a file's contents, a query
+  kNotFound,         // a file, an id, a model that does not exist
   kAlreadyExists,
-  kFailedPrecondition, // the data directory is not in the right state
-  kIoError,            // the OS or SQLite failed to read or write
-  kCorruption,         // stored data does not parse
-  kResourceExhausted,  // a configured limit was exceeded
+  kFailedPrecondition,  // the data directory is not in the right state
+  kIoError,             // the OS or SQLite failed to read or write
+  kCorruption,          // stored data does not parse
+  kResourceExhausted,   // a configured limit was exceeded
   kInternal,
 };
 
@@ -30,8 +30,7 @@ class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
   Status(StatusCode code, std::string message)
-      : rep_(code == StatusCode::kOk ? nullptr
-                                     : std::make_shared<Rep>(Rep{code, std::move(message)})) {}
+      : rep_(code == StatusCode::kOk ? nullptr : std::make_shared<Rep>(Rep{code, std::move(message)})) {}
 
   static Status Ok() { return Status(); }
   static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
@@ -66,7 +65,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result from an OK status");
   }
@@ -76,9 +75,18 @@ class [[nodiscard]] Result {
     static const Status kOk;
     return ok() ? kOk : std::get<Status>(v_);
   }
-  T& value() & { assert(ok()); return std::get<T>(v_); }
-  const T& value() const& { assert(ok()); return std::get<T>(v_); }
-  T&& value() && { assert(ok()); return std::get<T>(std::move(v_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<T>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<T>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<T>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -93,9 +101,9 @@ class [[nodiscard]] Result {
 #define SOUK_CONCAT_INNER_(a, b) a##b
 #define SOUK_CONCAT_(a, b) SOUK_CONCAT_INNER_(a, b)
 
-#define SOUK_RETURN_IF_ERROR(expr)              \
-  do {                                          \
-    ::souk::Status souk_status_ = (expr);       \
+#define SOUK_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::souk::Status souk_status_ = (expr);        \
     if (!souk_status_.ok()) return souk_status_; \
   } while (0)
 
@@ -104,5 +112,4 @@ class [[nodiscard]] Result {
   if (!tmp.ok()) return tmp.status();               \
   lhs = std::move(tmp).value()
 
-#define SOUK_ASSIGN_OR_RETURN(lhs, expr) \
-  SOUK_ASSIGN_OR_RETURN_IMPL_(SOUK_CONCAT_(souk_result_, __LINE__), lhs, expr)
+#define SOUK_ASSIGN_OR_RETURN(lhs, expr) SOUK_ASSIGN_OR_RETURN_IMPL_(SOUK_CONCAT_(souk_result_, __LINE__), lhs, expr)

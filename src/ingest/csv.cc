@@ -1,11 +1,10 @@
 #include "ingest/csv.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace souk::ingest {
 
@@ -74,14 +73,19 @@ bool RecordScanner::Next(Record* rec) {
         for (; p < e; ++p) {
           char c = *p;
           if (state == kQuoted) {
-            if (c == '"') state = kQuoteInQuoted;
-            else if (c == '\n') ++newlines;
+            if (c == '"')
+              state = kQuoteInQuoted;
+            else if (c == '\n')
+              ++newlines;
             continue;
           }
           if (c == '\n') break;
-          if (state == kQuoteInQuoted) state = c == '"' ? kQuoted : c == delim ? kFieldStart : kUnquoted;
-          else if (c == delim) state = kFieldStart;
-          else if (state == kFieldStart) state = c == '"' ? kQuoted : kUnquoted;
+          if (state == kQuoteInQuoted)
+            state = c == '"' ? kQuoted : c == delim ? kFieldStart : kUnquoted;
+          else if (c == delim)
+            state = kFieldStart;
+          else if (state == kFieldStart)
+            state = c == '"' ? kQuoted : kUnquoted;
         }
       } else {
         const void* nl = std::memchr(p, '\n', e - p);
@@ -148,8 +152,7 @@ std::string SplitCsv(std::string_view text, char delimiter, std::vector<std::str
       bool has_escapes = false;
       for (;;) {
         size_t q = text.find('"', j);
-        if (q == std::string_view::npos)
-          return fmt::format("unterminated quoted field {}", fields->size() + 1);
+        if (q == std::string_view::npos) return fmt::format("unterminated quoted field {}", fields->size() + 1);
         if (q + 1 < n && text[q + 1] == '"') {
           has_escapes = true;
           j = q + 2;

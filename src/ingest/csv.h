@@ -19,16 +19,16 @@ namespace souk::ingest {
 class RecordScanner {
  public:
   struct Options {
-    bool csv_quotes = true;        // newlines inside "..." do not end a record
-    char delimiter = ',';          // CSV only: where a quoted field may start
+    bool csv_quotes = true;  // newlines inside "..." do not end a record
+    char delimiter = ',';    // CSV only: where a quoted field may start
     size_t max_record_bytes = 1 << 20;
     size_t block_bytes = 4 << 20;
   };
   struct Record {
-    std::string_view text;   // without the line terminator; truncated if too_long
-    int64_t line = 0;        // physical line where the record starts (1-based)
-    int64_t lines = 1;       // physical lines it spans
-    uint64_t full_bytes = 0; // length before truncation
+    std::string_view text;    // without the line terminator; truncated if too_long
+    int64_t line = 0;         // physical line where the record starts (1-based)
+    int64_t lines = 1;        // physical lines it spans
+    uint64_t full_bytes = 0;  // length before truncation
     bool too_long = false;
     bool eof_in_quotes = false;  // the file ended inside a quoted field
   };

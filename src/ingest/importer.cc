@@ -1,10 +1,9 @@
 // The import pipeline: RecordScanner -> fields (CSV split or JSON object) ->
 // validation (typed record or quarantine) -> batches -> Store::Write.
-#include <chrono>
-#include <deque>
-
 #include <fmt/format.h>
 
+#include <chrono>
+#include <deque>
 #include <nlohmann/json.hpp>
 
 #include "ingest/csv.h"
@@ -28,8 +27,18 @@ struct ColumnDef {
 enum ItemCol { kIItemId, kITitle, kIDescription, kIBrand, kICategory, kITags, kIPrice, kIStock, kNumItemCols };
 enum UserCol { kUUserId, kNumUserCols };
 enum EventCol {
-  kEUserId, kEItemId, kEType, kETimestamp, kEValue, kESession, kEQuery, kEPosition, kEPropensity,
-  kECampaign, kERequestId, kNumEventCols
+  kEUserId,
+  kEItemId,
+  kEType,
+  kETimestamp,
+  kEValue,
+  kESession,
+  kEQuery,
+  kEPosition,
+  kEPropensity,
+  kECampaign,
+  kERequestId,
+  kNumEventCols
 };
 
 const std::vector<ColumnDef>& Schema(const std::string& table) {
@@ -102,8 +111,7 @@ std::optional<Reject> CheckId(std::string_view v, const char* column) {
   if (v.size() > kMaxIdBytes)
     return Reject{fmt::format("{} too long", column),
                   fmt::format("{} is {} bytes, more than {}", column, v.size(), kMaxIdBytes), column};
-  if (!IsValidUtf8(v))
-    return Reject{"invalid UTF-8", fmt::format("invalid UTF-8 in {}", column), column};
+  if (!IsValidUtf8(v)) return Reject{"invalid UTF-8", fmt::format("invalid UTF-8 in {}", column), column};
   for (unsigned char c : v)
     if (c < 0x20 || c == 0x7F)
       return Reject{"control character", fmt::format("control character in {}", column), column};
@@ -207,8 +215,8 @@ std::optional<Reject> ValidateEvent(const Row& row, Ctx& ctx, Event* e) {
   if (Trim(ts).empty()) return Reject{"missing timestamp", "missing timestamp", "timestamp"};
   auto t = ParseTimestamp(ts);
   if (!t.ok())
-    return Reject{"invalid timestamp",
-                  fmt::format("invalid timestamp '{}': {}", Shorten(ts), t.status().message()), "timestamp"};
+    return Reject{"invalid timestamp", fmt::format("invalid timestamp '{}': {}", Shorten(ts), t.status().message()),
+                  "timestamp"};
   e->user.assign(user);
   e->item.assign(item);
   e->type = *type_id;
@@ -216,7 +224,8 @@ std::optional<Reject> ValidateEvent(const Row& row, Ctx& ctx, Event* e) {
   e->value = NaN();
   if (std::string_view v = Trim(row.vals[kEValue]); !v.empty()) {
     auto d = ParseDouble(v);
-    if (!d || !std::isfinite(*d)) return Reject{"invalid value", fmt::format("invalid value '{}'", Shorten(v)), "value"};
+    if (!d || !std::isfinite(*d))
+      return Reject{"invalid value", fmt::format("invalid value '{}'", Shorten(v)), "value"};
     e->value = *d;
   }
   e->position = -1;
@@ -321,8 +330,8 @@ Result<EventTypeRegistry> EventTypesFromConfig(const Config& config) {
   return reg;
 }
 
-Status ImportFile(Store* store, const EventTypeRegistry& types, const std::string& path,
-                  const ImportOptions& options, ImportSummary* summary) {
+Status ImportFile(Store* store, const EventTypeRegistry& types, const std::string& path, const ImportOptions& options,
+                  ImportSummary* summary) {
   auto started = std::chrono::steady_clock::now();
   *summary = ImportSummary();
   summary->path = path;
@@ -342,8 +351,8 @@ Status ImportFile(Store* store, const EventTypeRegistry& types, const std::strin
   so.max_record_bytes = static_cast<size_t>(std::max<int64_t>(1024, options.max_record_bytes));
   SOUK_ASSIGN_OR_RETURN(auto scanner, RecordScanner::Open(path, so));
   if (scanner->file_size() == 0)
-    return Status::InvalidArgument(fmt::format("{}: the file is empty (expected {})", path,
-                                               is_csv ? "a header row" : "one JSON object per line"));
+    return Status::InvalidArgument(
+        fmt::format("{}: the file is empty (expected {})", path, is_csv ? "a header row" : "one JSON object per line"));
 
   const auto& schema = Schema(options.table);
   const size_t ncols = schema.size();
@@ -360,7 +369,8 @@ Status ImportFile(Store* store, const EventTypeRegistry& types, const std::strin
       return Status::InvalidArgument(fmt::format("{}: no header row (the file holds only blank lines)", path));
     }
     if (rec.too_long)
-      return Status::InvalidArgument(fmt::format("{}:1: the header row is longer than {} bytes", path, so.max_record_bytes));
+      return Status::InvalidArgument(
+          fmt::format("{}:1: the header row is longer than {} bytes", path, so.max_record_bytes));
     std::string err = SplitCsv(rec.text, delimiter, &fields, &scratch);
     if (!err.empty()) return Status::InvalidArgument(fmt::format("{}:1: malformed header: {}", path, err));
     std::vector<bool> seen(ncols, false);
@@ -368,7 +378,8 @@ Status ImportFile(Store* store, const EventTypeRegistry& types, const std::strin
       std::string name(Trim(f));
       int c = FindColumn(schema, name);
       if (c >= 0 && seen[c])
-        return Status::InvalidArgument(fmt::format("{}:1: column '{}' appears twice in the header", path, schema[c].name));
+        return Status::InvalidArgument(
+            fmt::format("{}:1: column '{}' appears twice in the header", path, schema[c].name));
       if (c >= 0) seen[c] = true;
       if (name.empty()) name = fmt::format("column{}", col_of.size() + 1);
       col_of.push_back(c);
@@ -405,8 +416,8 @@ Status ImportFile(Store* store, const EventTypeRegistry& types, const std::strin
       return wr.status().WithContext(fmt::format(
           "{}: batch of lines {}-{} rolled back ({} rows before line {} are committed; "
           "importing the file again is safe)",
-          path, batch_first_line, last_line, summary->accepted + summary->updated + summary->duplicates +
-                                                 summary->rejected, batch_first_line));
+          path, batch_first_line, last_line,
+          summary->accepted + summary->updated + summary->duplicates + summary->rejected, batch_first_line));
     }
     const WriteResult& r = *wr;
     summary->read += batch_counts.read;
@@ -448,10 +459,9 @@ Status ImportFile(Store* store, const EventTypeRegistry& types, const std::strin
                                   rec.full_bytes, so.max_record_bytes, so.max_record_bytes),
                       ""};
     } else if (rec.eof_in_quotes) {
-      reject = Reject{"malformed CSV",
-                      fmt::format("the file ends inside a quoted field that starts on line {} (truncated file?)",
-                                  rec.line),
-                      ""};
+      reject = Reject{
+          "malformed CSV",
+          fmt::format("the file ends inside a quoted field that starts on line {} (truncated file?)", rec.line), ""};
     } else if (is_csv) {
       std::string err = SplitCsv(rec.text, delimiter, &fields, &scratch);
       if (!err.empty()) {
@@ -468,7 +478,8 @@ Status ImportFile(Store* store, const EventTypeRegistry& types, const std::strin
         row.attrs = nullptr;
         for (size_t i = 0; i < fields.size(); ++i) {
           int c = col_of[i];
-          if (c >= 0) row.vals[c] = fields[i];
+          if (c >= 0)
+            row.vals[c] = fields[i];
           else if (!fields[i].empty()) {
             std::string v(fields[i]);
             RepairUtf8(&v);
@@ -501,8 +512,8 @@ Status ImportFile(Store* store, const EventTypeRegistry& types, const std::strin
         for (auto& [k, v] : obj.items()) {
           int c = FindColumn(schema, k);
           if (c >= 0) {
-            texts[c] = JsonScalarText(v, options.table == "items" && c == kITags,
-                                      options.table == "items" && c == kICategory);
+            texts[c] =
+                JsonScalarText(v, options.table == "items" && c == kITags, options.table == "items" && c == kICategory);
           } else {
             row.attrs[k] = v;
           }
@@ -597,11 +608,11 @@ std::string SummaryJson(const ImportSummary& s) {
 }
 
 std::string SummaryText(const ImportSummary& s) {
-  std::string out = fmt::format(
-      "{} ({} {}): read {}, accepted {}, updated {}, duplicates {}, rejected {}  [{:.2f} s, {} rows/s]\n", s.path,
-      s.table, s.format, WithThousands(s.read), WithThousands(s.accepted), WithThousands(s.updated),
-      WithThousands(s.duplicates), WithThousands(s.rejected), s.seconds,
-      WithThousands(s.seconds > 0 ? static_cast<uint64_t>(s.read / s.seconds) : 0));
+  std::string out =
+      fmt::format("{} ({} {}): read {}, accepted {}, updated {}, duplicates {}, rejected {}  [{:.2f} s, {} rows/s]\n",
+                  s.path, s.table, s.format, WithThousands(s.read), WithThousands(s.accepted), WithThousands(s.updated),
+                  WithThousands(s.duplicates), WithThousands(s.rejected), s.seconds,
+                  WithThousands(s.seconds > 0 ? static_cast<uint64_t>(s.read / s.seconds) : 0));
   if (!s.reasons.empty()) {
     out += "  not stored:";
     for (const auto& [k, v] : s.reasons) out += fmt::format(" {} {};", k, WithThousands(v));

@@ -22,11 +22,11 @@ namespace souk::ingest {
 // ---- import ------------------------------------------------------------------
 
 struct ImportOptions {
-  std::string table;           // "items", "users" or "events"
-  std::string format;          // "csv", "tsv", "jsonl"; empty = from the extension
-  int64_t batch_rows = 100000; // rows per transaction; 0 = whole file in one
+  std::string table;            // "items", "users" or "events"
+  std::string format;           // "csv", "tsv", "jsonl"; empty = from the extension
+  int64_t batch_rows = 100000;  // rows per transaction; 0 = whole file in one
   int64_t max_record_bytes = 1 << 20;
-  bool progress = true;        // progress bar on stderr when it is a terminal
+  bool progress = true;  // progress bar on stderr when it is a terminal
   // Called for each rejected row (e.g. to print "file:17: reason"). Optional.
   std::function<void(const QuarantineRecord&)> on_reject;
 };
@@ -42,7 +42,7 @@ struct ImportSummary {
   uint64_t stub_items = 0, stub_users = 0;   // placeholders created by events
   uint64_t batches = 0;
   double seconds = 0;
-  int64_t committed_through_line = 0;        // last line of the last committed batch
+  int64_t committed_through_line = 0;  // last line of the last committed batch
 };
 
 // Imports one file. Errors that stop the import (missing file, empty file, a
@@ -50,8 +50,8 @@ struct ImportSummary {
 // batches committed before a failed write stay committed and the failing batch
 // is rolled back whole, as `summary` then says. Importing the same file again
 // is safe: items and users are upserted and events deduplicated.
-Status ImportFile(Store* store, const EventTypeRegistry& types, const std::string& path,
-                  const ImportOptions& options, ImportSummary* summary);
+Status ImportFile(Store* store, const EventTypeRegistry& types, const std::string& path, const ImportOptions& options,
+                  ImportSummary* summary);
 
 // {"read":N,"accepted":N,"updated":N,"duplicates":N,"rejected":N,"reasons":{..},...}
 std::string SummaryJson(const ImportSummary& summary);
@@ -101,9 +101,9 @@ struct QualityReport {
   StoreCounts counts;
   std::vector<Finding> findings;
   std::map<std::string, std::map<std::string, ColumnStats>> columns;  // table -> column -> stats
-  std::vector<DayStats> days;                 // events per day (plausible timestamps)
-  std::vector<CategoryPrices> prices;         // top categories by item count
-  double score = 1.0;                         // mean of the rule scores
+  std::vector<DayStats> days;                                         // events per day (plausible timestamps)
+  std::vector<CategoryPrices> prices;                                 // top categories by item count
+  double score = 1.0;                                                 // mean of the rule scores
 };
 
 // Runs every rule over the store.

@@ -1,15 +1,14 @@
 // Data-quality rules. Each rule reads the store's flat columns and produces a
 // Finding: what it checked, how many records it flagged, their ids, examples
 // and a score. Thresholds come from souk.toml (quality.*).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
 #include <unordered_map>
-
-#include <fmt/format.h>
-
-#include <nlohmann/json.hpp>
 
 #include "ingest/ingest.h"
 
@@ -35,11 +34,22 @@ std::vector<uint32_t> CodePoints(std::string_view s) {
     auto c = static_cast<unsigned char>(s[i]);
     uint32_t cp;
     size_t len;
-    if (c < 0x80) { cp = c; len = 1; }
-    else if ((c >> 5) == 6) { cp = c & 0x1F; len = 2; }
-    else if ((c >> 4) == 14) { cp = c & 0x0F; len = 3; }
-    else if ((c >> 3) == 30) { cp = c & 0x07; len = 4; }
-    else { ++i; continue; }
+    if (c < 0x80) {
+      cp = c;
+      len = 1;
+    } else if ((c >> 5) == 6) {
+      cp = c & 0x1F;
+      len = 2;
+    } else if ((c >> 4) == 14) {
+      cp = c & 0x0F;
+      len = 3;
+    } else if ((c >> 3) == 30) {
+      cp = c & 0x07;
+      len = 4;
+    } else {
+      ++i;
+      continue;
+    }
     for (size_t k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
     out.push_back(cp);
     i += len;
@@ -97,8 +107,10 @@ std::vector<size_t> OutOfOrder(const std::vector<int64_t>& ts) {
     int64_t v = -ts[ii];
     auto it = std::upper_bound(tails.begin(), tails.end(), v);
     len[ii] = static_cast<int>(it - tails.begin()) + 1;
-    if (it == tails.end()) tails.push_back(v);
-    else *it = v;
+    if (it == tails.end())
+      tails.push_back(v);
+    else
+      *it = v;
   }
   int need = tails.empty() ? 0 : static_cast<int>(tails.size());
   std::vector<size_t> out;
@@ -353,9 +365,15 @@ Status TimestampRules(Ctx& c, std::vector<Finding>* out) {
       // How far off is it from its kept neighbours?
       int64_t prev = std::numeric_limits<int64_t>::min(), next = std::numeric_limits<int64_t>::max();
       for (size_t k = b; k-- > 0;)
-        if (!is_bad[k]) { prev = ts[k]; break; }
+        if (!is_bad[k]) {
+          prev = ts[k];
+          break;
+        }
       for (size_t k = b + 1; k < idx.size(); ++k)
-        if (!is_bad[k]) { next = ts[k]; break; }
+        if (!is_bad[k]) {
+          next = ts[k];
+          break;
+        }
       bool off = (prev != std::numeric_limits<int64_t>::min() && prev - ts[b] > tol) ||
                  (next != std::numeric_limits<int64_t>::max() && ts[b] - next > tol);
       if (off) flagged.push_back(idx[b]);
@@ -435,7 +453,8 @@ void BotRule(Ctx& c, std::vector<Finding>* out) {
       }
     }
     if (why.empty() && log_has_actions && static_cast<int64_t>(n) >= views_only_min) {
-      bool only_views = std::all_of(b, e, [&](uint32_t i) { return c.ev.type[i] == static_cast<uint8_t>(EventType::kView); });
+      bool only_views =
+          std::all_of(b, e, [&](uint32_t i) { return c.ev.type[i] == static_cast<uint8_t>(EventType::kView); });
       if (only_views) why = fmt::format("{} views and no other action", n);
     }
     if (why.empty()) continue;
@@ -544,9 +563,9 @@ void PriceRule(Ctx& c, std::vector<Finding>* out, std::vector<CategoryPrices>* p
     double need = used == it.category ? std::log(min_ratio) : 2 * std::log(min_ratio);
     if (std::fabs(z) > zmax && std::fabs(std::log(it.price) - centre) >= need) {
       f.flagged.push_back(it.ext_id);
-      AddExample(c, &f, fmt::format("{} '{}': price {:.2f}, category '{}' median {:.2f} (z = {:.1f})", it.ext_id,
-                                    Shorten(it.title), it.price, used.empty() ? "(none)" : used,
-                                    std::exp(centre), z));
+      AddExample(c, &f,
+                 fmt::format("{} '{}': price {:.2f}, category '{}' median {:.2f} (z = {:.1f})", it.ext_id,
+                             Shorten(it.title), it.price, used.empty() ? "(none)" : used, std::exp(centre), z));
     }
   }
   Finish(&f);
@@ -557,7 +576,8 @@ void PriceRule(Ctx& c, std::vector<Finding>* out, std::vector<CategoryPrices>* p
   for (const auto& it : c.items)
     if (it.known && !it.deleted && it.price > 0 && seen.insert(it.category).second)
       leaves.emplace_back(by_path[it.category].size(), it.category);
-  std::sort(leaves.begin(), leaves.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::sort(leaves.begin(), leaves.end(),
+            [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
   for (size_t k = 0; k < leaves.size() && k < 12; ++k)
     prices->push_back(CategoryPrices{leaves[k].second, by_path[leaves[k].second]});
 }
@@ -567,7 +587,8 @@ void TitleRule(Ctx& c, std::vector<Finding>* out) {
   f.rule = "broken_title";
   f.table = "items";
   f.column = "title";
-  f.description = "titles that are empty, hold invalid UTF-8 (replaced at import), HTML, mojibake or control characters";
+  f.description =
+      "titles that are empty, hold invalid UTF-8 (replaced at import), HTML, mojibake or control characters";
   for (const auto& it : c.items) {
     if (!it.known || it.deleted) continue;
     ++f.checked;
@@ -588,8 +609,9 @@ void DayRules(Ctx& c, std::vector<Finding>* out, std::vector<DayStats>* days_out
   Finding fv, fm;
   fv.rule = "volume_shift";
   fv.table = "days";
-  fv.description = fmt::format(
-      "days whose event count is more than {}x off the median of the {} days around them (bots excluded)", ratio, 2 * window);
+  fv.description =
+      fmt::format("days whose event count is more than {}x off the median of the {} days around them (bots excluded)",
+                  ratio, 2 * window);
   fm.rule = "mix_shift";
   fm.table = "days";
   fm.description = fmt::format(
@@ -631,8 +653,9 @@ void DayRules(Ctx& c, std::vector<Finding>* out, std::vector<DayStats>* days_out
         uint64_t n = it->second[used_types[k]];
         total[d] += n;
         ds.total += n;
-        if (n) ds.by_type[c.type_names.size() > static_cast<size_t>(used_types[k]) ? c.type_names[used_types[k]]
-                                                                                  : std::to_string(used_types[k])] = n;
+        if (n)
+          ds.by_type[c.type_names.size() > static_cast<size_t>(used_types[k]) ? c.type_names[used_types[k]]
+                                                                              : std::to_string(used_types[k])] = n;
       }
       for (size_t k = 0; k < used_types.size(); ++k)
         share[d][k] = total[d] > 0 ? it->second[used_types[k]] / total[d] : 0;
@@ -658,8 +681,9 @@ void DayRules(Ctx& c, std::vector<Finding>* out, std::vector<DayStats>* days_out
     std::string date = FormatDate((first + d) * 86400000);
     if (r > ratio || r < 1 / ratio) {
       fv.flagged.push_back(date);
-      AddExample(c, &fv, fmt::format("{}: {} events, the surrounding days' median is {}", date,
-                                     static_cast<uint64_t>(total[d]), static_cast<uint64_t>(median)));
+      AddExample(c, &fv,
+                 fmt::format("{}: {} events, the surrounding days' median is {}", date, static_cast<uint64_t>(total[d]),
+                             static_cast<uint64_t>(median)));
     }
     if (total[d] < std::max(50.0, min_events / 4)) continue;
     ++fm.checked;
@@ -781,9 +805,9 @@ std::string QualityJson(const QualityReport& r) {
   j["data_dir"] = r.data_dir;
   j["generated"] = FormatTimestamp(r.generated_ms);
   j["score"] = std::round(r.score * 10000) / 10000;
-  j["counts"] = {{"items", r.counts.items},   {"stub_items", r.counts.stub_items},
-                 {"users", r.counts.users},   {"stub_users", r.counts.stub_users},
-                 {"events", r.counts.events}, {"flagged_events", r.counts.flagged_events},
+  j["counts"] = {{"items", r.counts.items},          {"stub_items", r.counts.stub_items},
+                 {"users", r.counts.users},          {"stub_users", r.counts.stub_users},
+                 {"events", r.counts.events},        {"flagged_events", r.counts.flagged_events},
                  {"quarantine", r.counts.quarantine}};
   j["rules"] = json::array();
   for (const auto& f : r.findings) {
@@ -800,8 +824,10 @@ std::string QualityJson(const QualityReport& r) {
     bool lines = f.table == "events" || f.rule == "invalid_row";
     for (const auto& id : f.flagged) {
       auto n = lines ? ParseInt(id) : std::nullopt;
-      if (n && id.find(':') == std::string::npos) flagged.push_back(*n);
-      else flagged.push_back(id);
+      if (n && id.find(':') == std::string::npos)
+        flagged.push_back(*n);
+      else
+        flagged.push_back(id);
     }
     x["flagged"] = std::move(flagged);
     x["examples"] = f.examples;

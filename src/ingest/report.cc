@@ -1,11 +1,11 @@
 // The self-contained HTML data-quality report: tables plus inline SVG charts
 // (no scripts, no external files), so it can be mailed or archived as is.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "ingest/ingest.h"
 
@@ -45,20 +45,24 @@ std::string EventsPerDayChart(const QualityReport& r) {
       if (it == d.by_type.end()) continue;
       double h = (H - T - B) * static_cast<double>(it->second) / maxv;
       y -= h;
-      s << fmt::format("<rect x='{:.1f}' y='{:.1f}' width='{:.1f}' height='{:.1f}' fill='{}'><title>{} {}: {}</title></rect>",
-                       x, y, std::max(bw - 1, 0.5), h, kPalette[t % 10], d.date, types[t], it->second);
+      s << fmt::format(
+          "<rect x='{:.1f}' y='{:.1f}' width='{:.1f}' height='{:.1f}' fill='{}'><title>{} {}: {}</title></rect>", x, y,
+          std::max(bw - 1, 0.5), h, kPalette[t % 10], d.date, types[t], it->second);
     }
     if (flagged_days.count(d.date))
-      s << fmt::format("<text x='{:.1f}' y='{:.1f}' font-size='12' fill='#c00' text-anchor='middle'>&#9650;<title>{} flagged</title></text>",
-                       x + bw / 2, H - B + 14, d.date);
+      s << fmt::format(
+          "<text x='{:.1f}' y='{:.1f}' font-size='12' fill='#c00' text-anchor='middle'>&#9650;<title>{} "
+          "flagged</title></text>",
+          x + bw / 2, H - B + 14, d.date);
     if (r.days.size() <= 20 || i % (r.days.size() / 10 + 1) == 0)
       s << fmt::format("<text x='{:.1f}' y='{}' font-size='9' text-anchor='middle'>{}</text>", x + bw / 2, H + 2,
                        d.date.substr(5));
   }
   double lx = L;
   for (size_t t = 0; t < types.size(); ++t) {
-    s << fmt::format("<rect x='{:.0f}' y='{}' width='10' height='10' fill='{}'/><text x='{:.0f}' y='{}' font-size='11'>{}</text>",
-                     lx, H + 14, kPalette[t % 10], lx + 14, H + 23, HtmlEscape(types[t]));
+    s << fmt::format(
+        "<rect x='{:.0f}' y='{}' width='10' height='10' fill='{}'/><text x='{:.0f}' y='{}' font-size='11'>{}</text>",
+        lx, H + 14, kPalette[t % 10], lx + 14, H + 23, HtmlEscape(types[t]));
     lx += 20 + 8 * types[t].size();
   }
   s << "</svg>";
@@ -82,8 +86,10 @@ std::string FindingsChart(const QualityReport& r) {
                        (f.rule == "invalid_row" ? " (" + f.table + ")" : "");
     double w = (W - L - 140) * std::log10(1.0 + f.count) / maxlog;
     const char* color = f.score >= 0.999 ? "#59a14f" : f.score >= 0.99 ? "#edc948" : "#e15759";
-    s << fmt::format("<text x='{}' y='{:.0f}' font-size='11' text-anchor='end'>{}</text>", L - 6, y + 13, HtmlEscape(name));
-    s << fmt::format("<rect x='{}' y='{:.0f}' width='{:.1f}' height='{}' fill='{}'/>", L, y + 2, std::max(w, 1.0), row - 5, color);
+    s << fmt::format("<text x='{}' y='{:.0f}' font-size='11' text-anchor='end'>{}</text>", L - 6, y + 13,
+                     HtmlEscape(name));
+    s << fmt::format("<rect x='{}' y='{:.0f}' width='{:.1f}' height='{}' fill='{}'/>", L, y + 2, std::max(w, 1.0),
+                     row - 5, color);
     s << fmt::format("<text x='{:.0f}' y='{:.0f}' font-size='11'>{} of {} (score {:.3f})</text>", L + w + 6, y + 13,
                      WithThousands(f.count), WithThousands(f.checked), f.score);
   }
@@ -109,11 +115,15 @@ std::string PriceHistograms(const QualityReport& r) {
     for (int b = 0; b < nb; ++b) {
       double h = (H - 10) * bins[b] / std::max(1, maxb);
       double x0 = std::exp(lo + (hi - lo) * b / nb), x1 = std::exp(lo + (hi - lo) * (b + 1) / nb);
-      s << fmt::format("<rect x='{:.1f}' y='{:.1f}' width='{:.1f}' height='{:.1f}' fill='#4e79a7'><title>{:.2f}-{:.2f}: {}</title></rect>",
-                       b * W / nb, H - h, W / nb - 1, h, x0, x1, bins[b]);
+      s << fmt::format(
+          "<rect x='{:.1f}' y='{:.1f}' width='{:.1f}' height='{:.1f}' fill='#4e79a7'><title>{:.2f}-{:.2f}: "
+          "{}</title></rect>",
+          b * W / nb, H - h, W / nb - 1, h, x0, x1, bins[b]);
     }
-    s << fmt::format("<text x='0' y='135' font-size='10'>{:.2f}</text><text x='280' y='135' font-size='10' text-anchor='end'>{:.2f}</text>",
-                     std::exp(lo), std::exp(hi));
+    s << fmt::format(
+        "<text x='0' y='135' font-size='10'>{:.2f}</text><text x='280' y='135' font-size='10' "
+        "text-anchor='end'>{:.2f}</text>",
+        std::exp(lo), std::exp(hi));
     s << "</svg><figcaption>" << HtmlEscape(cp.category) << " (" << cp.log_prices.size()
       << " items, log scale)</figcaption></figure>";
   }
@@ -129,27 +139,31 @@ std::string QualityHtml(const QualityReport& r) {
        "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222;padding:0 1em}"
        "h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}"
        "table{border-collapse:collapse;width:100%;font-size:13px}td,th{border-bottom:1px solid #eee;padding:4px 6px;"
-       "text-align:left;vertical-align:top}th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}"
-       ".ok{color:#2a7}.warn{color:#b80}.bad{color:#c22}.grid{display:grid;grid-template-columns:repeat(3,1fr);gap:12px}"
+       "text-align:left;vertical-align:top}th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-"
+       "nums}"
+       ".ok{color:#2a7}.warn{color:#b80}.bad{color:#c22}.grid{display:grid;grid-template-columns:repeat(3,1fr);gap:"
+       "12px}"
        "figure{margin:0}figcaption{font-size:12px;color:#555}code{font-size:12px}.muted{color:#777}"
        "</style></head><body>";
   s << "<h1>souk data-quality report</h1>";
   s << fmt::format("<p class='muted'>{} &middot; generated {} &middot; overall score <b>{:.4f}</b></p>",
                    HtmlEscape(r.data_dir), FormatTimestamp(r.generated_ms), r.score);
-  s << fmt::format("<p>{} catalog items ({} more named only by events), {} users ({} more named only by events), "
-                   "{} events ({} flagged by <code>souk clean</code>), {} quarantined records.</p>",
-                   WithThousands(r.counts.items), WithThousands(r.counts.stub_items), WithThousands(r.counts.users),
-                   WithThousands(r.counts.stub_users), WithThousands(r.counts.events),
-                   WithThousands(r.counts.flagged_events), WithThousands(r.counts.quarantine));
+  s << fmt::format(
+      "<p>{} catalog items ({} more named only by events), {} users ({} more named only by events), "
+      "{} events ({} flagged by <code>souk clean</code>), {} quarantined records.</p>",
+      WithThousands(r.counts.items), WithThousands(r.counts.stub_items), WithThousands(r.counts.users),
+      WithThousands(r.counts.stub_users), WithThousands(r.counts.events), WithThousands(r.counts.flagged_events),
+      WithThousands(r.counts.quarantine));
   s << "<h2>Findings per rule</h2>" << FindingsChart(r);
-  s << "<table><tr><th>rule</th><th>table.column</th><th>flagged</th><th>checked</th><th>score</th><th>what it checks</th><th>examples</th></tr>";
+  s << "<table><tr><th>rule</th><th>table.column</th><th>flagged</th><th>checked</th><th>score</th><th>what it "
+       "checks</th><th>examples</th></tr>";
   for (const auto& f : r.findings) {
     const char* cls = f.score >= 0.999 ? "ok" : f.score >= 0.99 ? "warn" : "bad";
     s << "<tr><td>" << HtmlEscape(f.rule) << "</td><td>" << HtmlEscape(f.table);
     if (!f.column.empty()) s << '.' << HtmlEscape(f.column);
-    s << "</td><td class=n>" << WithThousands(f.count)
-      << "</td><td class=n>" << WithThousands(f.checked) << "</td><td class='n " << cls << "'>"
-      << fmt::format("{:.4f}", f.score) << "</td><td>" << HtmlEscape(f.description) << "</td><td>";
+    s << "</td><td class=n>" << WithThousands(f.count) << "</td><td class=n>" << WithThousands(f.checked)
+      << "</td><td class='n " << cls << "'>" << fmt::format("{:.4f}", f.score) << "</td><td>"
+      << HtmlEscape(f.description) << "</td><td>";
     for (const auto& e : f.examples) {
       std::string safe = e;
       RepairUtf8(&safe);

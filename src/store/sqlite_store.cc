@@ -7,6 +7,7 @@
 // - quarantine keeps every record that was not stored, with its raw text.
 // WAL + synchronous=NORMAL: a crash can lose the last commits but never
 // corrupts; each Write() is one transaction.
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -14,8 +15,6 @@
 #include <cmath>
 #include <cstring>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "store/store.h"
 
@@ -86,8 +85,10 @@ class Stmt {
     sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
   }
   void TextOrNull(int i, std::string_view s) {
-    if (s.empty()) sqlite3_bind_null(stmt_, i);
-    else Text(i, s);
+    if (s.empty())
+      sqlite3_bind_null(stmt_, i);
+    else
+      Text(i, s);
   }
   void Blob(int i, std::string_view s) {
     sqlite3_bind_blob(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
@@ -95,8 +96,10 @@ class Stmt {
   void Int(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
   void Double(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
   void DoubleOrNull(int i, double v) {
-    if (std::isnan(v)) sqlite3_bind_null(stmt_, i);
-    else Double(i, v);
+    if (std::isnan(v))
+      sqlite3_bind_null(stmt_, i);
+    else
+      Double(i, v);
   }
   void Null(int i) { sqlite3_bind_null(stmt_, i); }
 
@@ -137,8 +140,10 @@ class FlatIds {
     arena_.append(key);
     uint64_t h = Hash(key);
     tags_.push_back(static_cast<uint32_t>(h >> 32));
-    if ((starts_.size() + 1) * 2 > slots_.size()) Rehash(std::max<size_t>(64, slots_.size() * 2));
-    else Place(id, h);
+    if ((starts_.size() + 1) * 2 > slots_.size())
+      Rehash(std::max<size_t>(64, slots_.size() * 2));
+    else
+      Place(id, h);
     return id;
   }
 
@@ -173,8 +178,8 @@ class FlatIds {
 
   std::vector<uint32_t> slots_;
   size_t mask_ = 0;
-  std::vector<uint32_t> tags_;    // per id: high hash bits, a cheap first compare
-  std::vector<size_t> starts_;    // per id: offset of its key in arena_
+  std::vector<uint32_t> tags_;  // per id: high hash bits, a cheap first compare
+  std::vector<size_t> starts_;  // per id: offset of its key in arena_
   std::string arena_;
 };
 
@@ -256,7 +261,7 @@ class SqliteStore final : public Store {
   Stmt insert_user_, update_user_, stub_user_;
   Stmt insert_quarantine_, update_source_, find_event_;
   std::vector<std::unique_ptr<Stmt>> insert_events_;  // by rows per statement
-  int64_t max_event_rowid_ = -1;  // -1: not loaded
+  int64_t max_event_rowid_ = -1;                      // -1: not loaded
 };
 
 Status SqliteStore::Exec(const char* sql) {
@@ -308,29 +313,31 @@ Status SqliteStore::Init() {
         return Status::FailedPrecondition(
             fmt::format("store schema version {} is not the supported version {}", v, kSchemaVersion));
     } else {
-      SOUK_RETURN_IF_ERROR(Exec(
-          fmt::format("INSERT INTO meta VALUES('schema_version','{}')", kSchemaVersion).c_str()));
+      SOUK_RETURN_IF_ERROR(Exec(fmt::format("INSERT INTO meta VALUES('schema_version','{}')", kSchemaVersion).c_str()));
     }
   }
-  SOUK_RETURN_IF_ERROR(insert_item_.Prepare(db_,
+  SOUK_RETURN_IF_ERROR(insert_item_.Prepare(
+      db_,
       "INSERT INTO items(id,ext_id,known,title,description,brand,category,tags,price,stock,attrs,src,line,updated_ms)"
       " VALUES(?1,?2,1,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"));
-  SOUK_RETURN_IF_ERROR(update_item_.Prepare(db_,
+  SOUK_RETURN_IF_ERROR(update_item_.Prepare(
+      db_,
       "UPDATE items SET known=1,deleted=0,title=?3,description=?4,brand=?5,category=?6,tags=?7,price=?8,"
       "stock=?9,attrs=?10,src=?11,line=?12,updated_ms=?13 WHERE id=?1"));
   SOUK_RETURN_IF_ERROR(stub_item_.Prepare(db_, "INSERT INTO items(id,ext_id,known) VALUES(?1,?2,0)"));
-  SOUK_RETURN_IF_ERROR(insert_user_.Prepare(db_,
-      "INSERT INTO users(id,ext_id,known,attrs,src,line,updated_ms) VALUES(?1,?2,1,?3,?4,?5,?6)"));
-  SOUK_RETURN_IF_ERROR(update_user_.Prepare(db_,
-      "UPDATE users SET known=1,attrs=?3,src=?4,line=?5,updated_ms=?6 WHERE id=?1"));
+  SOUK_RETURN_IF_ERROR(insert_user_.Prepare(
+      db_, "INSERT INTO users(id,ext_id,known,attrs,src,line,updated_ms) VALUES(?1,?2,1,?3,?4,?5,?6)"));
+  SOUK_RETURN_IF_ERROR(
+      update_user_.Prepare(db_, "UPDATE users SET known=1,attrs=?3,src=?4,line=?5,updated_ms=?6 WHERE id=?1"));
   SOUK_RETURN_IF_ERROR(stub_user_.Prepare(db_, "INSERT INTO users(id,ext_id,known) VALUES(?1,?2,0)"));
-  SOUK_RETURN_IF_ERROR(find_event_.Prepare(db_,
-      "SELECT id FROM events WHERE ts=?1 AND user=?2 AND coalesce(item,-1)=?3 AND type=?4 AND session=?5"));
-  SOUK_RETURN_IF_ERROR(insert_quarantine_.Prepare(db_,
-      "INSERT INTO quarantine(src,line,tbl,reason,detail,col,raw,created_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"));
-  SOUK_RETURN_IF_ERROR(update_source_.Prepare(db_,
-      "UPDATE sources SET n_read=n_read+?2,n_accepted=n_accepted+?3,n_updated=n_updated+?4,"
-      "n_duplicates=n_duplicates+?5,n_rejected=n_rejected+?6 WHERE id=?1"));
+  SOUK_RETURN_IF_ERROR(find_event_.Prepare(
+      db_, "SELECT id FROM events WHERE ts=?1 AND user=?2 AND coalesce(item,-1)=?3 AND type=?4 AND session=?5"));
+  SOUK_RETURN_IF_ERROR(insert_quarantine_.Prepare(
+      db_, "INSERT INTO quarantine(src,line,tbl,reason,detail,col,raw,created_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"));
+  SOUK_RETURN_IF_ERROR(
+      update_source_.Prepare(db_,
+                             "UPDATE sources SET n_read=n_read+?2,n_accepted=n_accepted+?3,n_updated=n_updated+?4,"
+                             "n_duplicates=n_duplicates+?5,n_rejected=n_rejected+?6 WHERE id=?1"));
   return Status::Ok();
 }
 
@@ -343,8 +350,7 @@ Status SqliteStore::LoadIdMaps() {
     int rc;
     while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
       auto id = static_cast<uint32_t>(sqlite3_column_int64(st.get(), 0));
-      if (id != map->known.size())
-        return Status::Corruption(fmt::format("dense ids are not contiguous at id {}", id));
+      if (id != map->known.size()) return Status::Corruption(fmt::format("dense ids are not contiguous at id {}", id));
       map->Add(ColText(st.get(), 1), static_cast<uint8_t>(sqlite3_column_int(st.get(), 2)));
     }
     if (rc != SQLITE_DONE) return Error("load ids");
@@ -356,8 +362,7 @@ Status SqliteStore::LoadIdMaps() {
 
 Result<int64_t> SqliteStore::BeginSource(const std::string& path, const std::string& table) {
   Stmt st;
-  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
-      "INSERT INTO sources(path,tbl,status,started_ms) VALUES(?1,?2,'running',?3)"));
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "INSERT INTO sources(path,tbl,status,started_ms) VALUES(?1,?2,'running',?3)"));
   st.Text(1, path);
   st.Text(2, table);
   st.Int(3, NowMs());
@@ -376,9 +381,10 @@ Status SqliteStore::FinishSource(const SourceInfo& info) {
 
 Result<std::vector<SourceInfo>> SqliteStore::Sources() {
   Stmt st;
-  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
-      "SELECT id,path,tbl,status,started_ms,n_read,n_accepted,n_updated,n_duplicates,n_rejected "
-      "FROM sources ORDER BY id"));
+  SOUK_RETURN_IF_ERROR(
+      st.Prepare(db_,
+                 "SELECT id,path,tbl,status,started_ms,n_read,n_accepted,n_updated,n_duplicates,n_rejected "
+                 "FROM sources ORDER BY id"));
   std::vector<SourceInfo> out;
   while (sqlite3_step(st.get()) == SQLITE_ROW) {
     SourceInfo s;
@@ -428,8 +434,10 @@ Status SqliteStore::InsertQuarantine(const QuarantineRecord& q) {
   SOUK_RETURN_IF_ERROR(CheckFault());
   Stmt& st = insert_quarantine_;
   st.Reset();
-  if (q.src.source_id) st.Int(1, q.src.source_id);
-  else st.Null(1);
+  if (q.src.source_id)
+    st.Int(1, q.src.source_id);
+  else
+    st.Null(1);
   st.Int(2, q.src.line);
   st.Text(3, q.table);
   st.Text(4, q.reason);
@@ -568,21 +576,27 @@ Status SqliteStore::InsertEventChunk(const std::vector<ResolvedEvent>& chunk, Wr
     const Event& e = *chunk[k].e;
     int b = static_cast<int>(k) * 14;
     st.Int(b + 1, chunk[k].user);
-    if (chunk[k].item != kNoId) st.Int(b + 2, chunk[k].item);
-    else st.Null(b + 2);
+    if (chunk[k].item != kNoId)
+      st.Int(b + 2, chunk[k].item);
+    else
+      st.Null(b + 2);
     st.Int(b + 3, e.type);
     st.Int(b + 4, e.ts_ms);
     st.DoubleOrNull(b + 5, e.value);
     st.Text(b + 6, e.session);
     st.TextOrNull(b + 7, e.query);
-    if (e.position >= 0) st.Int(b + 8, e.position);
-    else st.Null(b + 8);
+    if (e.position >= 0)
+      st.Int(b + 8, e.position);
+    else
+      st.Null(b + 8);
     st.DoubleOrNull(b + 9, e.propensity);
     st.TextOrNull(b + 10, e.campaign);
     st.TextOrNull(b + 11, e.request_id);
     st.TextOrNull(b + 12, e.attrs_json);
-    if (e.src.source_id) st.Int(b + 13, e.src.source_id);
-    else st.Null(b + 13);
+    if (e.src.source_id)
+      st.Int(b + 13, e.src.source_id);
+    else
+      st.Null(b + 13);
     st.Int(b + 14, e.src.line);
   }
   SOUK_RETURN_IF_ERROR(Step(st, "insert events"));
@@ -698,9 +712,10 @@ Result<StoreCounts> SqliteStore::Counts() {
 
 Result<std::vector<ItemRow>> SqliteStore::LoadItems() {
   Stmt st;
-  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
-      "SELECT id,ext_id,known,deleted,title,description,brand,category,tags,price,stock,attrs "
-      "FROM items ORDER BY id"));
+  SOUK_RETURN_IF_ERROR(
+      st.Prepare(db_,
+                 "SELECT id,ext_id,known,deleted,title,description,brand,category,tags,price,stock,attrs "
+                 "FROM items ORDER BY id"));
   std::vector<ItemRow> out;
   int rc;
   while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
@@ -731,8 +746,8 @@ Result<std::vector<UserRow>> SqliteStore::LoadUsers() {
   int rc;
   while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
     auto* q = st.get();
-    out.push_back(UserRow{static_cast<UserId>(sqlite3_column_int64(q, 0)), ColText(q, 1),
-                          sqlite3_column_int(q, 2) != 0, ColText(q, 3)});
+    out.push_back(UserRow{static_cast<UserId>(sqlite3_column_int64(q, 0)), ColText(q, 1), sqlite3_column_int(q, 2) != 0,
+                          ColText(q, 3)});
   }
   if (rc != SQLITE_DONE) return Error("load users");
   return out;
@@ -740,9 +755,10 @@ Result<std::vector<UserRow>> SqliteStore::LoadUsers() {
 
 Result<EventColumns> SqliteStore::LoadEvents(bool training_only) {
   Stmt st;
-  SOUK_RETURN_IF_ERROR(st.Prepare(db_, training_only
-      ? "SELECT id,user,item,type,ts,value,session,src,line,flags FROM events WHERE flags=0 ORDER BY id"
-      : "SELECT id,user,item,type,ts,value,session,src,line,flags FROM events ORDER BY id"));
+  SOUK_RETURN_IF_ERROR(st.Prepare(
+      db_, training_only
+               ? "SELECT id,user,item,type,ts,value,session,src,line,flags FROM events WHERE flags=0 ORDER BY id"
+               : "SELECT id,user,item,type,ts,value,session,src,line,flags FROM events ORDER BY id"));
   EventColumns c;
   c.sessions.emplace_back();
   std::unordered_map<std::string, uint32_t> session_ids;
@@ -776,9 +792,10 @@ Result<EventColumns> SqliteStore::LoadEvents(bool training_only) {
 
 Result<std::vector<QuarantineRow>> SqliteStore::LoadQuarantine() {
   Stmt st;
-  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
-      "SELECT q.id,coalesce(q.src,0),coalesce(s.path,''),q.line,q.tbl,q.reason,q.detail,q.col,q.raw "
-      "FROM quarantine q LEFT JOIN sources s ON s.id=q.src ORDER BY q.id"));
+  SOUK_RETURN_IF_ERROR(
+      st.Prepare(db_,
+                 "SELECT q.id,coalesce(q.src,0),coalesce(s.path,''),q.line,q.tbl,q.reason,q.detail,q.col,q.raw "
+                 "FROM quarantine q LEFT JOIN sources s ON s.id=q.src ORDER BY q.id"));
   std::vector<QuarantineRow> out;
   int rc;
   while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
@@ -804,8 +821,7 @@ Result<std::vector<std::pair<std::string, int>>> SqliteStore::EventTypes() {
   Stmt st;
   SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT name,id FROM event_types ORDER BY id"));
   std::vector<std::pair<std::string, int>> out;
-  while (sqlite3_step(st.get()) == SQLITE_ROW)
-    out.emplace_back(ColText(st.get(), 0), sqlite3_column_int(st.get(), 1));
+  while (sqlite3_step(st.get()) == SQLITE_ROW) out.emplace_back(ColText(st.get(), 0), sqlite3_column_int(st.get(), 1));
   return out;
 }
 
@@ -843,8 +859,7 @@ Status SqliteStore::SetEventFlags(const std::vector<std::pair<int64_t, uint32_t>
 }
 
 Result<int64_t> SqliteStore::RegisterModel(const ModelRecord& record) {
-  if (record.name.empty() || record.spec.empty())
-    return Status::InvalidArgument("a model needs a name and a spec");
+  if (record.name.empty() || record.spec.empty()) return Status::InvalidArgument("a model needs a name and a spec");
   SOUK_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Status s;
   if (record.active) {
@@ -880,8 +895,8 @@ Result<int64_t> SqliteStore::RegisterModel(const ModelRecord& record) {
 
 Result<std::vector<ModelRecord>> SqliteStore::Models() {
   Stmt st;
-  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
-      "SELECT id,name,spec,coalesce(path,''),coalesce(metrics,''),created_ms,active FROM models ORDER BY id"));
+  SOUK_RETURN_IF_ERROR(st.Prepare(
+      db_, "SELECT id,name,spec,coalesce(path,''),coalesce(metrics,''),created_ms,active FROM models ORDER BY id"));
   std::vector<ModelRecord> out;
   while (sqlite3_step(st.get()) == SQLITE_ROW) {
     auto* q = st.get();

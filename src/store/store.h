@@ -45,10 +45,10 @@ struct WriteResult {
   uint64_t items_inserted = 0, items_updated = 0;
   uint64_t users_inserted = 0, users_updated = 0;
   uint64_t events_stored = 0;
-  uint64_t events_duplicate = 0;   // already stored: kept in quarantine as "duplicate event"
-  uint64_t stub_items = 0;         // placeholders created for unknown items named by events
+  uint64_t events_duplicate = 0;  // already stored: kept in quarantine as "duplicate event"
+  uint64_t stub_items = 0;        // placeholders created for unknown items named by events
   uint64_t stub_users = 0;
-  uint64_t quarantined = 0;        // quarantine rows written (rejects + duplicates)
+  uint64_t quarantined = 0;  // quarantine rows written (rejects + duplicates)
 };
 
 // A registered import (one file), with its running counts.
@@ -83,15 +83,15 @@ struct UserRow {
 struct EventColumns {
   std::vector<int64_t> rowid;
   std::vector<UserId> user;
-  std::vector<ItemId> item;          // kNoId when the event names no item
+  std::vector<ItemId> item;  // kNoId when the event names no item
   std::vector<uint8_t> type;
   std::vector<int64_t> ts_ms;
-  std::vector<float> value;          // NaN = none
-  std::vector<uint32_t> session;     // index into sessions; 0 = none ("")
-  std::vector<int32_t> source;       // source id
-  std::vector<int64_t> line;         // source line
-  std::vector<uint32_t> flags;       // EventFlag bits set by `souk clean`
-  std::vector<std::string> sessions; // sessions[0] == ""
+  std::vector<float> value;           // NaN = none
+  std::vector<uint32_t> session;      // index into sessions; 0 = none ("")
+  std::vector<int32_t> source;        // source id
+  std::vector<int64_t> line;          // source line
+  std::vector<uint32_t> flags;        // EventFlag bits set by `souk clean`
+  std::vector<std::string> sessions;  // sessions[0] == ""
   size_t size() const { return rowid.size(); }
 };
 
@@ -121,12 +121,12 @@ struct ModelRecord {
   std::string path;          // file relative to the data directory
   std::string metrics_json;  // evaluation results, or empty
   int64_t created_ms = 0;
-  bool active = false;       // the one served for its name
+  bool active = false;  // the one served for its name
 };
 
 struct StoreCounts {
-  uint64_t items = 0, stub_items = 0, users = 0, stub_users = 0, events = 0,
-           flagged_events = 0, quarantine = 0, sources = 0, models = 0;
+  uint64_t items = 0, stub_items = 0, users = 0, stub_users = 0, events = 0, flagged_events = 0, quarantine = 0,
+           sources = 0, models = 0;
 };
 
 class Store {
@@ -134,8 +134,7 @@ class Store {
   virtual ~Store() = default;
 
   // Opens (and with create_if_missing, creates) the SQLite store at `path`.
-  static Result<std::unique_ptr<Store>> OpenSqlite(const std::string& path,
-                                                    const StoreOptions& options = {});
+  static Result<std::unique_ptr<Store>> OpenSqlite(const std::string& path, const StoreOptions& options = {});
 
   // Registers an import of `path` into `table`; the id goes into SourceRef.
   virtual Result<int64_t> BeginSource(const std::string& path, const std::string& table) = 0;
@@ -157,8 +156,8 @@ class Store {
 
   // ---- reads ----
   virtual Result<StoreCounts> Counts() = 0;
-  virtual Result<std::vector<ItemRow>> LoadItems() = 0;   // index == dense id
-  virtual Result<std::vector<UserRow>> LoadUsers() = 0;   // index == dense id
+  virtual Result<std::vector<ItemRow>> LoadItems() = 0;  // index == dense id
+  virtual Result<std::vector<UserRow>> LoadUsers() = 0;  // index == dense id
   // All events; with `training_only`, only those with no flags.
   virtual Result<EventColumns> LoadEvents(bool training_only = false) = 0;
   virtual Result<std::vector<QuarantineRow>> LoadQuarantine() = 0;

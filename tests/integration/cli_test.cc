@@ -40,16 +40,15 @@ TEST(Cli, InitImportQualityClean) {
   WriteText(dir / "events.csv",
             "user_id,item_id,event_type,timestamp\nu1,I1,view,1780272000\nu1,I1,view,1780272000\n"
             "u1,I1,teleport,1780272001\nu2,I9,click,2026-06-01T10:00:00Z\n");
-  r = Souk(dir, "import " + shop + " --items " + (dir / "items.csv") + " --events " + (dir / "events.csv") +
-                    " --json");
+  r = Souk(dir, "import " + shop + " --items " + (dir / "items.csv") + " --events " + (dir / "events.csv") + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
   json j = json::parse(r.out);
   EXPECT_EQ(j["read"], 6);
   EXPECT_EQ(j["accepted"], 3);
   EXPECT_EQ(j["duplicates"], 1);
   EXPECT_EQ(j["rejected"], 2);
-  EXPECT_EQ(j["read"].get<int>(), j["accepted"].get<int>() + j["updated"].get<int>() +
-                                      j["duplicates"].get<int>() + j["rejected"].get<int>());
+  EXPECT_EQ(j["read"].get<int>(),
+            j["accepted"].get<int>() + j["updated"].get<int>() + j["duplicates"].get<int>() + j["rejected"].get<int>());
   EXPECT_EQ(j["files"].size(), 2u);
   // Rejected rows are named on stderr as file:line: problem.
   EXPECT_NE(r.err.find("items.csv:3: invalid price 'abc'"), std::string::npos) << r.err;

@@ -1,13 +1,12 @@
 // End to end on a generated shop: generate, import, run the quality rules and
 // score them against the generator's ground truth. Every injected fault type
 // must be found with recall >= 0.95 and false alarms <= 2% of what is flagged.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <map>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "gen/gen.h"
 #include "ingest/ingest.h"
@@ -28,16 +27,22 @@ std::vector<std::vector<std::string>> ReadCsv(const std::string& path) {
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += '"', ++i;
-      else if (c == '"') quoted = false;
-      else field += c;
-    } else if (c == '"') quoted = true;
-    else if (c == ',') rows.back().push_back(field), field.clear();
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"')
+        field += '"', ++i;
+      else if (c == '"')
+        quoted = false;
+      else
+        field += c;
+    } else if (c == '"')
+      quoted = true;
+    else if (c == ',')
+      rows.back().push_back(field), field.clear();
     else if (c == '\n') {
       rows.back().push_back(field);
       field.clear();
       rows.emplace_back();
-    } else if (c != '\r') field += c;
+    } else if (c != '\r')
+      field += c;
   }
   if (!field.empty() || !rows.back().empty()) rows.back().push_back(field);
   if (rows.back().empty()) rows.pop_back();
@@ -85,12 +90,12 @@ void RunShop(const gen::GenOptions& opts) {
     flagged[key].insert(f.flagged.begin(), f.flagged.end());
   }
   // Every fault type the generator knows was injected.
-  for (const char* k : {"duplicate_event", "invalid_row/events", "invalid_row/items", "orphan_item", "orphan_user",
-                        "future_timestamp", "old_timestamp", "out_of_order", "bot_user", "price_outlier",
-                        "broken_title", "volume_shift", "mix_shift"})
+  for (const char* k :
+       {"duplicate_event", "invalid_row/events", "invalid_row/items", "orphan_item", "orphan_user", "future_timestamp",
+        "old_timestamp", "out_of_order", "bot_user", "price_outlier", "broken_title", "volume_shift", "mix_shift"})
     EXPECT_FALSE(truth[k].empty()) << k << " not injected";
-  std::string table = fmt::format("{:<20}{:>9}{:>9}{:>7}{:>8}{:>9}\n", "fault", "injected", "flagged", "found",
-                                  "recall", "false%");
+  std::string table =
+      fmt::format("{:<20}{:>9}{:>9}{:>7}{:>8}{:>9}\n", "fault", "injected", "flagged", "found", "recall", "false%");
   for (const auto& [k, t] : truth) {
     const auto& f = flagged[k];
     size_t found = 0;

@@ -1,7 +1,8 @@
+#include "core/core.h"
+
 #include <gtest/gtest.h>
 
 #include "core/config.h"
-#include "core/core.h"
 #include "core/status.h"
 #include "test_util.h"
 
@@ -51,8 +52,8 @@ TEST(Time, ParsesUnixSecondsMillisAndIso) {
 }
 
 TEST(Time, RejectsGarbage) {
-  for (const char* bad : {"", "not-a-time", "2026-13-45T25:00:00Z", "2023-02-29", "2023-11-14T25:00",
-                          "2023-11-14Tx", "12abc", "2023-11-14T10:00:00Q"}) {
+  for (const char* bad : {"", "not-a-time", "2026-13-45T25:00:00Z", "2023-02-29", "2023-11-14T25:00", "2023-11-14Tx",
+                          "12abc", "2023-11-14T10:00:00Q"}) {
     EXPECT_FALSE(ParseTimestamp(bad).ok()) << bad;
   }
 }
@@ -147,7 +148,8 @@ TEST(Config, ErrorsNameTheLine) {
   WriteText(dir / "b.toml", "[import]\nbatch_rows = \"many\"\n");
   auto b = Config::Load(dir / "b.toml");
   ASSERT_FALSE(b.ok());
-  EXPECT_NE(b.status().message().find("b.toml:2: setting 'import.batch_rows' must be of type integer"), std::string::npos)
+  EXPECT_NE(b.status().message().find("b.toml:2: setting 'import.batch_rows' must be of type integer"),
+            std::string::npos)
       << b.status().message();
   WriteText(dir / "c.toml", "[import\nbatch_rows = 5\n");
   EXPECT_FALSE(Config::Load(dir / "c.toml").ok());

@@ -1,6 +1,7 @@
+#include "ingest/csv.h"
+
 #include <gtest/gtest.h>
 
-#include "ingest/csv.h"
 #include "test_util.h"
 
 namespace souk::ingest {

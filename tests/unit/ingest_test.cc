@@ -1,8 +1,9 @@
+#include "ingest/ingest.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "ingest/ingest.h"
 #include "test_util.h"
 
 namespace souk::ingest {
@@ -32,8 +33,8 @@ class ImportTest : public ::testing::Test {
   }
   static void ExpectIdentity(const ImportSummary& s) {
     EXPECT_EQ(s.read, s.accepted + s.updated + s.duplicates + s.rejected)
-        << "read " << s.read << " accepted " << s.accepted << " updated " << s.updated << " duplicates "
-        << s.duplicates << " rejected " << s.rejected;
+        << "read " << s.read << " accepted " << s.accepted << " updated " << s.updated << " duplicates " << s.duplicates
+        << " rejected " << s.rejected;
   }
   std::vector<QuarantineRow> Quarantine() { return *store_->LoadQuarantine(); }
 
@@ -66,8 +67,8 @@ TEST_F(ImportTest, ItemsCsvWithQuotingAttributesAndUpdates) {
 
 TEST_F(ImportTest, TagsAndDescriptionsAreNormalised) {
   ImportSummary s;
-  ASSERT_TRUE(Import("items", "i.csv",
-                     "item_id,title,description,tags\nI1,T,\"two\nlines\", sale | new ||x \n", &s).ok());
+  ASSERT_TRUE(
+      Import("items", "i.csv", "item_id,title,description,tags\nI1,T,\"two\nlines\", sale | new ||x \n", &s).ok());
   auto items = *store_->LoadItems();
   EXPECT_EQ(items[0].tags, "sale|new|x");
   EXPECT_EQ(items[0].description, "two\nlines");
@@ -77,18 +78,18 @@ TEST_F(ImportTest, EventsCsvAccountingDuplicatesAndRejects) {
   ImportSummary s;
   std::string csv =
       "user_id,item_id,event_type,timestamp,value,session_id,query,position\n"
-      "u1,I1,view,1700000000,,s1,,\n"                 // 2
-      "u1,I1,view,1700000000,,s1,,\n"                 // 3 duplicate
-      "u1,,search,1700000010,,s1,trail shoes,\n"      // 4 search without item
-      "u1,I1,click,2023-11-14T22:13:40Z,,s1,,3\n"     // 5
-      ",I1,view,1700000050,,s2,,\n"                   // 6 missing user_id
-      "u2,I1,teleport,1700000060,,s3,,\n"             // 7 unknown type
-      "u2,I1,view,not-a-time,,s3,,\n"                 // 8 bad timestamp
-      "u2,,view,1700000070,,s3,,\n"                   // 9 view without item
-      "u2,I1,rating,1700000080,five,s3,,\n"           // 10 bad value
-      "u2,I1,view,1700000090,,s3,,-1\n"               // 11 bad position
-      "u2,I1,view,1700000100,,s3\n"                   // 12 too few fields
-      "u2,I1,AddToCart,1700000110,,s3,,\n";           // 13 alias
+      "u1,I1,view,1700000000,,s1,,\n"              // 2
+      "u1,I1,view,1700000000,,s1,,\n"              // 3 duplicate
+      "u1,,search,1700000010,,s1,trail shoes,\n"   // 4 search without item
+      "u1,I1,click,2023-11-14T22:13:40Z,,s1,,3\n"  // 5
+      ",I1,view,1700000050,,s2,,\n"                // 6 missing user_id
+      "u2,I1,teleport,1700000060,,s3,,\n"          // 7 unknown type
+      "u2,I1,view,not-a-time,,s3,,\n"              // 8 bad timestamp
+      "u2,,view,1700000070,,s3,,\n"                // 9 view without item
+      "u2,I1,rating,1700000080,five,s3,,\n"        // 10 bad value
+      "u2,I1,view,1700000090,,s3,,-1\n"            // 11 bad position
+      "u2,I1,view,1700000100,,s3\n"                // 12 too few fields
+      "u2,I1,AddToCart,1700000110,,s3,,\n";        // 13 alias
   ASSERT_TRUE(Import("events", "events.csv", csv, &s).ok());
   EXPECT_EQ(s.read, 12u);
   EXPECT_EQ(s.accepted, 4u);
@@ -129,7 +130,7 @@ TEST_F(ImportTest, JsonlEventsAndItems) {
       "{\"user_id\":\"u1\",\"item_id\":\"I1\",\"event_type\":\"purchase\",\"timestamp\":1700000000,\"value\":49.5,"
       "\"device\":\"ios\"}\n"
       "{\"user_id\":\"u1\",\"item_id\":\"I2\",\"event_type\":\"view\",\"timestamp\":\"2023-11-14T22:13:20Z\"}\n"
-      "{\"user_id\":\"u1\",\"item_id\":\"I2\",\"event_type\":\"view\"\n"   // malformed JSON (line 3)
+      "{\"user_id\":\"u1\",\"item_id\":\"I2\",\"event_type\":\"view\"\n"  // malformed JSON (line 3)
       "[1,2,3]\n"                                                         // not an object (line 4)
       "{\"user_id\":\"u3\",\"event_type\":\"view\",\"timestamp\":1}\n";   // missing item_id (line 5)
   ASSERT_TRUE(Import("events", "ev.jsonl", jsonl, &s).ok());
@@ -181,8 +182,7 @@ TEST_F(ImportTest, MissingRequiredColumn) {
 TEST_F(ImportTest, WrongTypes) {
   ImportSummary s;
   ASSERT_TRUE(Import("items", "items.csv",
-                     "item_id,title,price,stock\nI1,A,abc,1\nI2,B,-5.00,1\nI3,C,10,many\nI4,D,nan,1\nI5,E,9.5,2\n",
-                     &s)
+                     "item_id,title,price,stock\nI1,A,abc,1\nI2,B,-5.00,1\nI3,C,10,many\nI4,D,nan,1\nI5,E,9.5,2\n", &s)
                   .ok());
   EXPECT_EQ(s.accepted, 1u);
   EXPECT_EQ(s.rejected, 4u);
@@ -242,9 +242,8 @@ TEST_F(ImportTest, TenMegabyteSingleLine) {
 
 TEST_F(ImportTest, FileEndingMidRecord) {
   ImportSummary s;
-  ASSERT_TRUE(Import("events", "ev.csv",
-                     "user_id,item_id,event_type,timestamp\nu1,I1,view,1700000000\nu1,I2,vi", &s)
-                  .ok());
+  ASSERT_TRUE(
+      Import("events", "ev.csv", "user_id,item_id,event_type,timestamp\nu1,I1,view,1700000000\nu1,I2,vi", &s).ok());
   EXPECT_EQ(s.accepted, 1u);
   EXPECT_EQ(s.rejected, 1u);
   ExpectIdentity(s);

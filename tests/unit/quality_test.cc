@@ -1,9 +1,8 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <set>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "ingest/ingest.h"
 #include "test_util.h"
@@ -55,7 +54,7 @@ TEST_F(QualityTest, FindsEachPlantedFault) {
   for (int c = 0; c < 3; ++c)
     for (int i = 0; i < 10; ++i)
       items += fmt::format("I{}{},Item {} {},{},{:.2f}\n", c, i, c, i, cats[c], base[c] * (0.8 + 0.04 * i));
-  items += "IOUT,Gold Mug,Home > Mugs,2000.00\n";          // price outlier (100x)
+  items += "IOUT,Gold Mug,Home > Mugs,2000.00\n";           // price outlier (100x)
   items += "IEMPTY,,Home > Mugs,21\n";                      // empty title
   items += "IHTML,<b>Bold</b> Mug,Home > Mugs,22\n";        // html
   items += "IMOJI,Menâ€™s Mug,Home > Mugs,23\n";            // mojibake
@@ -88,11 +87,27 @@ TEST_F(QualityTest, FindsEachPlantedFault) {
         int64_t ts = t;
         std::string user = fmt::format("h{}", u);
         ++line;
-        if (d == 3 && u == 0 && k == 5) { item = "GHOST"; orphan_item_lines.push_back(line); }
-        if (d == 4 && u == 1 && k == 5) { user = "stranger"; session = "sx"; orphan_user_lines.push_back(line); }
-        if (d == 5 && u == 2 && k == 5) { ts = 2524608000; future_lines.push_back(line); }   // 2050
-        if (d == 6 && u == 3 && k == 5) { ts = 0; old_lines.push_back(line); }
-        if (d == 7 && u == 0 && k == 5) { ts = t - 3600; ooo_lines.push_back(line); }
+        if (d == 3 && u == 0 && k == 5) {
+          item = "GHOST";
+          orphan_item_lines.push_back(line);
+        }
+        if (d == 4 && u == 1 && k == 5) {
+          user = "stranger";
+          session = "sx";
+          orphan_user_lines.push_back(line);
+        }
+        if (d == 5 && u == 2 && k == 5) {
+          ts = 2524608000;
+          future_lines.push_back(line);
+        }  // 2050
+        if (d == 6 && u == 3 && k == 5) {
+          ts = 0;
+          old_lines.push_back(line);
+        }
+        if (d == 7 && u == 0 && k == 5) {
+          ts = t - 3600;
+          ooo_lines.push_back(line);
+        }
         ev += fmt::format("{},{},{},{},{}\n", user, item, type, ts, session);
         if (user == "stranger") session = fmt::format("s{}_{}", d, u);
       }
@@ -167,7 +182,8 @@ TEST_F(QualityTest, CleanLogHasNoFindings) {
   Import("events", ev);
   auto r = RunQuality(store_.get(), config_);
   ASSERT_TRUE(r.ok());
-  for (const auto& f : r->findings) EXPECT_EQ(f.count, 0u) << f.rule << ": " << (f.examples.empty() ? "" : f.examples[0]);
+  for (const auto& f : r->findings)
+    EXPECT_EQ(f.count, 0u) << f.rule << ": " << (f.examples.empty() ? "" : f.examples[0]);
   EXPECT_DOUBLE_EQ(r->score, 1.0);
 }
 

@@ -1,6 +1,7 @@
+#include "store/store.h"
+
 #include <gtest/gtest.h>
 
-#include "store/store.h"
 #include "test_util.h"
 
 namespace souk {
@@ -17,7 +18,8 @@ Item MakeItem(const std::string& id, const std::string& title, double price) {
   return it;
 }
 
-Event MakeEvent(const std::string& user, const std::string& item, EventType type, int64_t ts, std::string session = "s1") {
+Event MakeEvent(const std::string& user, const std::string& item, EventType type, int64_t ts,
+                std::string session = "s1") {
   Event e;
   e.user = user;
   e.item = item;
@@ -65,9 +67,9 @@ TEST(Store, EventsCreateStubsAndDeduplicate) {
   WriteBatch b;
   b.items = {MakeItem("A", "Runner", 50)};
   b.events = {MakeEvent("u1", "A", EventType::kView, 1000), MakeEvent("u1", "Z", EventType::kClick, 2000),
-              MakeEvent("u1", "A", EventType::kView, 1000),               // exact duplicate
-              MakeEvent("u1", "A", EventType::kView, 1000, "s2"),         // other session: not a duplicate
-              MakeEvent("u2", "", EventType::kSearch, 3000)};             // search without item
+              MakeEvent("u1", "A", EventType::kView, 1000),        // exact duplicate
+              MakeEvent("u1", "A", EventType::kView, 1000, "s2"),  // other session: not a duplicate
+              MakeEvent("u2", "", EventType::kSearch, 3000)};      // search without item
   b.events[4].query = "running shoes";
   auto r = store->Write(b);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -114,9 +116,9 @@ TEST(Store, FailedWriteLeavesTheStoreAsItWas) {
   first.items = {MakeItem("A", "Runner", 50), MakeItem("B", "Trail", 70)};
   ASSERT_TRUE(store->Write(first).ok());  // rows 0-1
   WriteBatch b;
-  b.items = {MakeItem("C", "Road", 60)};                           // row 2
-  b.events = {MakeEvent("u1", "A", EventType::kView, 1000),        // stub u1 = row 3, event row 4
-              MakeEvent("u2", "Q", EventType::kView, 1000)};       // stub u2 = row 5: fails
+  b.items = {MakeItem("C", "Road", 60)};                      // row 2
+  b.events = {MakeEvent("u1", "A", EventType::kView, 1000),   // stub u1 = row 3, event row 4
+              MakeEvent("u2", "Q", EventType::kView, 1000)};  // stub u2 = row 5: fails
   auto r = store->Write(b);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kIoError);
