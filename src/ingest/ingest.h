@@ -93,6 +93,7 @@ struct DayStats {
 struct CategoryPrices {
   std::string category;
   std::vector<double> log_prices;  // of known items with a price > 0
+  std::vector<double> flagged;     // log prices of its price outliers
 };
 
 struct QualityReport {

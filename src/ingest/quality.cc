@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "ingest/ingest.h"
@@ -568,18 +569,28 @@ void PriceRule(Ctx& c, std::vector<Finding>* out, std::vector<CategoryPrices>* p
                              Shorten(it.title), it.price, used.empty() ? "(none)" : used, std::exp(centre), z));
     }
   }
+  // Histograms for the report: leaf categories with outliers first, then the
+  // ones with the most priced items; 12 in all.
+  std::unordered_map<std::string, std::vector<double>> flagged_by_cat;
+  {
+    std::set<std::string> ids(f.flagged.begin(), f.flagged.end());
+    for (const auto& it : c.items)
+      if (it.known && !it.deleted && it.price > 0 && ids.count(it.ext_id))
+        flagged_by_cat[it.category].push_back(std::log(it.price));
+  }
+  std::vector<std::tuple<bool, size_t, std::string>> leaves;
+  for (const auto& [cat, v] : own) leaves.emplace_back(flagged_by_cat.count(cat) > 0, v.size(), cat);
+  std::sort(leaves.begin(), leaves.end(), [](const auto& a, const auto& b) {
+    if (std::get<0>(a) != std::get<0>(b)) return std::get<0>(a);
+    if (std::get<1>(a) != std::get<1>(b)) return std::get<1>(a) > std::get<1>(b);
+    return std::get<2>(a) < std::get<2>(b);
+  });
+  for (size_t k = 0; k < leaves.size() && k < 12; ++k) {
+    const std::string& cat = std::get<2>(leaves[k]);
+    prices->push_back(CategoryPrices{cat, own[cat], flagged_by_cat[cat]});
+  }
   Finish(&f);
   out->push_back(std::move(f));
-  // Histograms for the report: the leaf categories with the most priced items.
-  std::vector<std::pair<size_t, std::string>> leaves;
-  std::set<std::string> seen;
-  for (const auto& it : c.items)
-    if (it.known && !it.deleted && it.price > 0 && seen.insert(it.category).second)
-      leaves.emplace_back(by_path[it.category].size(), it.category);
-  std::sort(leaves.begin(), leaves.end(),
-            [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-  for (size_t k = 0; k < leaves.size() && k < 12; ++k)
-    prices->push_back(CategoryPrices{leaves[k].second, by_path[leaves[k].second]});
 }
 
 void TitleRule(Ctx& c, std::vector<Finding>* out) {

@@ -84,7 +84,7 @@ std::string FindingsChart(const QualityReport& r) {
     double y = 5 + i * row;
     std::string name = f.rule + (f.column.empty() ? "" : " (" + f.table + "." + f.column + ")") +
                        (f.rule == "invalid_row" ? " (" + f.table + ")" : "");
-    double w = (W - L - 140) * std::log10(1.0 + f.count) / maxlog;
+    double w = (W - L - 230) * std::log10(1.0 + f.count) / maxlog;
     const char* color = f.score >= 0.999 ? "#59a14f" : f.score >= 0.99 ? "#edc948" : "#e15759";
     s << fmt::format("<text x='{}' y='{:.0f}' font-size='11' text-anchor='end'>{}</text>", L - 6, y + 13,
                      HtmlEscape(name));
@@ -108,7 +108,10 @@ std::string PriceHistograms(const QualityReport& r) {
     const int nb = 24;
     if (hi - lo < 1e-9) hi = lo + 1;
     std::vector<int> bins(nb, 0);
-    for (double v : cp.log_prices) bins[std::min(nb - 1, static_cast<int>((v - lo) / (hi - lo) * nb))]++;
+    std::vector<bool> outlier(nb, false);
+    auto bin = [&](double v) { return std::clamp(static_cast<int>((v - lo) / (hi - lo) * nb), 0, nb - 1); };
+    for (double v : cp.log_prices) bins[bin(v)]++;
+    for (double v : cp.flagged) outlier[bin(v)] = true;
     int maxb = *std::max_element(bins.begin(), bins.end());
     const double W = 280, H = 120;
     s << "<figure><svg viewBox='0 0 280 140' width='100%'>";
@@ -116,16 +119,18 @@ std::string PriceHistograms(const QualityReport& r) {
       double h = (H - 10) * bins[b] / std::max(1, maxb);
       double x0 = std::exp(lo + (hi - lo) * b / nb), x1 = std::exp(lo + (hi - lo) * (b + 1) / nb);
       s << fmt::format(
-          "<rect x='{:.1f}' y='{:.1f}' width='{:.1f}' height='{:.1f}' fill='#4e79a7'><title>{:.2f}-{:.2f}: "
-          "{}</title></rect>",
-          b * W / nb, H - h, W / nb - 1, h, x0, x1, bins[b]);
+          "<rect x='{:.1f}' y='{:.1f}' width='{:.1f}' height='{:.1f}' fill='{}'><title>{:.2f}-{:.2f}: "
+          "{}{}</title></rect>",
+          b * W / nb, H - h, W / nb - 1, h, outlier[b] ? "#e15759" : "#4e79a7", x0, x1, bins[b],
+          outlier[b] ? " (price outlier)" : "");
     }
     s << fmt::format(
         "<text x='0' y='135' font-size='10'>{:.2f}</text><text x='280' y='135' font-size='10' "
         "text-anchor='end'>{:.2f}</text>",
         std::exp(lo), std::exp(hi));
-    s << "</svg><figcaption>" << HtmlEscape(cp.category) << " (" << cp.log_prices.size()
-      << " items, log scale)</figcaption></figure>";
+    s << "</svg><figcaption>" << HtmlEscape(cp.category) << " (" << cp.log_prices.size() << " items, log scale"
+      << (cp.flagged.empty() ? "" : fmt::format("; {} outlier(s) in red", cp.flagged.size()))
+      << ")</figcaption></figure>";
   }
   s << "</div>";
   return s.str();
@@ -175,7 +180,8 @@ std::string QualityHtml(const QualityReport& r) {
   s << "<h2>Events per day</h2><p class='muted'>Plausible timestamps, bot-like users excluded; "
        "&#9650; marks a day flagged by the volume or mix rule.</p>"
     << EventsPerDayChart(r);
-  s << "<h2>Price distribution per category</h2><p class='muted'>The categories with the most priced items; "
+  s << "<h2>Price distribution per category</h2><p class='muted'>Categories with price outliers first (outliers in "
+       "red), then the largest; "
        "bins on a log scale.</p>"
     << PriceHistograms(r);
   s << "<h2>Columns</h2><table><tr><th>table</th><th>column</th><th>missing</th><th>invalid (rejected)</th></tr>";
