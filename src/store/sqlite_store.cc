@@ -605,9 +605,40 @@ Status SqliteStore::InsertEventChunk(const std::vector<ResolvedEvent>& chunk, Wr
   max_event_rowid_ += static_cast<int64_t>(stored);
   r->events_stored += stored;
   if (stored == chunk.size()) return Status::Ok();
-  // Some rows were duplicates. Rowids of this chunk's rows are (before,
-  // before + stored]; a row whose key resolves to such a rowid not claimed by
-  // an earlier row of the chunk is the one that was stored.
+  auto quarantine_duplicate = [&](const Event& e) -> Status {
+    ++r->events_duplicate;
+    QuarantineRecord q;
+    q.table = "events";
+    q.reason = "duplicate event";
+    q.detail = "same user, item, type, timestamp and session as a stored event";
+    q.src = e.src;
+    ++r->quarantined;
+    return InsertQuarantine(q);
+  };
+  // Some rows were duplicates. Cheap case first: rows equal to an earlier row
+  // of the same chunk are never stored; if they account for every row not
+  // stored, nothing older was duplicated and no lookup is needed.
+  auto same_key = [](const ResolvedEvent& a, const ResolvedEvent& b) {
+    return a.e->ts_ms == b.e->ts_ms && a.user == b.user && a.item == b.item && a.e->type == b.e->type &&
+           a.e->session == b.e->session;
+  };
+  std::vector<uint8_t> in_chunk_dup(chunk.size(), 0);
+  size_t n_in_chunk = 0;
+  for (size_t k = 1; k < chunk.size(); ++k)
+    for (size_t j = 0; j < k; ++j)
+      if (same_key(chunk[j], chunk[k])) {
+        in_chunk_dup[k] = 1;
+        ++n_in_chunk;
+        break;
+      }
+  if (stored + n_in_chunk == chunk.size()) {
+    for (size_t k = 0; k < chunk.size(); ++k)
+      if (in_chunk_dup[k]) SOUK_RETURN_IF_ERROR(quarantine_duplicate(*chunk[k].e));
+    return Status::Ok();
+  }
+  // General case: rowids of this chunk's rows are (before, before + stored];
+  // a row whose key resolves to such a rowid not claimed by an earlier row of
+  // the chunk is the one that was stored.
   std::vector<int64_t> claimed;
   for (const auto& re : chunk) {
     const Event& e = *re.e;
@@ -624,14 +655,7 @@ Status SqliteStore::InsertEventChunk(const std::vector<ResolvedEvent>& chunk, Wr
       claimed.push_back(id);
       continue;
     }
-    ++r->events_duplicate;
-    QuarantineRecord q;
-    q.table = "events";
-    q.reason = "duplicate event";
-    q.detail = "same user, item, type, timestamp and session as a stored event";
-    q.src = e.src;
-    SOUK_RETURN_IF_ERROR(InsertQuarantine(q));
-    ++r->quarantined;
+    SOUK_RETURN_IF_ERROR(quarantine_duplicate(e));
   }
   if (claimed.size() != stored) return Status::Internal("duplicate accounting does not add up");
   return Status::Ok();
