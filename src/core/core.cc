@@ -1,5 +1,7 @@
 #include "core/core.h"
 
+#include "souk_version.h"  // generated: SOUK_GIT_REV
+
 #include <unistd.h>
 
 #include <algorithm>
