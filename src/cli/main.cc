@@ -12,6 +12,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/commands.h"
 #include "core/config.h"
 #include "core/core.h"
 #include "gen/gen.h"
@@ -182,7 +183,43 @@ int main(int argc, char** argv) {
   info->add_option("DIR", dir, "data directory")->required();
   info->add_flag("--json", as_json, "machine-readable output");
 
+  // index / search / search-eval
+  auto* index_cmd = app.add_subcommand("index", "Build the search index from the catalog");
+  index_cmd->add_option("DIR", dir, "data directory")->required();
+  index_cmd->add_flag("--json", as_json, "machine-readable output");
+  auto* search_cmd = app.add_subcommand("search", "Search the catalog");
+  cli::SearchArgs sargs;
+  search_cmd->add_option("DIR", dir, "data directory")->required();
+  search_cmd->add_option("QUERY", sargs.query, "the query");
+  search_cmd->add_option("--queries", sargs.queries_file, "one query a line -> one JSON line each");
+  search_cmd->add_option("--k", sargs.k, "results to return")->capture_default_str();
+  search_cmd->add_flag("--exact", sargs.exact, "plain BM25F over the analysed terms, OR semantics");
+  search_cmd->add_flag("--json", as_json, "machine-readable output");
+  auto* seval = app.add_subcommand("search-eval", "NDCG@10, MRR and recall@100 over judged queries");
+  std::string judgments;
+  std::string rank = "none";
+  bool seval_exact = false;
+  seval->add_option("DIR", dir, "data directory")->required();
+  seval->add_option("--judgments", judgments, "CSV with query,item_id,grade")->required();
+  seval->add_option("--rank", rank, "re-ranker: none (ltr arrives with the ranking issue)")
+      ->check(CLI::IsMember({"none"}));
+  seval->add_flag("--exact", seval_exact, "evaluate plain BM25F OR retrieval");
+  seval->add_flag("--json", as_json, "machine-readable output");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (index_cmd->parsed() || search_cmd->parsed() || seval->parsed()) {
+    auto o = OpenDir(dir);
+    if (!o.ok()) return Fail(o.status());
+    if (index_cmd->parsed()) return cli::IndexCommand(dir, o->store.get(), o->config, as_json);
+    if (seval->parsed())
+      return cli::SearchEvalCommand(dir, judgments, seval_exact, o->store.get(), o->config, as_json);
+    if (sargs.query.empty() && sargs.queries_file.empty())
+      return Fail(Status::InvalidArgument("give a QUERY or --queries FILE"));
+    sargs.dir = dir;
+    sargs.json = as_json;
+    return cli::SearchCommand(sargs, o->store.get(), o->config);
+  }
 
   if (init->parsed()) {
     bool created = false;

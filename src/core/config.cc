@@ -23,6 +23,14 @@ const std::vector<SettingDef>& AllSettings() {
        "How many rejected rows `souk import` prints to stderr (all are kept in quarantine)."},
       {"events.extra_types", T::kString, "",
        "Comma-separated event types beyond view, click, cart, purchase, rating, search, impression."},
+      // search
+      {"search.fields", T::kString, "title=3/0.75,brand=2/0.5,category=1.5/0.5,tags=1.5/0.5,description=1/0.75",
+       "BM25F fields as name=weight/b, comma-separated (title, brand, category, tags, description)."},
+      {"search.k1", T::kDouble, "1.2", "BM25F saturation k1."},
+      {"search.stem", T::kBool, "true", "English Snowball stemming of Latin-script words."},
+      {"search.cjk", T::kBool, "true", "Dictionary segmentation of Chinese text (else character bigrams)."},
+      {"search.dictionary", T::kString, "",
+       "Chinese word-frequency dictionary (jieba format); empty = python3-jieba's dict.txt."},
       // quality
       {"quality.now", T::kString, "",
        "The time 'now' for the future-timestamp rule (ISO-8601 or Unix seconds); empty = the wall clock."},

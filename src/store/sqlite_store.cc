@@ -200,6 +200,7 @@ class SqliteStore final : public Store {
   Result<StoreCounts> Counts() override;
   Result<std::vector<ItemRow>> LoadItems() override;
   Result<std::vector<UserRow>> LoadUsers() override;
+  Result<std::vector<ItemRow>> GetItems(const std::vector<ItemId>& ids) override;
   Result<EventColumns> LoadEvents(bool training_only) override;
   Result<std::vector<QuarantineRow>> LoadQuarantine() override;
   Result<std::vector<std::pair<std::string, int>>> EventTypes() override;
@@ -732,6 +733,36 @@ Result<StoreCounts> SqliteStore::Counts() {
     *q.out = sqlite3_column_int64(st.get(), 0);
   }
   return c;
+}
+
+Result<std::vector<ItemRow>> SqliteStore::GetItems(const std::vector<ItemId>& ids) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
+      "SELECT id,ext_id,known,deleted,title,description,brand,category,tags,price,stock,attrs FROM items WHERE id=?1"));
+  std::vector<ItemRow> out;
+  for (ItemId id : ids) {
+    st.Reset();
+    st.Int(1, id);
+    int rc = sqlite3_step(st.get());
+    if (rc == SQLITE_DONE) continue;
+    if (rc != SQLITE_ROW) return Error("get item");
+    auto* q = st.get();
+    ItemRow r;
+    r.id = static_cast<ItemId>(sqlite3_column_int64(q, 0));
+    r.ext_id = ColText(q, 1);
+    r.known = sqlite3_column_int(q, 2) != 0;
+    r.deleted = sqlite3_column_int(q, 3) != 0;
+    r.title = ColText(q, 4);
+    r.description = ColText(q, 5);
+    r.brand = ColText(q, 6);
+    r.category = ColText(q, 7);
+    r.tags = ColText(q, 8);
+    r.price = ColDoubleOrNaN(q, 9);
+    r.stock = sqlite3_column_type(q, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 10);
+    r.attrs_json = ColText(q, 11);
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 Result<std::vector<ItemRow>> SqliteStore::LoadItems() {

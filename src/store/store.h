@@ -157,6 +157,8 @@ class Store {
   // ---- reads ----
   virtual Result<StoreCounts> Counts() = 0;
   virtual Result<std::vector<ItemRow>> LoadItems() = 0;  // index == dense id
+  // The rows of the given dense ids, in the given order (unknown ids skipped).
+  virtual Result<std::vector<ItemRow>> GetItems(const std::vector<ItemId>& ids) = 0;
   virtual Result<std::vector<UserRow>> LoadUsers() = 0;  // index == dense id
   // All events; with `training_only`, only those with no flags.
   virtual Result<EventColumns> LoadEvents(bool training_only = false) = 0;

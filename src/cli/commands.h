@@ -1,0 +1,29 @@
+// Subcommands of `souk` that live outside main.cc (internal to src/cli).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "store/store.h"
+
+namespace souk::cli {
+
+struct SearchArgs {
+  std::string dir;
+  std::string query;          // one query, or
+  std::string queries_file;   // one query a line -> one JSON line each
+  size_t k = 10;
+  bool exact = false;         // plain BM25F, OR semantics
+  bool json = false;
+};
+
+// `souk index DIR`: builds the search index from the catalog and saves it.
+int IndexCommand(const std::string& dir, Store* store, const Config& config, bool json);
+// `souk search DIR QUERY | --queries FILE`.
+int SearchCommand(const SearchArgs& args, Store* store, const Config& config);
+// `souk search-eval DIR --judgments FILE`.
+int SearchEvalCommand(const std::string& dir, const std::string& judgments, bool exact, Store* store,
+                      const Config& config, bool json);
+
+}  // namespace souk::cli

@@ -1,0 +1,259 @@
+// souk index / search / search-eval: glue between the store, the text
+// analyzer and the search index.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "ingest/csv.h"
+#include "search/search.h"
+#include "text/text.h"
+
+namespace souk::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "souk: error: %s\n", s.message().c_str());
+  return 1;
+}
+
+std::string IndexPath(const std::string& dir) { return (fs::path(dir) / "index" / "search.idx").string(); }
+
+Result<search::IndexOptions> OptionsFromConfig(const Config& config) {
+  search::IndexOptions o;
+  o.k1 = static_cast<float>(config.GetDouble("search.k1"));
+  o.analyzer.stem = config.GetBool("search.stem");
+  o.analyzer.cjk = config.GetBool("search.cjk");
+  o.fields.clear();
+  std::string_view spec = config.GetString("search.fields");
+  const std::vector<std::string> known = {"title", "brand", "category", "tags", "description"};
+  size_t start = 0;
+  while (start < spec.size()) {
+    size_t comma = spec.find(',', start);
+    std::string_view part = Trim(spec.substr(start, comma == std::string_view::npos ? spec.npos : comma - start));
+    start = comma == std::string_view::npos ? spec.size() : comma + 1;
+    if (part.empty()) continue;
+    size_t eq = part.find('='), slash = part.find('/');
+    search::FieldSpec f;
+    f.name = std::string(Trim(part.substr(0, eq)));
+    auto w = eq == part.npos ? std::optional<double>(1.0)
+                             : ParseDouble(part.substr(eq + 1, slash == part.npos ? part.npos : slash - eq - 1));
+    auto b = slash == part.npos ? std::optional<double>(0.75) : ParseDouble(part.substr(slash + 1));
+    if (std::find(known.begin(), known.end(), f.name) == known.end() || !w || !b || *w < 0 || *b < 0 || *b > 1)
+      return Status::InvalidArgument(fmt::format(
+          "search.fields: bad entry '{}' (want name=weight/b with name one of title, brand, category, tags, "
+          "description and 0 <= b <= 1)",
+          part));
+    f.weight = static_cast<float>(*w);
+    f.b = static_cast<float>(*b);
+    o.fields.push_back(f);
+  }
+  if (o.fields.empty()) return Status::InvalidArgument("search.fields names no field");
+  return o;
+}
+
+Result<std::shared_ptr<const text::Dictionary>> Dictionary(const Config& config) {
+  if (!config.GetBool("search.cjk")) return std::shared_ptr<const text::Dictionary>();
+  return text::LoadDictionary(config.GetString("search.dictionary"));
+}
+
+std::string FieldOf(const ItemRow& it, const std::string& name) {
+  if (name == "title") return it.title;
+  if (name == "brand") return it.brand;
+  if (name == "category") return it.category;
+  if (name == "tags") return it.tags;
+  return it.description;
+}
+
+struct Built {
+  std::unique_ptr<search::Index> index;
+  double seconds = 0;
+};
+
+Result<Built> BuildIndex(const std::string& dir, Store* store, const Config& config) {
+  SOUK_ASSIGN_OR_RETURN(auto options, OptionsFromConfig(config));
+  SOUK_ASSIGN_OR_RETURN(auto dict, Dictionary(config));
+  SOUK_ASSIGN_OR_RETURN(auto items, store->LoadItems());
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<search::Document> docs;
+  docs.reserve(items.size());
+  for (auto& it : items) {
+    if (!it.known || it.deleted) continue;
+    search::Document d;
+    d.id = it.id;
+    d.external_id = std::move(it.ext_id);
+    for (const auto& f : options.fields) d.fields.push_back(FieldOf(it, f.name));
+    docs.push_back(std::move(d));
+  }
+  std::vector<ItemRow>().swap(items);
+  Built b;
+  b.index = search::Index::Build(docs, options, dict);
+  b.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / "index", ec);
+  if (ec) return Status::IoError(fmt::format("cannot create '{}/index': {}", dir, ec.message()));
+  SOUK_RETURN_IF_ERROR(b.index->Save(IndexPath(dir)));
+  return b;
+}
+
+Result<std::unique_ptr<search::Index>> OpenIndex(const std::string& dir, Store* store, const Config& config) {
+  if (!fs::exists(IndexPath(dir))) {
+    std::fprintf(stderr, "souk: no search index yet; building it (run `souk index %s` after imports)\n", dir.c_str());
+    SOUK_ASSIGN_OR_RETURN(auto b, BuildIndex(dir, store, config));
+    return std::move(b.index);
+  }
+  SOUK_ASSIGN_OR_RETURN(auto dict, Dictionary(config));
+  return search::Index::Load(IndexPath(dir), dict);
+}
+
+json HitsJson(const search::Index& index, const std::string& query, const search::SearchResult& r, double ms) {
+  json j;
+  j["query"] = query;
+  j["found"] = r.found;
+  j["hits"] = json::array();
+  for (const auto& h : r.hits) j["hits"].push_back({{"item_id", index.ExternalId(h.doc)}, {"score", h.score}});
+  if (r.relaxed) j["relaxed"] = true;
+  j["took_ms"] = std::round(ms * 1000) / 1000;
+  return j;
+}
+
+}  // namespace
+
+int IndexCommand(const std::string& dir, Store* store, const Config& config, bool as_json) {
+  auto b = BuildIndex(dir, store, config);
+  if (!b.ok()) return Fail(b.status());
+  uint64_t bytes = fs::file_size(IndexPath(dir));
+  if (as_json) {
+    std::printf("%s\n", json({{"docs", b->index->num_docs()},
+                              {"terms", b->index->num_terms()},
+                              {"seconds", std::round(b->seconds * 1000) / 1000},
+                              {"bytes", bytes},
+                              {"path", IndexPath(dir)},
+                              {"describe", b->index->Describe()}})
+                            .dump()
+                            .c_str());
+  } else {
+    std::printf("indexed %s items, %s terms in %.2f s; %s (%.1f MB)\n", WithThousands(b->index->num_docs()).c_str(),
+                WithThousands(b->index->num_terms()).c_str(), b->seconds, IndexPath(dir).c_str(), bytes / 1e6);
+  }
+  return 0;
+}
+
+int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
+  auto index = OpenIndex(a.dir, store, config);
+  if (!index.ok()) return Fail(index.status());
+  search::QueryOptions qo;
+  qo.k = a.k;
+  qo.match = a.exact ? search::Match::kAny : search::Match::kAll;
+  auto run = [&](const std::string& q) -> Result<std::pair<search::SearchResult, double>> {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = (*index)->Search(q, qo);
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (!r.ok()) return r.status();
+    return std::make_pair(std::move(r).value(), ms);
+  };
+  if (!a.queries_file.empty()) {
+    std::ifstream in(a.queries_file);
+    if (!in) return Fail(Status::NotFound(fmt::format("cannot open '{}'", a.queries_file)));
+    std::string line;
+    size_t n = 0;
+    while (std::getline(in, line)) {
+      ++n;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      auto r = run(line);
+      if (!r.ok()) {
+        // One bad query must not stop a batch: it gets an error line.
+        std::printf("%s\n", json({{"query", line}, {"error", r.status().message()}}).dump(-1, ' ', false,
+                                                                                        json::error_handler_t::replace).c_str());
+        continue;
+      }
+      std::printf("%s\n", HitsJson(**index, line, r->first, r->second)
+                              .dump(-1, ' ', false, json::error_handler_t::replace)
+                              .c_str());
+    }
+    return 0;
+  }
+  auto r = run(a.query);
+  if (!r.ok()) return Fail(r.status());
+  if (a.json) {
+    std::printf("%s\n", HitsJson(**index, a.query, r->first, r->second)
+                            .dump(-1, ' ', false, json::error_handler_t::replace)
+                            .c_str());
+    return 0;
+  }
+  const auto& res = r->first;
+  std::vector<ItemId> ids;
+  for (const auto& h : res.hits) ids.push_back(h.doc);
+  auto rows = store->GetItems(ids);
+  if (!rows.ok()) return Fail(rows.status());
+  std::printf("%s result%s for \"%s\"%s (%.2f ms)\n", WithThousands(res.found).c_str(), res.found == 1 ? "" : "s",
+              a.query.c_str(), res.relaxed ? " (not every word matched)" : "", r->second);
+  for (size_t i = 0; i < res.hits.size(); ++i) {
+    const ItemRow* row = i < rows->size() ? &(*rows)[i] : nullptr;
+    std::printf("%3zu. %-10s %7.3f  %s\n", i + 1, (**index).ExternalId(res.hits[i].doc).c_str(), res.hits[i].score,
+                row ? Shorten(row->title, 80).c_str() : "");
+  }
+  return 0;
+}
+
+int SearchEvalCommand(const std::string& dir, const std::string& judgments_path, bool exact, Store* store,
+                      const Config& config, bool as_json) {
+  auto index = OpenIndex(dir, store, config);
+  if (!index.ok()) return Fail(index.status());
+  ingest::RecordScanner::Options so;
+  auto scanner = ingest::RecordScanner::Open(judgments_path, so);
+  if (!scanner.ok()) return Fail(scanner.status());
+  std::vector<search::Judgment> judgments;
+  ingest::RecordScanner::Record rec;
+  std::vector<std::string_view> fields;
+  std::string scratch;
+  int qcol = -1, icol = -1, gcol = -1;
+  bool header = true;
+  while ((*scanner)->Next(&rec)) {
+    std::string err = ingest::SplitCsv(rec.text, ',', &fields, &scratch);
+    if (!err.empty())
+      return Fail(Status::InvalidArgument(fmt::format("{}:{}: {}", judgments_path, rec.line, err)));
+    if (header) {
+      for (size_t i = 0; i < fields.size(); ++i) {
+        std::string h = ToLowerAscii(Trim(fields[i]));
+        if (h == "query") qcol = static_cast<int>(i);
+        if (h == "item_id") icol = static_cast<int>(i);
+        if (h == "grade") gcol = static_cast<int>(i);
+      }
+      if (qcol < 0 || icol < 0 || gcol < 0)
+        return Fail(Status::InvalidArgument(
+            fmt::format("{}:1: the header must name query, item_id and grade", judgments_path)));
+      header = false;
+      continue;
+    }
+    int need = std::max({qcol, icol, gcol});
+    auto g = static_cast<int>(fields.size()) > need ? ParseInt(fields[gcol]) : std::nullopt;
+    if (!g)
+      return Fail(Status::InvalidArgument(fmt::format("{}:{}: expected query,item_id,grade with an integer grade",
+                                                      judgments_path, rec.line)));
+    judgments.push_back({std::string(fields[qcol]), std::string(Trim(fields[icol])), static_cast<int>(*g)});
+  }
+  search::QueryOptions qo;
+  qo.match = exact ? search::Match::kAny : search::Match::kAll;
+  auto m = search::Evaluate(**index, judgments, qo);
+  if (!m.ok()) return Fail(m.status());
+  if (as_json) {
+    std::printf("%s\n", json({{"NDCG@10", m->ndcg10}, {"MRR", m->mrr}, {"recall@100", m->recall100},
+                              {"queries", m->queries}, {"rank", "none"}})
+                            .dump()
+                            .c_str());
+  } else {
+    std::printf("%zu judged queries: NDCG@10 %.4f  MRR %.4f  recall@100 %.4f\n", m->queries, m->ndcg10, m->mrr,
+                m->recall100);
+  }
+  return 0;
+}
+
+}  // namespace souk::cli

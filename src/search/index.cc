@@ -1,0 +1,419 @@
+// Index construction, the on-disk format and posting-list cursors.
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "search/internal.h"
+
+namespace souk::search {
+
+namespace {
+
+void PutVarint(std::vector<uint8_t>* out, uint32_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<uint8_t>(v));
+}
+
+// Postings of one build shard: per local term, (doc, per-field tf).
+struct RawPosting {
+  uint32_t doc;
+  uint8_t tf[kMaxFields];
+};
+
+struct Shard {
+  std::unordered_map<std::string, uint32_t> term_ids;
+  std::vector<std::string> terms;
+  std::vector<std::vector<RawPosting>> postings;
+};
+
+void BuildShard(const std::vector<Document>& docs, size_t begin, size_t end, size_t nfields,
+                const text::Analyzer& analyzer, Shard* shard, std::vector<uint16_t>* lengths) {
+  std::vector<text::Token> tokens;
+  std::vector<std::pair<uint32_t, uint8_t>> doc_terms;  // (local term id, field)
+  for (size_t d = begin; d < end; ++d) {
+    const Document& doc = docs[d];
+    doc_terms.clear();
+    for (size_t f = 0; f < nfields && f < doc.fields.size(); ++f) {
+      tokens.clear();
+      analyzer.Analyze(doc.fields[f], &tokens);
+      (*lengths)[d * nfields + f] = static_cast<uint16_t>(std::min<size_t>(tokens.size(), 65535));
+      for (const auto& t : tokens) {
+        auto [it, inserted] = shard->term_ids.try_emplace(t.term, static_cast<uint32_t>(shard->terms.size()));
+        if (inserted) {
+          shard->terms.push_back(t.term);
+          shard->postings.emplace_back();
+        }
+        doc_terms.emplace_back(it->second, static_cast<uint8_t>(f));
+      }
+    }
+    std::sort(doc_terms.begin(), doc_terms.end());
+    for (size_t i = 0; i < doc_terms.size();) {
+      uint32_t term = doc_terms[i].first;
+      RawPosting p{doc.id, {}};
+      for (; i < doc_terms.size() && doc_terms[i].first == term; ++i) {
+        uint8_t& tf = p.tf[doc_terms[i].second];
+        if (tf < 255) ++tf;
+      }
+      shard->postings[term].push_back(p);
+    }
+  }
+}
+
+}  // namespace
+
+void Index::Rep::EncodeTerm(const std::vector<uint32_t>& docs, const std::vector<float>& impacts, TermInfo* info) {
+  info->df = static_cast<uint32_t>(docs.size());
+  info->first_block = static_cast<uint32_t>(blocks.size());
+  info->max_impact = 0;
+  for (size_t b = 0; b < docs.size(); b += kBlockSize) {
+    size_t n = std::min(kBlockSize, docs.size() - b);
+    BlockMeta meta;
+    meta.offset = postings.size();
+    meta.count = static_cast<uint32_t>(n);
+    meta.last_doc = docs[b + n - 1];
+    meta.max_impact = 0;
+    uint32_t prev = b == 0 ? 0 : docs[b - 1];
+    for (size_t i = 0; i < n; ++i) {
+      PutVarint(&postings, b + i == 0 ? docs[0] : docs[b + i] - prev);
+      prev = docs[b + i];
+    }
+    meta.impacts_offset = impacts_pool.size();
+    for (size_t i = 0; i < n; ++i) {
+      impacts_pool.push_back(impacts[b + i]);
+      meta.max_impact = std::max(meta.max_impact, impacts[b + i]);
+    }
+    info->max_impact = std::max(info->max_impact, meta.max_impact);
+    blocks.push_back(meta);
+  }
+  info->num_blocks = static_cast<uint32_t>(blocks.size()) - info->first_block;
+}
+
+std::unique_ptr<Index> Index::Build(const std::vector<Document>& docs, const IndexOptions& options,
+                                    std::shared_ptr<const text::Dictionary> dict) {
+  auto rep = std::make_unique<Rep>(options, std::move(dict));
+  const size_t nf = std::min(options.fields.size(), kMaxFields);
+  const size_t n = docs.size();
+  for (size_t i = 1; i < n; ++i) assert(docs[i].id > docs[i - 1].id && "documents must be in increasing id order");
+  int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+  threads = std::max(1, std::min<int>(threads, static_cast<int>(n / 1000) + 1));
+  std::vector<uint16_t> lengths(n * nf, 0);
+  std::vector<Shard> shards(threads);
+  {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+      size_t b = n * t / threads, e = n * (t + 1) / threads;
+      pool.emplace_back(BuildShard, std::cref(docs), b, e, nf, std::cref(*rep->analyzer), &shards[t], &lengths);
+    }
+    for (auto& th : pool) th.join();
+  }
+  for (const auto& d : docs) {
+    rep->doc_ids.push_back(d.id);
+    rep->external_ids.push_back(d.external_id);
+  }
+  // Field length statistics.
+  rep->num_docs = n;
+  rep->max_doc = n ? docs.back().id + 1 : 0;
+  std::vector<double> avg(nf, 0);
+  for (size_t d = 0; d < n; ++d)
+    for (size_t f = 0; f < nf; ++f) avg[f] += lengths[d * nf + f];
+  for (size_t f = 0; f < nf; ++f) rep->avg_len[f] = n ? static_cast<float>(std::max(avg[f] / n, 1e-3)) : 1.0f;
+  // The global, sorted term list.
+  std::vector<std::string> all;
+  for (auto& s : shards)
+    for (auto& t : s.terms) all.push_back(t);
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  rep->terms = std::move(all);
+  rep->term_info.resize(rep->terms.size());
+  // Per-document normalisers: w_f / (1 - b_f + b_f * len_f / avg_f).
+  std::vector<float> norm(n * nf);
+  std::vector<uint32_t> doc_index_of;  // id -> index into docs (ids may have gaps)
+  for (size_t d = 0; d < n; ++d)
+    for (size_t f = 0; f < nf; ++f) {
+      const FieldSpec& fs = options.fields[f];
+      norm[d * nf + f] = fs.weight / (1 - fs.b + fs.b * lengths[d * nf + f] / rep->avg_len[f]);
+    }
+  std::unordered_map<uint32_t, uint32_t> gap_index;
+  bool dense = n == 0 || docs.back().id + 1 == n;
+  if (!dense)
+    for (size_t d = 0; d < n; ++d) gap_index[docs[d].id] = static_cast<uint32_t>(d);
+  std::vector<uint32_t> pdocs;
+  std::vector<float> pimp;
+  for (size_t t = 0; t < rep->terms.size(); ++t) {
+    pdocs.clear();
+    pimp.clear();
+    for (auto& s : shards) {  // shards hold increasing, disjoint doc ranges
+      auto it = s.term_ids.find(rep->terms[t]);
+      if (it == s.term_ids.end()) continue;
+      for (const RawPosting& p : s.postings[it->second]) {
+        size_t d = dense ? p.doc : gap_index[p.doc];
+        float tfp = 0;
+        for (size_t f = 0; f < nf; ++f) tfp += p.tf[f] * norm[d * nf + f];
+        pdocs.push_back(p.doc);
+        pimp.push_back(tfp / (options.k1 + tfp));
+      }
+      std::vector<RawPosting>().swap(s.postings[it->second]);
+    }
+    rep->EncodeTerm(pdocs, pimp, &rep->term_info[t]);
+  }
+  return std::unique_ptr<Index>(new Index(std::move(rep)));
+}
+
+Index::Index(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+Index::~Index() = default;
+
+size_t Index::num_docs() const { return rep_->num_docs; }
+
+const std::string& Index::ExternalId(uint32_t doc) const {
+  static const std::string kNone;
+  auto it = std::lower_bound(rep_->doc_ids.begin(), rep_->doc_ids.end(), doc);
+  if (it == rep_->doc_ids.end() || *it != doc) return kNone;
+  return rep_->external_ids[it - rep_->doc_ids.begin()];
+}
+size_t Index::num_terms() const { return rep_->terms.size(); }
+
+size_t Index::MemoryBytes() const {
+  size_t b = rep_->postings.size() + rep_->impacts_pool.size() * sizeof(float) + rep_->blocks.size() * sizeof(BlockMeta) +
+             rep_->term_info.size() * sizeof(TermInfo);
+  for (const auto& t : rep_->terms) b += t.size() + sizeof(std::string);
+  return b;
+}
+
+std::string Index::Describe() const {
+  std::string s = fmt::format("bm25f:k1={}", rep_->options.k1);
+  for (const auto& f : rep_->options.fields) s += fmt::format(",{}={}/{}", f.name, f.weight, f.b);
+  return s + ";" + rep_->analyzer->Describe();
+}
+
+Index::Rep::Rep(const IndexOptions& o, std::shared_ptr<const text::Dictionary> d)
+    : options(o), dict(std::move(d)), analyzer(std::make_unique<text::Analyzer>(o.analyzer, dict)) {
+  for (auto& a : avg_len) a = 1.0f;
+}
+
+const TermInfo* Index::Rep::Find(std::string_view term) const {
+  auto it = std::lower_bound(terms.begin(), terms.end(), term,
+                             [](const std::string& a, std::string_view b) { return std::string_view(a) < b; });
+  if (it == terms.end() || *it != term) return nullptr;
+  return &term_info[it - terms.begin()];
+}
+
+// ---- cursor -----------------------------------------------------------------------
+
+void Cursor::Init(const Index::Rep* rep, const TermInfo* info, float idf) {
+  rep_ = rep;
+  info_ = info;
+  idf_ = idf;
+  block_ = 0;
+  LoadBlock();
+}
+
+void Cursor::LoadBlock() {
+  if (block_ >= info_->num_blocks) {
+    doc_ = kEnd;
+    return;
+  }
+  const BlockMeta& m = rep_->blocks[info_->first_block + block_];
+  const uint8_t* p = rep_->postings.data() + m.offset;
+  uint32_t prev = block_ == 0 ? 0 : rep_->blocks[info_->first_block + block_ - 1].last_doc;
+  n_ = m.count;
+  for (uint32_t i = 0; i < n_; ++i) {
+    uint32_t v = 0;
+    int shift = 0;
+    while (*p & 0x80) {
+      v |= static_cast<uint32_t>(*p++ & 0x7F) << shift;
+      shift += 7;
+    }
+    v |= static_cast<uint32_t>(*p++) << shift;
+    prev = (block_ == 0 && i == 0) ? v : prev + v;
+    docs_[i] = prev;
+  }
+  impacts_ = rep_->impacts_pool.data() + m.impacts_offset;
+  pos_ = 0;
+  doc_ = docs_[0];
+}
+
+void Cursor::Next() {
+  if (doc_ == kEnd) return;
+  if (++pos_ < n_) {
+    doc_ = docs_[pos_];
+    return;
+  }
+  ++block_;
+  LoadBlock();
+}
+
+void Cursor::NextGEQ(uint32_t target) {
+  if (doc_ >= target) return;
+  // Skip whole blocks by their last doc id without decoding them.
+  uint32_t b = block_;
+  while (b < info_->num_blocks && rep_->blocks[info_->first_block + b].last_doc < target) ++b;
+  if (b != block_) {
+    block_ = b;
+    LoadBlock();
+    if (doc_ == kEnd) return;
+  }
+  while (docs_[pos_] < target) ++pos_;  // the block's last doc is >= target
+  doc_ = docs_[pos_];
+}
+
+float Cursor::BlockMaxScore(uint32_t target) const {
+  uint32_t b = block_;
+  while (b < info_->num_blocks && rep_->blocks[info_->first_block + b].last_doc < target) ++b;
+  if (b >= info_->num_blocks) return 0;
+  return idf_ * rep_->blocks[info_->first_block + b].max_impact;
+}
+
+// ---- file format ----------------------------------------------------------------------
+
+namespace {
+constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '1'};
+
+template <typename T>
+void WritePod(std::ofstream& out, const T& v) {
+  out.write(reinterpret_cast<const char*>(&v), sizeof(T));
+}
+template <typename T>
+void WriteVec(std::ofstream& out, const std::vector<T>& v) {
+  uint64_t n = v.size();
+  WritePod(out, n);
+  out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)));
+}
+template <typename T>
+bool ReadPod(std::ifstream& in, T* v) {
+  return static_cast<bool>(in.read(reinterpret_cast<char*>(v), sizeof(T)));
+}
+template <typename T>
+bool ReadVec(std::ifstream& in, std::vector<T>* v, uint64_t limit) {
+  uint64_t n;
+  if (!ReadPod(in, &n) || n > limit) return false;
+  v->resize(n);
+  return static_cast<bool>(in.read(reinterpret_cast<char*>(v->data()), static_cast<std::streamsize>(n * sizeof(T))));
+}
+}  // namespace
+
+Status Index::Save(const std::string& path) const {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return Status::IoError(fmt::format("cannot write '{}'", tmp));
+    const Rep& r = *rep_;
+    out.write(kMagic, sizeof kMagic);
+    // Options, so a loaded index scores and analyses as it was built.
+    WritePod(out, r.options.k1);
+    uint32_t nf = static_cast<uint32_t>(r.options.fields.size());
+    WritePod(out, nf);
+    for (const auto& f : r.options.fields) {
+      uint32_t len = static_cast<uint32_t>(f.name.size());
+      WritePod(out, len);
+      out.write(f.name.data(), len);
+      WritePod(out, f.weight);
+      WritePod(out, f.b);
+    }
+    uint8_t an[3] = {r.options.analyzer.stem, r.options.analyzer.stop_words, r.options.analyzer.cjk};
+    out.write(reinterpret_cast<const char*>(an), 3);
+    WritePod(out, r.num_docs);
+    WritePod(out, r.max_doc);
+    WritePod(out, r.avg_len);
+    // Terms: lengths then bytes.
+    std::vector<uint32_t> lens;
+    std::string bytes;
+    for (const auto& t : r.terms) {
+      lens.push_back(static_cast<uint32_t>(t.size()));
+      bytes += t;
+    }
+    WriteVec(out, lens);
+    std::vector<char> b(bytes.begin(), bytes.end());
+    WriteVec(out, b);
+    WriteVec(out, r.term_info);
+    WriteVec(out, r.blocks);
+    WriteVec(out, r.postings);
+    WriteVec(out, r.impacts_pool);
+    WriteVec(out, r.doc_ids);
+    std::vector<uint32_t> elens;
+    std::string ebytes;
+    for (const auto& e : r.external_ids) {
+      elens.push_back(static_cast<uint32_t>(e.size()));
+      ebytes += e;
+    }
+    WriteVec(out, elens);
+    std::vector<char> eb(ebytes.begin(), ebytes.end());
+    WriteVec(out, eb);
+    out.write(kMagic, sizeof kMagic);  // trailer: a truncated file fails to load
+    if (!out) return Status::IoError(fmt::format("writing '{}' failed", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return Status::IoError(fmt::format("cannot rename '{}' to '{}'", tmp, path));
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_ptr<const text::Dictionary> dict) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(fmt::format("no search index at '{}' (run `souk index`)", path));
+  char magic[8];
+  if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0)
+    return Status::Corruption(fmt::format("'{}' is not a souk search index (or an old format)", path));
+  IndexOptions o;
+  const uint64_t kLimit = uint64_t{1} << 40;
+  auto bad = [&]() { return Status::Corruption(fmt::format("search index '{}' is truncated or damaged", path)); };
+  uint32_t nf;
+  if (!ReadPod(in, &o.k1) || !ReadPod(in, &nf) || nf > kMaxFields) return bad();
+  o.fields.clear();
+  for (uint32_t i = 0; i < nf; ++i) {
+    uint32_t len;
+    if (!ReadPod(in, &len) || len > 256) return bad();
+    FieldSpec f;
+    f.name.resize(len);
+    if (!in.read(f.name.data(), len) || !ReadPod(in, &f.weight) || !ReadPod(in, &f.b)) return bad();
+    o.fields.push_back(f);
+  }
+  uint8_t an[3];
+  if (!in.read(reinterpret_cast<char*>(an), 3)) return bad();
+  o.analyzer.stem = an[0];
+  o.analyzer.stop_words = an[1];
+  o.analyzer.cjk = an[2];
+  auto rep = std::make_unique<Rep>(o, std::move(dict));
+  if (!ReadPod(in, &rep->num_docs) || !ReadPod(in, &rep->max_doc) || !ReadPod(in, &rep->avg_len)) return bad();
+  std::vector<uint32_t> lens;
+  std::vector<char> bytes;
+  if (!ReadVec(in, &lens, kLimit) || !ReadVec(in, &bytes, kLimit)) return bad();
+  rep->terms.reserve(lens.size());
+  size_t at = 0;
+  for (uint32_t l : lens) {
+    if (at + l > bytes.size()) return bad();
+    rep->terms.emplace_back(bytes.data() + at, l);
+    at += l;
+  }
+  if (!ReadVec(in, &rep->term_info, kLimit) || !ReadVec(in, &rep->blocks, kLimit) ||
+      !ReadVec(in, &rep->postings, kLimit) || !ReadVec(in, &rep->impacts_pool, kLimit) ||
+      !ReadVec(in, &rep->doc_ids, kLimit))
+    return bad();
+  {
+    std::vector<uint32_t> elens;
+    std::vector<char> eb;
+    if (!ReadVec(in, &elens, kLimit) || !ReadVec(in, &eb, kLimit) || elens.size() != rep->doc_ids.size()) return bad();
+    size_t pos = 0;
+    for (uint32_t l : elens) {
+      if (pos + l > eb.size()) return bad();
+      rep->external_ids.emplace_back(eb.data() + pos, l);
+      pos += l;
+    }
+  }
+  if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0) return bad();
+  if (rep->term_info.size() != rep->terms.size()) return bad();
+  for (const auto& b : rep->blocks)
+    if (b.offset > rep->postings.size() || b.impacts_offset + b.count > rep->impacts_pool.size()) return bad();
+  for (const auto& t : rep->term_info)
+    if (t.first_block + t.num_blocks > rep->blocks.size()) return bad();
+  return std::unique_ptr<Index>(new Index(std::move(rep)));
+}
+
+}  // namespace souk::search

@@ -1,0 +1,78 @@
+// Internal layout of the search index, shared by index.cc and query.cc.
+#pragma once
+
+#include <array>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "search/search.h"
+
+namespace souk::search {
+
+inline constexpr size_t kBlockSize = 128;
+inline constexpr size_t kMaxFields = 8;
+inline constexpr uint32_t kEnd = std::numeric_limits<uint32_t>::max();
+
+struct TermInfo {
+  uint32_t df = 0;
+  uint32_t first_block = 0;
+  uint32_t num_blocks = 0;
+  float max_impact = 0;  // largest tf'/(k1+tf') in the list
+};
+
+struct BlockMeta {
+  uint64_t offset = 0;          // varint doc deltas in postings
+  uint64_t impacts_offset = 0;  // first impact in impacts_pool
+  uint32_t last_doc = 0;
+  uint32_t count = 0;
+  float max_impact = 0;
+  uint32_t pad = 0;
+};
+
+struct Index::Rep {
+  Rep(const IndexOptions& options, std::shared_ptr<const text::Dictionary> dict);
+  const TermInfo* Find(std::string_view term) const;
+  void EncodeTerm(const std::vector<uint32_t>& docs, const std::vector<float>& impacts, TermInfo* info);
+
+  IndexOptions options;
+  std::shared_ptr<const text::Dictionary> dict;
+  std::unique_ptr<text::Analyzer> analyzer;
+  uint64_t num_docs = 0;
+  uint32_t max_doc = 0;
+  std::array<float, kMaxFields> avg_len{};
+  std::vector<std::string> terms;  // sorted
+  std::vector<TermInfo> term_info;  // parallel to terms
+  std::vector<BlockMeta> blocks;
+  std::vector<uint8_t> postings;
+  std::vector<float> impacts_pool;
+  std::vector<uint32_t> doc_ids;          // sorted
+  std::vector<std::string> external_ids;  // parallel to doc_ids
+};
+
+// Iterates one posting list in doc order, decoding a block at a time.
+class Cursor {
+ public:
+  void Init(const Index::Rep* rep, const TermInfo* info, float idf);
+  uint32_t doc() const { return doc_; }
+  float score() const { return idf_ * impacts_[pos_]; }
+  float max_score() const { return idf_ * info_->max_impact; }
+  // Upper bound of the score of any doc >= target in this list's block holding target.
+  float BlockMaxScore(uint32_t target) const;
+  void Next();
+  void NextGEQ(uint32_t target);
+  uint32_t df() const { return info_->df; }
+
+ private:
+  void LoadBlock();
+  const Index::Rep* rep_ = nullptr;
+  const TermInfo* info_ = nullptr;
+  float idf_ = 0;
+  uint32_t block_ = 0, pos_ = 0, n_ = 0;
+  uint32_t doc_ = kEnd;
+  const float* impacts_ = nullptr;
+  uint32_t docs_[kBlockSize];
+};
+
+}  // namespace souk::search

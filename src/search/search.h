@@ -1,0 +1,130 @@
+// Product search: an inverted index over the catalog with BM25F ranking.
+//
+// Fields (title, brand, category, tags, description) are analysed by
+// souk::text (the same analyzer at index and query time) and scored with
+// BM25F: per term, the field frequencies are length-normalised per field,
+// weighted, summed into one pseudo-frequency tf', and saturated once:
+//   score(d, t) = idf(t) * tf' / (k1 + tf'),
+//   tf' = sum_f w_f * tf_f / (1 - b_f + b_f * len_f / avglen_f).
+// Because a document's field lengths do not change, tf'/(k1 + tf') is computed
+// at index time and stored with each posting; idf is applied at query time.
+//
+// Layout (hnswlib-style flat data): postings of a term are blocks of
+// kBlockSize documents: doc-id deltas as varints, one float impact per doc,
+// and per block the last doc id and the largest impact. Top-k over OR queries
+// uses MaxScore with block-max skipping, so common words do not scan whole
+// lists; AND queries intersect with skipping.
+//
+// Thread-safety: a built or loaded Index is immutable; Search is const and
+// safe from any number of threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "text/text.h"
+
+namespace souk::search {
+
+struct FieldSpec {
+  std::string name;    // title, brand, category, tags, description
+  float weight = 1.0f;
+  float b = 0.75f;     // length normalisation
+};
+
+struct IndexOptions {
+  // Defaults favour the title, then brand, category and tags.
+  std::vector<FieldSpec> fields = {{"title", 3.0f, 0.75f},
+                                   {"brand", 2.0f, 0.5f},
+                                   {"category", 1.5f, 0.5f},
+                                   {"tags", 1.5f, 0.5f},
+                                   {"description", 1.0f, 0.75f}};
+  float k1 = 1.2f;
+  text::AnalyzerOptions analyzer;
+  int threads = 0;  // build threads; 0 = hardware concurrency
+};
+
+// One catalog item as the index sees it. `fields` follows IndexOptions::fields.
+struct Document {
+  uint32_t id = 0;  // dense item id; documents must be given in increasing id order
+  std::vector<std::string> fields;
+  std::string external_id;  // the item_id users see; kept in the index
+};
+
+struct Hit {
+  uint32_t doc;
+  float score;
+};
+
+enum class Match {
+  kAll,         // every query term must match (falls back to kAny when nothing matches)
+  kAny,         // OR: any term; ranked by BM25F
+};
+
+struct QueryOptions {
+  size_t k = 10;
+  Match match = Match::kAll;
+  size_t max_terms = 64;  // longer queries are an InvalidArgument
+};
+
+struct SearchResult {
+  std::vector<Hit> hits;       // best first
+  uint64_t found = 0;          // documents matching (exact for kAll, lower bound for kAny)
+  std::vector<std::string> terms;  // the analysed query terms
+  bool relaxed = false;        // kAll found nothing and kAny was used
+};
+
+class Index {
+ public:
+  ~Index();
+
+  // Builds the index. `docs` in increasing id order (ids may have gaps).
+  static std::unique_ptr<Index> Build(const std::vector<Document>& docs, const IndexOptions& options,
+                                      std::shared_ptr<const text::Dictionary> dict);
+
+  // Saves to / loads from one file. Load checks the format version.
+  Status Save(const std::string& path) const;
+  static Result<std::unique_ptr<Index>> Load(const std::string& path, std::shared_ptr<const text::Dictionary> dict);
+
+  // Searches. InvalidArgument for queries over max_terms terms.
+  Result<SearchResult> Search(std::string_view query, const QueryOptions& options) const;
+
+  size_t num_docs() const;
+  // The external id of a document ("" if none was given).
+  const std::string& ExternalId(uint32_t doc) const;
+  size_t num_terms() const;
+  size_t MemoryBytes() const;
+  // "bm25f:k1=1.2,title=3/0.75,...;text:stem=1,..."
+  std::string Describe() const;
+
+  struct Rep;
+
+ private:
+  explicit Index(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+// ---- relevance evaluation ------------------------------------------------------
+
+struct Judgment {
+  std::string query;
+  std::string item_id;
+  int grade = 0;  // 0 = not relevant; higher is better
+};
+
+struct EvalMetrics {
+  size_t queries = 0;
+  double ndcg10 = 0;    // gains 2^grade - 1, ideal from the judgments
+  double mrr = 0;       // reciprocal rank of the first item with grade > 0 (within the top 100)
+  double recall100 = 0; // share of grade > 0 items in the top 100
+};
+
+// Runs every distinct judged query (k = 100) and averages the metrics over
+// queries that have at least one relevant item.
+Result<EvalMetrics> Evaluate(const Index& index, const std::vector<Judgment>& judgments, const QueryOptions& options);
+
+}  // namespace souk::search

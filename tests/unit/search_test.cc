@@ -1,0 +1,227 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
+#include "search/search.h"
+#include "test_util.h"
+
+namespace souk::search {
+namespace {
+
+using souk::testing::TempDir;
+
+// "w<i>x" (built by appends: GCC 12 warns falsely on "w" + to_string(i)).
+std::string Word(const char* prefix, size_t i, const char* suffix) {
+  std::string s = prefix;
+  s += std::to_string(i);
+  s += suffix;
+  return s;
+}
+
+// A random catalog over a small vocabulary so that lists overlap heavily.
+std::vector<Document> RandomDocs(size_t n, uint32_t seed, size_t nfields) {
+  std::mt19937 rng(seed);
+  std::vector<std::string> vocab;
+  for (int i = 0; i < 120; ++i) vocab.push_back(Word("w", i, "x"));
+  std::vector<Document> docs;
+  for (size_t d = 0; d < n; ++d) {
+    Document doc;
+    doc.id = static_cast<uint32_t>(d * 3 + (d % 3));  // strictly increasing, with gaps
+    for (size_t f = 0; f < nfields; ++f) {
+      std::string text;
+      int len = 1 + rng() % (f == nfields - 1 ? 30 : 6);
+      for (int k = 0; k < len; ++k) {
+        // Skewed: low word ids are common.
+        size_t w = std::min<size_t>(vocab.size() - 1, static_cast<size_t>(std::pow(rng() % 10000 / 10000.0, 2.5) * vocab.size()));
+        text += vocab[w] + " ";
+      }
+      doc.fields.push_back(text);
+    }
+    docs.push_back(std::move(doc));
+  }
+  return docs;
+}
+
+// BM25F by brute force, independent of the index.
+struct Brute {
+  Brute(const std::vector<Document>& docs, const IndexOptions& o, const text::Analyzer& a) : docs_(docs), o_(o) {
+    size_t nf = o.fields.size();
+    tf_.resize(docs.size());
+    len_.assign(docs.size(), std::vector<double>(nf, 0));
+    avg_.assign(nf, 0);
+    for (size_t d = 0; d < docs.size(); ++d)
+      for (size_t f = 0; f < nf; ++f) {
+        std::vector<text::Token> toks;
+        a.Analyze(docs[d].fields[f], &toks);
+        len_[d][f] = toks.size();
+        avg_[f] += toks.size();
+        for (auto& t : toks) {
+          auto& v = tf_[d][t.term];
+          v.resize(nf, 0);
+          v[f] += 1;
+        }
+      }
+    for (auto& x : avg_) x /= docs.size();
+    for (auto& m : tf_)
+      for (auto& [t, v] : m) ++df_[t];
+  }
+  double Score(size_t d, const std::string& term) const {
+    auto it = tf_[d].find(term);
+    if (it == tf_[d].end()) return -1;
+    double tfp = 0;
+    for (size_t f = 0; f < o_.fields.size(); ++f)
+      tfp += o_.fields[f].weight * it->second[f] /
+             (1 - o_.fields[f].b + o_.fields[f].b * len_[d][f] / avg_[f]);
+    size_t df = df_.at(term);
+    double idf = std::log(1.0 + (docs_.size() - df + 0.5) / (df + 0.5));
+    return idf * tfp / (o_.k1 + tfp);
+  }
+  const std::vector<Document>& docs_;
+  const IndexOptions& o_;
+  std::vector<std::map<std::string, std::vector<double>>> tf_;
+  std::vector<std::vector<double>> len_;
+  std::vector<double> avg_;
+  std::map<std::string, size_t> df_;
+};
+
+IndexOptions TestOptions() {
+  IndexOptions o;
+  o.fields = {{"title", 3.0f, 0.75f}, {"brand", 2.0f, 0.5f}, {"description", 1.0f, 0.75f}};
+  o.threads = 2;
+  return o;
+}
+
+TEST(SearchIndex, OrAndAndMatchBruteForce) {
+  IndexOptions o = TestOptions();
+  auto docs = RandomDocs(3000, 1, o.fields.size());
+  auto index = Index::Build(docs, o, nullptr);
+  text::Analyzer analyzer(o.analyzer, nullptr);
+  Brute brute(docs, o, analyzer);
+  std::mt19937 rng(7);
+  for (int q = 0; q < 60; ++q) {
+    std::vector<std::string> words;
+    int n = 1 + q % 4;
+    for (int k = 0; k < n; ++k) words.push_back(Word("w", rng() % 60, "x"));
+    std::string query;
+    for (auto& w : words) query += w + " ";
+    for (Match m : {Match::kAny, Match::kAll}) {
+      QueryOptions qo;
+      qo.k = 10;
+      qo.match = m;
+      auto r = index->Search(query, qo);
+      ASSERT_TRUE(r.ok());
+      // Brute force: all matching docs with their scores.
+      std::vector<std::pair<double, uint32_t>> all;
+      std::set<std::string> uniq(r->terms.begin(), r->terms.end());
+      for (size_t d = 0; d < docs.size(); ++d) {
+        double s = 0;
+        size_t matched = 0;
+        for (auto& t : uniq) {
+          double x = brute.Score(d, t);
+          if (x >= 0) s += x, ++matched;
+        }
+        bool ok = m == Match::kAny ? matched > 0 : matched == uniq.size();
+        if (ok) all.emplace_back(s, docs[d].id);
+      }
+      if (m == Match::kAll && all.empty()) continue;  // relaxation covered elsewhere
+      std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+      // AND with fewer than k matches is topped up by any-word matches,
+      // after the documents that have every word.
+      size_t exact = std::min<size_t>(10, all.size());
+      if (m == Match::kAll && all.size() < 10) {
+        EXPECT_TRUE(r->relaxed) << query;
+        ASSERT_GE(r->hits.size(), all.size()) << query;
+      } else {
+        ASSERT_EQ(r->hits.size(), exact) << query;
+      }
+      for (size_t i = 0; i < exact; ++i) {
+        EXPECT_NEAR(r->hits[i].score, all[i].first, 1e-3 * std::max(1.0, all[i].first)) << query << " rank " << i;
+      }
+      if (m == Match::kAll && !r->relaxed) {
+        EXPECT_EQ(r->found, all.size()) << query;
+      }
+    }
+  }
+}
+
+TEST(SearchIndex, RelaxesToAnyWhenNothingHasAllTerms) {
+  IndexOptions o = TestOptions();
+  std::vector<Document> docs = {{0, {"red running shoes", "acme", "light"}, "A"},
+                                {1, {"blue trail shoes", "zoom", "grip"}, "B"},
+                                {2, {"coffee mug", "acme", "ceramic"}, "C"}};
+  auto index = Index::Build(docs, o, nullptr);
+  QueryOptions qo;
+  auto r = index->Search("red mug", qo);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->relaxed);
+  EXPECT_EQ(r->hits.size(), 2u);
+  qo.k = 1;
+  auto all = index->Search("acme shoes", qo);
+  ASSERT_TRUE(all.ok());
+  EXPECT_FALSE(all->relaxed);
+  ASSERT_EQ(all->hits.size(), 1u);
+  EXPECT_EQ(all->hits[0].doc, 0u);
+  EXPECT_EQ(all->found, 1u);
+  // With room for more, the one full match stays first and any-word matches follow.
+  qo.k = 10;
+  auto more = index->Search("acme shoes", qo);
+  ASSERT_TRUE(more.ok());
+  EXPECT_TRUE(more->relaxed);
+  ASSERT_EQ(more->hits.size(), 3u);
+  EXPECT_EQ(more->hits[0].doc, 0u);
+  // Stemming: "running shoe" matches "running shoes".
+  auto stem = index->Search("run shoe", qo);
+  ASSERT_TRUE(stem.ok());
+  ASSERT_FALSE(stem->hits.empty());
+  EXPECT_EQ(stem->hits[0].doc, 0u);
+}
+
+TEST(SearchIndex, EmptyAndOverlongQueries) {
+  IndexOptions o = TestOptions();
+  auto index = Index::Build(RandomDocs(100, 2, 3), o, nullptr);
+  auto empty = index->Search("   ", {});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->hits.empty());
+  std::string huge;
+  for (int i = 0; i < 10000; ++i) huge += Word("t", i, " ");
+  auto r = index->Search(huge, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("at most 64"), std::string::npos);
+  auto bad = index->Search("w1x \xFF\xFE w2x \x01\x02", {});
+  ASSERT_TRUE(bad.ok());  // invalid UTF-8 and control characters are separators, not errors
+}
+
+TEST(SearchIndex, SaveLoadRoundTrip) {
+  TempDir dir;
+  IndexOptions o = TestOptions();
+  auto docs = RandomDocs(1500, 3, 3);
+  auto index = Index::Build(docs, o, nullptr);
+  ASSERT_TRUE(index->Save(dir / "idx").ok());
+  auto loaded = Index::Load(dir / "idx", nullptr);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->num_docs(), index->num_docs());
+  EXPECT_EQ((*loaded)->Describe(), index->Describe());
+  for (const char* q : {"w1x w2x", "w5x", "w3x w40x w7x"}) {
+    QueryOptions qo;
+    qo.match = Match::kAny;
+    auto a = index->Search(q, qo), b = (*loaded)->Search(q, qo);
+    ASSERT_EQ(a->hits.size(), b->hits.size());
+    for (size_t i = 0; i < a->hits.size(); ++i) {
+      EXPECT_EQ(a->hits[i].doc, b->hits[i].doc);
+      EXPECT_EQ(a->hits[i].score, b->hits[i].score);
+    }
+  }
+  // A truncated file is refused, not half-loaded.
+  std::string bytes = souk::testing::ReadText(dir / "idx");
+  souk::testing::WriteText(dir / "cut", bytes.substr(0, bytes.size() / 2));
+  auto cut = Index::Load(dir / "cut", nullptr);
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(Index::Load(dir / "none", nullptr).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace souk::search
