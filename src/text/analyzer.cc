@@ -122,10 +122,15 @@ size_t ReadPart(const NChar* c, size_t i, size_t n, std::string* terms, Part* pa
     switch (ch.cls) {
       case CharClass::kLetter:
       case CharClass::kDigit:
-        internal::AppendUtf8(ch.cp, terms);
         prev = ch.cls;
-        prev_latin = internal::IsLatinLetter(ch.cp);
-        if (!prev_latin && ch.cp >= 0x1100 && internal::IsConjoiningJamo(ch.cp)) part->compose = true;
+        if (ch.cp < 0x80) {  // the common case, kept cheap
+          terms->push_back(static_cast<char>(ch.cp));
+          prev_latin = ch.cls == CharClass::kLetter;
+        } else {
+          internal::AppendUtf8(ch.cp, terms);
+          prev_latin = internal::IsLatinLetter(ch.cp);
+          if (!prev_latin && internal::IsConjoiningJamo(ch.cp)) part->compose = true;
+        }
         take = true;
         break;
       case CharClass::kMark:
@@ -248,12 +253,25 @@ int Analyzer::AnalyzeOnce(std::string_view text, bool drop_stop_words, Scratch* 
     // Snowball leaves words of one or two letters alone; skip the call.
     if (options_.stem && term->size() > 2 && IsAsciiLetters(*term)) ThreadStemmer().Stem(term);
   };
-  auto push = [&](std::string term, uint32_t start, uint32_t end, TokenKind kind) {
-    out->push_back(Token{std::move(term), pos, start, end, kind});
+  // Appends a token at the current position and returns its term. The term
+  // is built in place in the output: this is the hot path, copies count.
+  auto push = [&](std::string_view term, uint32_t start, uint32_t end, TokenKind kind) -> std::string& {
+    Token& t = out->emplace_back();
+    t.term.assign(term);
+    t.position = pos;
+    t.start = start;
+    t.end = end;
+    t.kind = kind;
+    return t.term;
+  };
+  // The same for a word whose raw normalized text still needs finishing
+  // (Han terms are final as they are).
+  auto emit = [&](std::string_view raw, bool compose, uint32_t start, uint32_t end, TokenKind kind) {
+    finish(&push(raw, start, end, kind), compose);
   };
   // True if `term` is already a token at the current position (from index `from`).
-  auto seen = [&](size_t from, std::string_view term) {
-    for (size_t k = from; k < out->size(); ++k) {
+  auto seen = [&](size_t from, std::string_view term, size_t end) {
+    for (size_t k = from; k < end; ++k) {
       if ((*out)[k].term == term) return true;
     }
     return false;
@@ -271,14 +289,14 @@ int Analyzer::AnalyzeOnce(std::string_view text, bool drop_stop_words, Scratch* 
   // Run characters [a, b) (relative to run start `base`) as overlapping
   // bigrams, or one unigram when there is a single character.
   auto bigrams = [&](size_t base, size_t a, size_t b) {
+    std::string_view run = s->run;
     if (b - a == 1) {
-      push(s->run.substr(s->off[a], s->off[a + 1] - s->off[a]), c[base + a].start, c[base + a].end, TokenKind::kWord);
+      push(run.substr(s->off[a], s->off[a + 1] - s->off[a]), c[base + a].start, c[base + a].end, TokenKind::kWord);
       ++pos;
       return;
     }
     for (size_t k = a; k + 1 < b; ++k) {
-      push(s->run.substr(s->off[k], s->off[k + 2] - s->off[k]), c[base + k].start, c[base + k + 1].end,
-           TokenKind::kWord);
+      push(run.substr(s->off[k], s->off[k + 2] - s->off[k]), c[base + k].start, c[base + k + 1].end, TokenKind::kWord);
       ++pos;
     }
   };
@@ -302,27 +320,24 @@ int Analyzer::AnalyzeOnce(std::string_view text, bool drop_stop_words, Scratch* 
       }
       const Part& p0 = s->parts.front();
       const Part& pn = s->parts.back();
+      std::string_view terms = s->terms;
       if (s->parts.size() == 1) {
-        std::string term = s->terms.substr(p0.begin, p0.end - p0.begin);
+        std::string_view term = terms.substr(p0.begin, p0.end - p0.begin);
         if (drop_stop_words && IsStopWord(term)) {
           *dropped = true;
         } else {
-          finish(&term, p0.compose);
-          push(std::move(term), p0.start, p0.stop, TokenKind::kWord);
+          emit(term, p0.compose, p0.start, p0.stop, TokenKind::kWord);
           ++pos;
         }
       } else {
         // usb-c: usbc (whole), usb, c (parts), one position.
         bool compose = false;
         for (const Part& p : s->parts) compose = compose || p.compose;
-        std::string joined = s->terms.substr(p0.begin, pn.end - p0.begin);
-        finish(&joined, compose);
         size_t whole = out->size();
-        push(std::move(joined), p0.start, pn.stop, TokenKind::kWhole);
+        emit(terms.substr(p0.begin, pn.end - p0.begin), compose, p0.start, pn.stop, TokenKind::kWhole);
         for (const Part& p : s->parts) {
-          std::string term = s->terms.substr(p.begin, p.end - p.begin);
-          finish(&term, p.compose);
-          if (!seen(whole, term)) push(std::move(term), p.start, p.stop, TokenKind::kPart);
+          emit(terms.substr(p.begin, p.end - p.begin), p.compose, p.start, p.stop, TokenKind::kPart);
+          if (seen(whole, out->back().term, out->size() - 1)) out->pop_back();  // a-a: one part a
         }
         ++pos;
       }
@@ -351,15 +366,16 @@ int Analyzer::AnalyzeOnce(std::string_view text, bool drop_stop_words, Scratch* 
         }
         const uint32_t b = pieces[p].begin, e = pieces[p].end;
         size_t whole = out->size();
-        push(s->run.substr(s->off[b], s->off[e] - s->off[b]), c[i + b].start, c[i + e - 1].end, TokenKind::kWord);
+        push(std::string_view(s->run).substr(s->off[b], s->off[e] - s->off[b]), c[i + b].start, c[i + e - 1].end,
+             TokenKind::kWord);
         // Search mode: the dictionary words inside a long word share its
         // position, so 手机 finds 手机壳 and 大学 finds 清华大学.
         for (uint32_t len = 2; len < e - b; ++len) {
           for (uint32_t k = b; k + len <= e; ++k) {
             std::string_view sub = std::string_view(s->run).substr(s->off[k], s->off[k + len] - s->off[k]);
             const Dictionary::Rep::Slot* slot = jieba_->Find(sub);
-            if (slot == nullptr || !(slot->flags & Dictionary::Rep::kWord) || seen(whole, sub)) continue;
-            push(std::string(sub), c[i + k].start, c[i + k + len - 1].end, TokenKind::kPart);
+            if (slot == nullptr || !(slot->flags & Dictionary::Rep::kWord) || seen(whole, sub, out->size())) continue;
+            push(sub, c[i + k].start, c[i + k + len - 1].end, TokenKind::kPart);
           }
         }
         if (out->size() > whole + 1) (*out)[whole].kind = TokenKind::kWhole;

@@ -68,7 +68,12 @@ inline void AppendUtf8(char32_t cp, std::string* out) {
   out->append(b, n);
 }
 
-bool IsLatinLetter(char32_t cp);
+inline bool IsLatinLetter(char32_t cp) {
+  if (cp < 0x80) return (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z';
+  return (cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) || (cp >= 0x250 && cp <= 0x2AF) ||
+         (cp >= 0x1E00 && cp <= 0x1EFF) || (cp >= 0x2C60 && cp <= 0x2C7F) || (cp >= 0xA720 && cp <= 0xA7FF) ||
+         (cp >= 0xAB30 && cp <= 0xAB6F) || (cp >= 0xFB00 && cp <= 0xFB06);
+}
 bool IsHan(char32_t cp);
 // True for characters that may compose with their neighbours under NFC
 // (Hangul conjoining jamo); with non-Latin marks they trigger recomposition.
