@@ -23,7 +23,9 @@ class SoukSearcher : public Searcher {
     ids->clear();
     search::QueryOptions qo;
     qo.k = k;
-    qo.match = search::Match::kAny;
+    qo.match = search::Match::kAny;  // OR, like the peers; typos and synonyms off
+    qo.typos = false;
+    qo.synonyms = false;
     auto r = index_->Search(query, qo);
     if (!r.ok()) return r.status();
     for (const auto& h : r->hits) ids->push_back(h.doc);

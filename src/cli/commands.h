@@ -11,10 +11,12 @@ namespace souk::cli {
 
 struct SearchArgs {
   std::string dir;
-  std::string query;          // one query, or
-  std::string queries_file;   // one query a line -> one JSON line each
+  std::string query;         // one query, or
+  std::string queries_file;  // one query a line -> one JSON line each
   size_t k = 10;
-  bool exact = false;         // plain BM25F, OR semantics
+  bool exact = false;  // plain BM25F, OR semantics, no typos or synonyms
+  bool typos = true;
+  bool synonyms = true;
   bool json = false;
 };
 
@@ -23,7 +25,6 @@ int IndexCommand(const std::string& dir, Store* store, const Config& config, boo
 // `souk search DIR QUERY | --queries FILE`.
 int SearchCommand(const SearchArgs& args, Store* store, const Config& config);
 // `souk search-eval DIR --judgments FILE`.
-int SearchEvalCommand(const std::string& dir, const std::string& judgments, bool exact, Store* store,
-                      const Config& config, bool json);
+int SearchEvalCommand(const SearchArgs& args, const std::string& judgments, Store* store, const Config& config);
 
 }  // namespace souk::cli

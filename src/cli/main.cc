@@ -193,17 +193,21 @@ int main(int argc, char** argv) {
   search_cmd->add_option("QUERY", sargs.query, "the query");
   search_cmd->add_option("--queries", sargs.queries_file, "one query a line -> one JSON line each");
   search_cmd->add_option("--k", sargs.k, "results to return")->capture_default_str();
-  search_cmd->add_flag("--exact", sargs.exact, "plain BM25F over the analysed terms, OR semantics");
+  search_cmd->add_flag("--exact", sargs.exact, "plain BM25F over the analysed terms, OR semantics, no typos/synonyms");
+  search_cmd->add_flag("!--no-typos", sargs.typos, "no typo tolerance");
+  search_cmd->add_flag("!--no-synonyms", sargs.synonyms, "ignore DIR/synonyms.txt");
   search_cmd->add_flag("--json", as_json, "machine-readable output");
   auto* seval = app.add_subcommand("search-eval", "NDCG@10, MRR and recall@100 over judged queries");
   std::string judgments;
   std::string rank = "none";
-  bool seval_exact = false;
+  cli::SearchArgs eargs;
   seval->add_option("DIR", dir, "data directory")->required();
   seval->add_option("--judgments", judgments, "CSV with query,item_id,grade")->required();
   seval->add_option("--rank", rank, "re-ranker: none (ltr arrives with the ranking issue)")
       ->check(CLI::IsMember({"none"}));
-  seval->add_flag("--exact", seval_exact, "evaluate plain BM25F OR retrieval");
+  seval->add_flag("--exact", eargs.exact, "evaluate plain BM25F OR retrieval");
+  seval->add_flag("!--no-typos", eargs.typos, "no typo tolerance");
+  seval->add_flag("!--no-synonyms", eargs.synonyms, "ignore DIR/synonyms.txt");
   seval->add_flag("--json", as_json, "machine-readable output");
 
   CLI11_PARSE(app, argc, argv);
@@ -212,8 +216,11 @@ int main(int argc, char** argv) {
     auto o = OpenDir(dir);
     if (!o.ok()) return Fail(o.status());
     if (index_cmd->parsed()) return cli::IndexCommand(dir, o->store.get(), o->config, as_json);
-    if (seval->parsed())
-      return cli::SearchEvalCommand(dir, judgments, seval_exact, o->store.get(), o->config, as_json);
+    if (seval->parsed()) {
+      eargs.dir = dir;
+      eargs.json = as_json;
+      return cli::SearchEvalCommand(eargs, judgments, o->store.get(), o->config);
+    }
     if (sargs.query.empty() && sargs.queries_file.empty())
       return Fail(Status::InvalidArgument("give a QUERY or --queries FILE"));
     sargs.dir = dir;
@@ -273,6 +280,9 @@ int main(int argc, char** argv) {
                     WithThousands(stats->events).c_str(), out_dir.c_str());
       return 0;
     }
+    // The generator's synonyms become the shop's synonyms file.
+    fs::copy_file(out_dir + "/synonyms.txt", (fs::path(dir) / "synonyms.txt").string(),
+                  fs::copy_options::overwrite_existing, ec);
     auto o = OpenDir(dir);
     if (!o.ok()) return Fail(o.status());
     json imported;

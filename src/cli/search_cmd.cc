@@ -1,11 +1,11 @@
 // souk index / search / search-eval: glue between the store, the text
 // analyzer and the search index.
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -103,14 +103,57 @@ Result<Built> BuildIndex(const std::string& dir, Store* store, const Config& con
   return b;
 }
 
+// DIR/synonyms.txt: one group a line, comma-separated; '#' starts a comment.
+Result<std::vector<std::vector<std::string>>> ReadSynonyms(const std::string& dir) {
+  std::vector<std::vector<std::string>> groups;
+  std::string path = (fs::path(dir) / "synonyms.txt").string();
+  std::ifstream in(path);
+  if (!in) return groups;
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!IsValidUtf8(line)) return Status::InvalidArgument(fmt::format("{}:{}: invalid UTF-8", path, n));
+    std::string_view l = Trim(line);
+    if (l.empty() || l[0] == '#') continue;
+    std::vector<std::string> g;
+    size_t start = 0;
+    while (start <= l.size()) {
+      size_t c = l.find(',', start);
+      std::string_view e = Trim(l.substr(start, c == std::string_view::npos ? l.npos : c - start));
+      if (!e.empty()) g.emplace_back(e);
+      if (c == std::string_view::npos) break;
+      start = c + 1;
+    }
+    if (g.size() < 2)
+      return Status::InvalidArgument(fmt::format("{}:{}: a synonym group needs at least two entries", path, n));
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
+
 Result<std::unique_ptr<search::Index>> OpenIndex(const std::string& dir, Store* store, const Config& config) {
+  std::unique_ptr<search::Index> index;
   if (!fs::exists(IndexPath(dir))) {
     std::fprintf(stderr, "souk: no search index yet; building it (run `souk index %s` after imports)\n", dir.c_str());
     SOUK_ASSIGN_OR_RETURN(auto b, BuildIndex(dir, store, config));
-    return std::move(b.index);
+    index = std::move(b.index);
+  } else {
+    SOUK_ASSIGN_OR_RETURN(auto dict, Dictionary(config));
+    SOUK_ASSIGN_OR_RETURN(index, search::Index::Load(IndexPath(dir), dict));
   }
-  SOUK_ASSIGN_OR_RETURN(auto dict, Dictionary(config));
-  return search::Index::Load(IndexPath(dir), dict);
+  SOUK_ASSIGN_OR_RETURN(auto synonyms, ReadSynonyms(dir));
+  index->SetSynonyms(synonyms);
+  return index;
+}
+
+search::QueryOptions QueryOptionsOf(const SearchArgs& a) {
+  search::QueryOptions qo;
+  qo.k = a.k;
+  qo.match = a.exact ? search::Match::kAny : search::Match::kAll;
+  qo.typos = a.typos && !a.exact;
+  qo.synonyms = a.synonyms && !a.exact;
+  return qo;
 }
 
 json HitsJson(const search::Index& index, const std::string& query, const search::SearchResult& r, double ms) {
@@ -120,6 +163,7 @@ json HitsJson(const search::Index& index, const std::string& query, const search
   j["hits"] = json::array();
   for (const auto& h : r.hits) j["hits"].push_back({{"item_id", index.ExternalId(h.doc)}, {"score", h.score}});
   if (r.relaxed) j["relaxed"] = true;
+  if (!r.corrections.empty()) j["corrections"] = r.corrections;
   j["took_ms"] = std::round(ms * 1000) / 1000;
   return j;
 }
@@ -149,9 +193,7 @@ int IndexCommand(const std::string& dir, Store* store, const Config& config, boo
 int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
   auto index = OpenIndex(a.dir, store, config);
   if (!index.ok()) return Fail(index.status());
-  search::QueryOptions qo;
-  qo.k = a.k;
-  qo.match = a.exact ? search::Match::kAny : search::Match::kAll;
+  search::QueryOptions qo = QueryOptionsOf(a);
   auto run = [&](const std::string& q) -> Result<std::pair<search::SearchResult, double>> {
     auto t0 = std::chrono::steady_clock::now();
     auto r = (*index)->Search(q, qo);
@@ -170,22 +212,23 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
       auto r = run(line);
       if (!r.ok()) {
         // One bad query must not stop a batch: it gets an error line.
-        std::printf("%s\n", json({{"query", line}, {"error", r.status().message()}}).dump(-1, ' ', false,
-                                                                                        json::error_handler_t::replace).c_str());
+        std::printf("%s\n", json({{"query", line}, {"error", r.status().message()}})
+                                .dump(-1, ' ', false, json::error_handler_t::replace)
+                                .c_str());
         continue;
       }
-      std::printf("%s\n", HitsJson(**index, line, r->first, r->second)
-                              .dump(-1, ' ', false, json::error_handler_t::replace)
-                              .c_str());
+      std::printf(
+          "%s\n",
+          HitsJson(**index, line, r->first, r->second).dump(-1, ' ', false, json::error_handler_t::replace).c_str());
     }
     return 0;
   }
   auto r = run(a.query);
   if (!r.ok()) return Fail(r.status());
   if (a.json) {
-    std::printf("%s\n", HitsJson(**index, a.query, r->first, r->second)
-                            .dump(-1, ' ', false, json::error_handler_t::replace)
-                            .c_str());
+    std::printf(
+        "%s\n",
+        HitsJson(**index, a.query, r->first, r->second).dump(-1, ' ', false, json::error_handler_t::replace).c_str());
     return 0;
   }
   const auto& res = r->first;
@@ -203,8 +246,9 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
   return 0;
 }
 
-int SearchEvalCommand(const std::string& dir, const std::string& judgments_path, bool exact, Store* store,
-                      const Config& config, bool as_json) {
+int SearchEvalCommand(const SearchArgs& a, const std::string& judgments_path, Store* store, const Config& config) {
+  const std::string& dir = a.dir;
+  const bool as_json = a.json;
   auto index = OpenIndex(dir, store, config);
   if (!index.ok()) return Fail(index.status());
   ingest::RecordScanner::Options so;
@@ -218,8 +262,7 @@ int SearchEvalCommand(const std::string& dir, const std::string& judgments_path,
   bool header = true;
   while ((*scanner)->Next(&rec)) {
     std::string err = ingest::SplitCsv(rec.text, ',', &fields, &scratch);
-    if (!err.empty())
-      return Fail(Status::InvalidArgument(fmt::format("{}:{}: {}", judgments_path, rec.line, err)));
+    if (!err.empty()) return Fail(Status::InvalidArgument(fmt::format("{}:{}: {}", judgments_path, rec.line, err)));
     if (header) {
       for (size_t i = 0; i < fields.size(); ++i) {
         std::string h = ToLowerAscii(Trim(fields[i]));
@@ -236,17 +279,19 @@ int SearchEvalCommand(const std::string& dir, const std::string& judgments_path,
     int need = std::max({qcol, icol, gcol});
     auto g = static_cast<int>(fields.size()) > need ? ParseInt(fields[gcol]) : std::nullopt;
     if (!g)
-      return Fail(Status::InvalidArgument(fmt::format("{}:{}: expected query,item_id,grade with an integer grade",
-                                                      judgments_path, rec.line)));
+      return Fail(Status::InvalidArgument(
+          fmt::format("{}:{}: expected query,item_id,grade with an integer grade", judgments_path, rec.line)));
     judgments.push_back({std::string(fields[qcol]), std::string(Trim(fields[icol])), static_cast<int>(*g)});
   }
-  search::QueryOptions qo;
-  qo.match = exact ? search::Match::kAny : search::Match::kAll;
+  search::QueryOptions qo = QueryOptionsOf(a);
   auto m = search::Evaluate(**index, judgments, qo);
   if (!m.ok()) return Fail(m.status());
   if (as_json) {
-    std::printf("%s\n", json({{"NDCG@10", m->ndcg10}, {"MRR", m->mrr}, {"recall@100", m->recall100},
-                              {"queries", m->queries}, {"rank", "none"}})
+    std::printf("%s\n", json({{"NDCG@10", m->ndcg10},
+                              {"MRR", m->mrr},
+                              {"recall@100", m->recall100},
+                              {"queries", m->queries},
+                              {"rank", "none"}})
                             .dump()
                             .c_str());
   } else {

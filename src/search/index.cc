@@ -1,4 +1,6 @@
 // Index construction, the on-disk format and posting-list cursors.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -7,8 +9,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include <fmt/format.h>
-
+#include "core/core.h"
 #include "search/internal.h"
 
 namespace souk::search {
@@ -30,6 +31,7 @@ struct RawPosting {
 };
 
 struct Shard {
+  std::unordered_map<std::string, std::string> surfaces;  // unstemmed word -> its stem, when they differ
   std::unordered_map<std::string, uint32_t> term_ids;
   std::vector<std::string> terms;
   std::vector<std::vector<RawPosting>> postings;
@@ -46,7 +48,15 @@ void BuildShard(const std::vector<Document>& docs, size_t begin, size_t end, siz
       tokens.clear();
       analyzer.Analyze(doc.fields[f], &tokens);
       (*lengths)[d * nfields + f] = static_cast<uint16_t>(std::min<size_t>(tokens.size(), 65535));
+      const std::string& text = doc.fields[f];
       for (const auto& t : tokens) {
+        // Remember how stemmed words were spelt, so typos can be matched
+        // against the words people type rather than their stems.
+        if (t.kind == text::TokenKind::kWord && t.end - t.start > t.term.size() && t.end <= text.size()) {
+          std::string surface = souk::ToLowerAscii(std::string_view(text).substr(t.start, t.end - t.start));
+          bool letters = std::all_of(surface.begin(), surface.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+          if (letters && surface != t.term) shard->surfaces.try_emplace(std::move(surface), t.term);
+        }
         auto [it, inserted] = shard->term_ids.try_emplace(t.term, static_cast<uint32_t>(shard->terms.size()));
         if (inserted) {
           shard->terms.push_back(t.term);
@@ -133,6 +143,13 @@ std::unique_ptr<Index> Index::Build(const std::vector<Document>& docs, const Ind
   std::sort(all.begin(), all.end());
   all.erase(std::unique(all.begin(), all.end()), all.end());
   rep->terms = std::move(all);
+  {
+    std::unordered_map<std::string, std::string> surf;
+    for (auto& sh : shards)
+      for (auto& [k, v] : sh.surfaces) surf.try_emplace(k, v);
+    rep->surfaces.assign(surf.begin(), surf.end());
+    std::sort(rep->surfaces.begin(), rep->surfaces.end());
+  }
   rep->term_info.resize(rep->terms.size());
   // Per-document normalisers: w_f / (1 - b_f + b_f * len_f / avg_f).
   std::vector<float> norm(n * nf);
@@ -182,8 +199,8 @@ const std::string& Index::ExternalId(uint32_t doc) const {
 size_t Index::num_terms() const { return rep_->terms.size(); }
 
 size_t Index::MemoryBytes() const {
-  size_t b = rep_->postings.size() + rep_->impacts_pool.size() * sizeof(float) + rep_->blocks.size() * sizeof(BlockMeta) +
-             rep_->term_info.size() * sizeof(TermInfo);
+  size_t b = rep_->postings.size() + rep_->impacts_pool.size() * sizeof(float) +
+             rep_->blocks.size() * sizeof(BlockMeta) + rep_->term_info.size() * sizeof(TermInfo);
   for (const auto& t : rep_->terms) b += t.size() + sizeof(std::string);
   return b;
 }
@@ -275,7 +292,7 @@ float Cursor::BlockMaxScore(uint32_t target) const {
 // ---- file format ----------------------------------------------------------------------
 
 namespace {
-constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '1'};
+constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '2'};
 
 template <typename T>
 void WritePod(std::ofstream& out, const T& v) {
@@ -347,6 +364,17 @@ Status Index::Save(const std::string& path) const {
     WriteVec(out, elens);
     std::vector<char> eb(ebytes.begin(), ebytes.end());
     WriteVec(out, eb);
+    std::vector<uint32_t> slens;
+    std::string sbytes;
+    for (const auto& [a, b2] : r.surfaces) {
+      slens.push_back(static_cast<uint32_t>(a.size()));
+      slens.push_back(static_cast<uint32_t>(b2.size()));
+      sbytes += a;
+      sbytes += b2;
+    }
+    WriteVec(out, slens);
+    std::vector<char> sb(sbytes.begin(), sbytes.end());
+    WriteVec(out, sb);
     out.write(kMagic, sizeof kMagic);  // trailer: a truncated file fails to load
     if (!out) return Status::IoError(fmt::format("writing '{}' failed", tmp));
   }
@@ -405,6 +433,18 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
       if (pos + l > eb.size()) return bad();
       rep->external_ids.emplace_back(eb.data() + pos, l);
       pos += l;
+    }
+    std::vector<uint32_t> slens;
+    std::vector<char> sb;
+    if (!ReadVec(in, &slens, kLimit) || !ReadVec(in, &sb, kLimit) || slens.size() % 2) return bad();
+    pos = 0;
+    for (size_t i = 0; i < slens.size(); i += 2) {
+      if (pos + slens[i] + slens[i + 1] > sb.size()) return bad();
+      std::string a(sb.data() + pos, slens[i]);
+      pos += slens[i];
+      std::string b2(sb.data() + pos, slens[i + 1]);
+      pos += slens[i + 1];
+      rep->surfaces.emplace_back(std::move(a), std::move(b2));
     }
   }
   if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0) return bad();

@@ -5,6 +5,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "search/search.h"
@@ -42,13 +43,15 @@ struct Index::Rep {
   uint64_t num_docs = 0;
   uint32_t max_doc = 0;
   std::array<float, kMaxFields> avg_len{};
-  std::vector<std::string> terms;  // sorted
+  std::vector<std::string> terms;   // sorted
   std::vector<TermInfo> term_info;  // parallel to terms
   std::vector<BlockMeta> blocks;
   std::vector<uint8_t> postings;
   std::vector<float> impacts_pool;
-  std::vector<uint32_t> doc_ids;          // sorted
-  std::vector<std::string> external_ids;  // parallel to doc_ids
+  std::unordered_map<std::string, std::vector<std::string>> synonyms;  // term -> other terms
+  std::vector<std::pair<std::string, std::string>> surfaces;           // sorted: unstemmed word -> stem
+  std::vector<uint32_t> doc_ids;                                       // sorted
+  std::vector<std::string> external_ids;                               // parallel to doc_ids
 };
 
 // Iterates one posting list in doc order, decoding a block at a time.
@@ -73,6 +76,56 @@ class Cursor {
   uint32_t doc_ = kEnd;
   const float* impacts_ = nullptr;
   uint32_t docs_[kBlockSize];
+};
+
+// One query word: the alternatives that may match it (the word itself, its
+// synonyms, typo corrections), each with a weight. The document's score for
+// the word is the best weighted alternative present.
+class GroupCursor {
+ public:
+  void Add(const Index::Rep* rep, const TermInfo* info, float idf, float weight) {
+    alts_.emplace_back();
+    alts_.back().Init(rep, info, idf);
+    weights_.push_back(weight);
+    df_ += info->df;
+  }
+  bool empty() const { return alts_.empty(); }
+  uint32_t doc() const {
+    uint32_t d = kEnd;
+    for (const auto& c : alts_) d = std::min(d, c.doc());
+    return d;
+  }
+  float score() const {
+    uint32_t d = doc();
+    float s = 0;
+    for (size_t i = 0; i < alts_.size(); ++i)
+      if (alts_[i].doc() == d) s = std::max(s, weights_[i] * alts_[i].score());
+    return s;
+  }
+  float max_score() const {
+    float s = 0;
+    for (size_t i = 0; i < alts_.size(); ++i) s = std::max(s, weights_[i] * alts_[i].max_score());
+    return s;
+  }
+  float BlockMaxScore(uint32_t target) const {
+    float s = 0;
+    for (size_t i = 0; i < alts_.size(); ++i) s = std::max(s, weights_[i] * alts_[i].BlockMaxScore(target));
+    return s;
+  }
+  void Next() {
+    uint32_t d = doc();
+    for (auto& c : alts_)
+      if (c.doc() == d) c.Next();
+  }
+  void NextGEQ(uint32_t target) {
+    for (auto& c : alts_) c.NextGEQ(target);
+  }
+  uint32_t df() const { return df_; }
+
+ private:
+  std::vector<Cursor> alts_;
+  std::vector<float> weights_;
+  uint32_t df_ = 0;
 };
 
 }  // namespace souk::search

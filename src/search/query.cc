@@ -1,11 +1,12 @@
 // Query evaluation: analysis, then top-k by MaxScore (OR) or by intersection
 // (AND), both document-at-a-time over block-skipping cursors.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <queue>
 
-#include <fmt/format.h>
-
+#include "core/core.h"
 #include "search/internal.h"
 
 namespace souk::search {
@@ -47,8 +48,9 @@ float Idf(uint64_t n, uint32_t df) {
 // OR over the cursors, MaxScore style: cursors sorted by max score; the
 // lowest ones whose bounds sum below the threshold are "non-essential" and are
 // only probed for candidates found by the essential ones.
-void TopKAny(std::vector<Cursor>& cs, TopK* top, uint64_t* scored) {
-  std::sort(cs.begin(), cs.end(), [](const Cursor& a, const Cursor& b) { return a.max_score() < b.max_score(); });
+template <typename C>
+void TopKAny(std::vector<C>& cs, TopK* top, uint64_t* scored) {
+  std::sort(cs.begin(), cs.end(), [](const C& a, const C& b) { return a.max_score() < b.max_score(); });
   const size_t n = cs.size();
   std::vector<float> prefix(n + 1, 0);  // prefix[i] = sum of max scores of cs[0..i)
   for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + cs[i].max_score();
@@ -81,9 +83,10 @@ void TopKAny(std::vector<Cursor>& cs, TopK* top, uint64_t* scored) {
 
 // AND: drive by the shortest list, seek the others. `optional` lists (the
 // joined forms of compounds) add to the score of a match but are not required.
-void TopKAll(std::vector<Cursor>& cs, std::vector<Cursor>& optional, TopK* top, uint64_t* found) {
-  std::sort(cs.begin(), cs.end(), [](const Cursor& a, const Cursor& b) { return a.df() < b.df(); });
-  Cursor& lead = cs[0];
+template <typename C>
+void TopKAll(std::vector<C>& cs, std::vector<Cursor>& optional, TopK* top, uint64_t* found) {
+  std::sort(cs.begin(), cs.end(), [](const C& a, const C& b) { return a.df() < b.df(); });
+  C& lead = cs[0];
   while (lead.doc() != kEnd) {
     uint32_t doc = lead.doc();
     bool all = true;
@@ -111,6 +114,72 @@ void TopKAll(std::vector<Cursor>& cs, std::vector<Cursor>& optional, TopK* top, 
 
 }  // namespace
 
+void Index::SetSynonyms(const std::vector<std::vector<std::string>>& groups) {
+  Rep& r = *rep_;
+  r.synonyms.clear();
+  std::vector<text::Token> tokens;
+  for (const auto& group : groups) {
+    std::vector<std::string> terms;
+    for (const auto& entry : group) {
+      tokens.clear();
+      r.analyzer->Analyze(entry, &tokens);
+      for (const auto& t : tokens)
+        if (t.kind != text::TokenKind::kWhole && std::find(terms.begin(), terms.end(), t.term) == terms.end())
+          terms.push_back(t.term);
+    }
+    for (const auto& a : terms)
+      for (const auto& b : terms)
+        if (a != b) {
+          auto& list = r.synonyms[a];
+          if (std::find(list.begin(), list.end(), b) == list.end()) list.push_back(b);
+        }
+  }
+}
+
+namespace {
+
+size_t CodePoints(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// Index terms within the allowed edit distance of a word the index lacks:
+// 1 edit from 4 characters, 2 from 8; never for words with digits. The typed
+// word is compared with the index's terms and with the unstemmed spellings it
+// saw (so "runnign" reaches "running" and through it the term "run").
+std::vector<std::pair<int, std::string>> TypoCandidates(const Index::Rep& r, const std::string& word) {
+  std::vector<std::pair<int, std::string>> out;
+  if (text::IsNumericOrCode(word)) return out;
+  size_t len = CodePoints(word);
+  int max_d = len >= 8 ? 2 : len >= 4 ? 1 : 0;
+  if (max_d == 0) return out;
+  auto consider = [&](const std::string& cand, const std::string& term) {
+    size_t tl = CodePoints(cand);
+    if (tl + max_d < len || tl > len + max_d) return;
+    int d = text::BoundedEditDistance(word, cand, max_d);
+    if (d > max_d) return;
+    for (auto& o : out)
+      if (o.second == term) {
+        o.first = std::min(o.first, d);
+        return;
+      }
+    out.emplace_back(d, term);
+  };
+  for (const auto& t : r.terms)
+    if (!text::IsNumericOrCode(t)) consider(t, t);
+  for (const auto& [surface, stem] : r.surfaces) consider(surface, stem);
+  // Closest first, then the most common: at most 4 alternatives.
+  std::sort(out.begin(), out.end(), [&](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    return r.Find(a.second)->df > r.Find(b.second)->df;
+  });
+  if (out.size() > 4) out.resize(4);
+  return out;
+}
+
+}  // namespace
+
 Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& options) const {
   const Rep& r = *rep_;
   SearchResult result;
@@ -119,39 +188,80 @@ Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& o
   // A compound's joined form (usbc of USB-C, 运动鞋) shares its position with
   // its parts. Matching requires the parts, so "usb-c" also finds "usb c";
   // the joined forms only add to the score of documents that have them.
-  std::vector<std::string> wholes;
+  std::vector<std::string> wholes, typed;  // typed: how each term was spelt in the query
   for (auto& t : tokens) {
     auto& list = t.kind == text::TokenKind::kWhole ? wholes : result.terms;
-    if (std::find(list.begin(), list.end(), t.term) == list.end()) list.push_back(t.term);
+    if (std::find(list.begin(), list.end(), t.term) != list.end()) continue;
+    list.push_back(t.term);
+    if (t.kind != text::TokenKind::kWhole) {
+      std::string surface = souk::ToLowerAscii(query.substr(t.start, t.end - t.start));
+      bool letters = std::all_of(surface.begin(), surface.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+      typed.push_back(letters ? surface : t.term);
+    }
   }
   if (result.terms.size() + wholes.size() > options.max_terms)
     return Status::InvalidArgument(fmt::format("the query has {} distinct terms; at most {} are allowed",
                                                result.terms.size() + wholes.size(), options.max_terms));
   if (result.terms.empty()) return result;
-  auto open = [&](const std::vector<std::string>& terms, std::vector<Cursor>* out) {
-    bool missing = false;
-    out->clear();
-    for (const auto& term : terms) {
-      const TermInfo* info = r.Find(term);
-      if (!info || info->df == 0) {
-        missing = true;
-        continue;
-      }
-      out->emplace_back();
-      out->back().Init(&r, info, Idf(r.num_docs, info->df));
+
+  // One group per query word: the word, its synonyms, its typo corrections.
+  std::vector<GroupCursor> groups;
+  bool missing = false, simple = true;
+  for (size_t ti = 0; ti < result.terms.size(); ++ti) {
+    const std::string& term = result.terms[ti];
+    GroupCursor g;
+    const TermInfo* info = r.Find(term);
+    if (info && info->df) g.Add(&r, info, Idf(r.num_docs, info->df), 1.0f);
+    if (options.synonyms) {
+      auto it = r.synonyms.find(term);
+      if (it != r.synonyms.end())
+        for (const auto& syn : it->second)
+          if (const TermInfo* si = r.Find(syn); si && si->df)
+            g.Add(&r, si, Idf(r.num_docs, si->df), options.synonym_weight);
     }
-    return missing;
+    if (options.typos && !info) {
+      for (const auto& [d, cand] : TypoCandidates(r, typed[ti])) {
+        const TermInfo* ci = r.Find(cand);
+        g.Add(&r, ci, Idf(r.num_docs, ci->df), options.typo_weight);
+        result.corrections.push_back(typed[ti] + "->" + cand);
+      }
+    }
+    if (g.empty()) {
+      missing = true;
+      continue;
+    }
+    simple &= g.df() == (info ? info->df : 0) && info;
+    groups.push_back(std::move(g));
+  }
+  std::vector<Cursor> optional;
+  for (const auto& w : wholes)
+    if (const TermInfo* info = r.Find(w); info && info->df) {
+      optional.emplace_back();
+      optional.back().Init(&r, info, Idf(r.num_docs, info->df));
+    }
+  if (groups.empty()) return result;
+  // Plain cursors when every word has exactly itself (the common case).
+  std::vector<Cursor> plain;
+  auto make_plain = [&]() {
+    plain.clear();
+    for (const auto& term : result.terms)
+      if (const TermInfo* info = r.Find(term); info && info->df) {
+        plain.emplace_back();
+        plain.back().Init(&r, info, Idf(r.num_docs, info->df));
+      }
   };
-  std::vector<Cursor> cursors, optional;
-  bool missing = open(result.terms, &cursors);
-  open(wholes, &optional);
-  if (cursors.empty()) return result;
   std::vector<Hit> all_hits;
   if (options.match == Match::kAll && !missing) {
     TopK top(options.k);
-    TopKAll(cursors, optional, &top, &result.found);
+    if (simple) {
+      make_plain();
+      TopKAll(plain, optional, &top, &result.found);
+    } else {
+      std::vector<GroupCursor> gs = groups;
+      TopKAll(gs, optional, &top, &result.found);
+    }
     all_hits = top.Sorted();
-    if (all_hits.size() >= options.k || cursors.size() == 1) {
+    if (all_hits.size() >= options.k || groups.size() == 1) {
       result.hits = std::move(all_hits);
       return result;
     }
@@ -160,12 +270,21 @@ Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& o
   // by BM25F, which puts documents with more of the words first. Documents
   // that had every word stay on top.
   if (options.match == Match::kAll) result.relaxed = true;
-  std::vector<std::string> terms = result.terms;
-  terms.insert(terms.end(), wholes.begin(), wholes.end());
-  open(options.match == Match::kAll ? terms : result.terms, &cursors);
   TopK any(options.k + all_hits.size());
   uint64_t scored = 0;
-  TopKAny(cursors, &any, &scored);
+  if (simple && options.match != Match::kAll) {
+    make_plain();
+    TopKAny(plain, &any, &scored);
+  } else {
+    std::vector<GroupCursor> gs = groups;
+    if (options.match == Match::kAll)
+      for (const auto& w : wholes)
+        if (const TermInfo* info = r.Find(w); info && info->df) {
+          gs.emplace_back();
+          gs.back().Add(&r, info, Idf(r.num_docs, info->df), 1.0f);
+        }
+    TopKAny(gs, &any, &scored);
+  }
   result.found = std::max<uint64_t>(result.found, scored);
   result.hits = std::move(all_hits);
   for (const Hit& h : any.Sorted()) {

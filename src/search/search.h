@@ -31,9 +31,9 @@
 namespace souk::search {
 
 struct FieldSpec {
-  std::string name;    // title, brand, category, tags, description
+  std::string name;  // title, brand, category, tags, description
   float weight = 1.0f;
-  float b = 0.75f;     // length normalisation
+  float b = 0.75f;  // length normalisation
 };
 
 struct IndexOptions {
@@ -61,21 +61,31 @@ struct Hit {
 };
 
 enum class Match {
-  kAll,         // every query term must match (falls back to kAny when nothing matches)
-  kAny,         // OR: any term; ranked by BM25F
+  kAll,  // every query term must match (falls back to kAny when nothing matches)
+  kAny,  // OR: any term; ranked by BM25F
 };
 
 struct QueryOptions {
   size_t k = 10;
   Match match = Match::kAll;
   size_t max_terms = 64;  // longer queries are an InvalidArgument
+  // Typo tolerance: a query word that is not in the index (and has no digit)
+  // also matches index terms within 1 edit (words of >= 4 characters) or 2
+  // edits (>= 8), scored at typo_weight of a true match.
+  bool typos = true;
+  float typo_weight = 0.8f;
+  // Synonyms (Index::SetSynonyms): a query word also matches its synonyms,
+  // scored at synonym_weight.
+  bool synonyms = true;
+  float synonym_weight = 0.9f;
 };
 
 struct SearchResult {
-  std::vector<Hit> hits;       // best first
-  uint64_t found = 0;          // documents matching (exact for kAll, lower bound for kAny)
-  std::vector<std::string> terms;  // the analysed query terms
-  bool relaxed = false;        // kAll found nothing and kAny was used
+  std::vector<Hit> hits;                 // best first
+  uint64_t found = 0;                    // documents matching (exact for kAll, lower bound for kAny)
+  std::vector<std::string> terms;        // the analysed query terms
+  std::vector<std::string> corrections;  // "shoos->shoes" for typo-corrected words
+  bool relaxed = false;                  // kAll found nothing and kAny was used
 };
 
 class Index {
@@ -89,6 +99,12 @@ class Index {
   // Saves to / loads from one file. Load checks the format version.
   Status Save(const std::string& path) const;
   static Result<std::unique_ptr<Index>> Load(const std::string& path, std::shared_ptr<const text::Dictionary> dict);
+
+  // Synonym groups: each group is a list of words or phrases that mean the
+  // same ("sneakers, trainers"). Terms are analysed like queries; a group
+  // entry of several words contributes its words as alternatives. Not
+  // thread-safe with concurrent Search: set before serving.
+  void SetSynonyms(const std::vector<std::vector<std::string>>& groups);
 
   // Searches. InvalidArgument for queries over max_terms terms.
   Result<SearchResult> Search(std::string_view query, const QueryOptions& options) const;
@@ -118,9 +134,9 @@ struct Judgment {
 
 struct EvalMetrics {
   size_t queries = 0;
-  double ndcg10 = 0;    // gains 2^grade - 1, ideal from the judgments
-  double mrr = 0;       // reciprocal rank of the first item with grade > 0 (within the top 100)
-  double recall100 = 0; // share of grade > 0 items in the top 100
+  double ndcg10 = 0;     // gains 2^grade - 1, ideal from the judgments
+  double mrr = 0;        // reciprocal rank of the first item with grade > 0 (within the top 100)
+  double recall100 = 0;  // share of grade > 0 items in the top 100
 };
 
 // Runs every distinct judged query (k = 100) and averages the metrics over

@@ -79,7 +79,7 @@ Stemmer& ThreadStemmer() {
 }
 
 bool IsStopWord(std::string_view t) {
-  static constexpr std::string_view kStopWords[] = {"the", "a",   "an",   "and", "or", "of",
+  static constexpr std::string_view kStopWords[] = {"the", "a",    "an", "and", "or", "of",
                                                     "for", "with", "in", "on",  "to", "by"};
   if (t.empty() || t.size() > 4) return false;
   for (std::string_view w : kStopWords) {
@@ -180,15 +180,36 @@ done:
   return j;
 }
 
+// Appends to *leaves the parts of the dictionary word made of run characters
+// [b, e): its best segmentation into shorter dictionary words, each part of
+// three or more characters split again (中华人民共和国 -> 中华 人民 共和 国).
+// Returns false, appending nothing, when the best split is only single
+// characters: that says nothing a search could use.
+bool SplitWord(const Dictionary::Rep& dict, std::string_view run, const uint32_t* off, uint32_t b, uint32_t e,
+               internal::SegmentScratch* seg, std::vector<internal::HanPiece>* leaves) {
+  std::vector<internal::HanPiece> fine;
+  internal::SegmentHan(dict, run, off + b, e - b, e - b - 1, seg, &fine);
+  bool has_word = false;
+  for (const auto& f : fine) has_word = has_word || f.end - f.begin > 1;
+  if (fine.size() < 2 || !has_word) return false;
+  for (const auto& f : fine) {
+    const uint32_t fb = b + f.begin, fe = b + f.end;
+    if (fe - fb > 2 && SplitWord(dict, run, off, fb, fe, seg, leaves)) continue;
+    leaves->push_back({fb, fe, f.known});
+  }
+  return true;
+}
+
 }  // namespace
 
 struct Analyzer::Scratch {
   std::vector<NChar> chars;
   std::string terms;  // the current compound's part terms, back to back
   std::vector<Part> parts;
-  std::string run;              // UTF-8 of the current Han or kana run
-  std::vector<uint32_t> off;    // byte offset of each run character, plus the end
+  std::string run;            // UTF-8 of the current Han or kana run
+  std::vector<uint32_t> off;  // byte offset of each run character, plus the end
   std::vector<internal::HanPiece> pieces;
+  std::vector<internal::HanPiece> fine;  // a long word's parts
   internal::SegmentScratch seg;
 };
 
@@ -354,7 +375,8 @@ int Analyzer::AnalyzeOnce(std::string_view text, bool drop_stop_words, Scratch* 
         continue;
       }
       s->pieces.clear();
-      internal::SegmentHan(*jieba_, s->run, s->off.data(), j - i, &s->seg, &s->pieces);
+      internal::SegmentHan(*jieba_, s->run, s->off.data(), j - i, static_cast<size_t>(jieba_->max_word_chars), &s->seg,
+                           &s->pieces);
       const auto& pieces = s->pieces;
       for (size_t p = 0; p < pieces.size();) {
         if (!pieces[p].known) {  // unknown characters: bigrams over the whole unknown stretch
@@ -368,17 +390,20 @@ int Analyzer::AnalyzeOnce(std::string_view text, bool drop_stop_words, Scratch* 
         size_t whole = out->size();
         push(std::string_view(s->run).substr(s->off[b], s->off[e] - s->off[b]), c[i + b].start, c[i + e - 1].end,
              TokenKind::kWord);
-        // Search mode: the dictionary words inside a long word share its
-        // position, so 手机 finds 手机壳 and 大学 finds 清华大学.
-        for (uint32_t len = 2; len < e - b; ++len) {
-          for (uint32_t k = b; k + len <= e; ++k) {
-            std::string_view sub = std::string_view(s->run).substr(s->off[k], s->off[k + len] - s->off[k]);
-            const Dictionary::Rep::Slot* slot = jieba_->Find(sub);
-            if (slot == nullptr || !(slot->flags & Dictionary::Rep::kWord) || seen(whole, sub, out->size())) continue;
-            push(sub, c[i + k].start, c[i + k + len - 1].end, TokenKind::kPart);
+        // A word of three or more characters is also indexed as its parts,
+        // at the same position: 手机 then finds 手机壳 and 大学 finds 清华大学.
+        // As with a compound's parts, the parts spell the whole, so a search
+        // that requires every part of a query word also finds documents that
+        // wrote it as separate words.
+        s->fine.clear();
+        if (e - b > 2 && SplitWord(*jieba_, s->run, s->off.data(), b, e, &s->seg, &s->fine)) {
+          (*out)[whole].kind = TokenKind::kWhole;
+          for (const auto& f : s->fine) {
+            std::string_view sub = std::string_view(s->run).substr(s->off[f.begin], s->off[f.end] - s->off[f.begin]);
+            if (!seen(whole + 1, sub, out->size()))
+              push(sub, c[i + f.begin].start, c[i + f.end - 1].end, TokenKind::kPart);
           }
         }
-        if (out->size() > whole + 1) (*out)[whole].kind = TokenKind::kWhole;
         ++pos;
         ++p;
       }

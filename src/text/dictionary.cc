@@ -126,7 +126,8 @@ bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 bool AppendIfUnifiedHan(std::string_view word, std::string* pool, std::vector<uint32_t>* ends) {
   for (size_t i = 0; i < word.size(); i += 3) {
     char32_t cp;
-    if (internal::DecodeUtf8(word, i, &cp) != 3 || !((cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF))) {
+    if (internal::DecodeUtf8(word, i, &cp) != 3 ||
+        !((cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF))) {
       ends->clear();
       return false;
     }
@@ -137,6 +138,14 @@ bool AppendIfUnifiedHan(std::string_view word, std::string* pool, std::vector<ui
 }
 
 }  // namespace
+
+std::string DefaultDictionaryPath() {
+#ifdef SOUK_JIEBA_DICT
+  return SOUK_JIEBA_DICT;
+#else
+  return "/usr/lib/python3/dist-packages/jieba/dict.txt";
+#endif
+}
 
 Dictionary::Dictionary(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 Dictionary::~Dictionary() = default;
@@ -153,7 +162,7 @@ bool Dictionary::Contains(std::string_view word) const {
 
 Result<std::shared_ptr<const Dictionary>> LoadDictionary(const std::string& path_arg) {
   auto rep = std::make_unique<Dictionary::Rep>();
-  rep->path = path_arg.empty() ? std::string(kDefaultDictionaryPath) : path_arg;
+  rep->path = path_arg.empty() ? DefaultDictionaryPath() : path_arg;
   std::string data;
   SOUK_RETURN_IF_ERROR(ReadWholeFile(rep->path, &data));
 
@@ -227,7 +236,7 @@ Result<std::shared_ptr<const Dictionary>> LoadDictionary(const std::string& path
 
 namespace internal {
 
-void SegmentHan(const Dictionary::Rep& dict, std::string_view utf8, const uint32_t* off, size_t n,
+void SegmentHan(const Dictionary::Rep& dict, std::string_view utf8, const uint32_t* off, size_t n, size_t max_chars,
                 SegmentScratch* scratch, std::vector<HanPiece>* out) {
   // Route from right to left (jieba.calc): best[s] = max over DAG edges
   // s -> e of log P(word s..e) + best[e]. Ties go to the longer word, as
@@ -238,7 +247,6 @@ void SegmentHan(const Dictionary::Rep& dict, std::string_view utf8, const uint32
   best.assign(n + 1, 0.0);
   next.assign(n + 1, 0);
   known.assign(n + 1, 0);
-  const size_t max_chars = static_cast<size_t>(dict.max_word_chars);
   for (size_t s = n; s-- > 0;) {
     double top = -std::numeric_limits<double>::infinity();
     uint32_t top_end = 0;

@@ -170,8 +170,10 @@ struct SegmentScratch {
 };
 
 // Appends the maximum-probability segmentation (jieba.cut, HMM=False) of the
-// `n` Han characters in `utf8`, character i being bytes [off[i], off[i+1]).
-void SegmentHan(const Dictionary::Rep& dict, std::string_view utf8, const uint32_t* off, size_t n,
+// `n` Han characters in `utf8`, character i being bytes [off[i], off[i+1]),
+// using dictionary words of at most `max_chars` characters (a word's finer
+// split excludes the word itself).
+void SegmentHan(const Dictionary::Rep& dict, std::string_view utf8, const uint32_t* off, size_t n, size_t max_chars,
                 SegmentScratch* scratch, std::vector<HanPiece>* out);
 
 }  // namespace souk::text::internal

@@ -110,17 +110,41 @@ char32_t PreMap(char32_t cp) {
 // or 0 when `cp` is not one of them.
 int LatinFold(char32_t cp, char32_t out[2]) {
   switch (cp) {
-    case 0x00F8: out[0] = 'o'; return 1;  // ø
-    case 0x0111: out[0] = 'd'; return 1;  // đ
-    case 0x00F0: out[0] = 'd'; return 1;  // ð
-    case 0x0142: out[0] = 'l'; return 1;  // ł
-    case 0x0127: out[0] = 'h'; return 1;  // ħ
-    case 0x0131: out[0] = 'i'; return 1;  // dotless i
-    case 0x0167: out[0] = 't'; return 1;  // ŧ
-    case 0x00E6: out[0] = 'a'; out[1] = 'e'; return 2;  // æ
-    case 0x0153: out[0] = 'o'; out[1] = 'e'; return 2;  // œ
-    case 0x00FE: out[0] = 't'; out[1] = 'h'; return 2;  // þ
-    default: return 0;
+    case 0x00F8:
+      out[0] = 'o';
+      return 1;  // ø
+    case 0x0111:
+      out[0] = 'd';
+      return 1;  // đ
+    case 0x00F0:
+      out[0] = 'd';
+      return 1;  // ð
+    case 0x0142:
+      out[0] = 'l';
+      return 1;  // ł
+    case 0x0127:
+      out[0] = 'h';
+      return 1;  // ħ
+    case 0x0131:
+      out[0] = 'i';
+      return 1;  // dotless i
+    case 0x0167:
+      out[0] = 't';
+      return 1;  // ŧ
+    case 0x00E6:
+      out[0] = 'a';
+      out[1] = 'e';
+      return 2;  // æ
+    case 0x0153:
+      out[0] = 'o';
+      out[1] = 'e';
+      return 2;  // œ
+    case 0x00FE:
+      out[0] = 't';
+      out[1] = 'h';
+      return 2;  // þ
+    default:
+      return 0;
   }
 }
 
@@ -141,10 +165,10 @@ int MapCodePoint(char32_t cp, uint32_t* out, int cap) {
     return 1;
   }
   utf8proc_int32_t buf[64];
-  utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buf, 64,
-                                               static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT |
-                                                                              UTF8PROC_CASEFOLD | UTF8PROC_IGNORE),
-                                               nullptr);
+  utf8proc_ssize_t n = utf8proc_decompose_char(
+      static_cast<utf8proc_int32_t>(cp), buf, 64,
+      static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE),
+      nullptr);
   if (n < 0 || n > 64) {
     out[0] = Pack(kReplacement, CharClass::kSep);
     return 1;
@@ -254,8 +278,8 @@ size_t DecodeUtf8(std::string_view text, size_t i, char32_t* cp) {
   }
   if (c >= 0xE0 && c <= 0xEF) {
     if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && u[i + 1] < 0xA0) return 0;   // overlong
-    if (c == 0xED && u[i + 1] > 0x9F) return 0;   // surrogate
+    if (c == 0xE0 && u[i + 1] < 0xA0) return 0;  // overlong
+    if (c == 0xED && u[i + 1] > 0x9F) return 0;  // surrogate
     *cp = (static_cast<char32_t>(c & 0x0F) << 12) | (static_cast<char32_t>(u[i + 1] & 0x3F) << 6) | (u[i + 2] & 0x3F);
     return 3;
   }
@@ -278,9 +302,9 @@ size_t InvalidRunLength(std::string_view text, size_t i) {
 
 std::string ComposeUtf8(std::string_view s) {
   utf8proc_uint8_t* composed = nullptr;
-  utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                                    static_cast<utf8proc_ssize_t>(s.size()), &composed,
-                                    static_cast<utf8proc_option_t>(UTF8PROC_COMPOSE | UTF8PROC_STABLE));
+  utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+                   &composed, static_cast<utf8proc_option_t>(UTF8PROC_COMPOSE | UTF8PROC_STABLE));
   if (n < 0) return std::string(s);  // cannot happen on our own valid output; keep the input
   std::string result(reinterpret_cast<const char*>(composed), static_cast<size_t>(n));
   std::free(composed);
@@ -312,8 +336,8 @@ void NormalizeChars(std::string_view text, std::vector<NChar>* out) {
       uint32_t mapped[kMaxMapped];
       int m = MapCodePoint(cp, mapped, kMaxMapped);
       for (int k = 0; k < m; ++k) {
-        out->push_back({mapped[k] & kCpMask, static_cast<CharClass>(mapped[k] >> kClassShift),
-                        static_cast<uint32_t>(i), static_cast<uint32_t>(i + len)});
+        out->push_back({mapped[k] & kCpMask, static_cast<CharClass>(mapped[k] >> kClassShift), static_cast<uint32_t>(i),
+                        static_cast<uint32_t>(i + len)});
       }
     }
     i += len;

@@ -36,14 +36,20 @@
 //     At most 8 parts form a compound; a longer chain starts a new one.
 //  4. CJK. A run of Han characters is segmented over the jieba dictionary:
 //     the maximum-probability path through the word DAG, exactly like
-//     jieba.cut(HMM=False). Each word gets its own position. A word longer
-//     than two characters is a kWhole followed, at the same position, by every
-//     dictionary word inside it (kPart), like jieba.cut_for_search: 清华大学
-//     also yields 清华, 华大, 大学. Consecutive characters the dictionary does
-//     not know become overlapping bigrams (one position each); a lone unknown
-//     character stays a single token. Without a dictionary (or with
-//     cjk = false), every Han run is indexed as overlapping bigrams.
-//     Kana runs (Japanese) are always bigrams. Other scripts without spaces
+//     jieba.cut(HMM=False). Each word gets its own position. A word of three
+//     or more characters is a kWhole followed, at the same position, by its
+//     parts (kPart): its best segmentation into shorter dictionary words,
+//     parts of three or more characters split again (清华大学 -> 清华 大学,
+//     中华人民共和国 -> 中华 人民 共和 国, 运动鞋 -> 运动 鞋). So, as for a
+//     compound, the parts spell the whole, and 大学 finds 清华大学. (This is
+//     jieba.cut_for_search's idea, but with parts that tile the word rather
+//     than every dictionary n-gram inside it: 华人 is not a part of
+//     中华人民共和国.) A word whose only split is into single characters has
+//     no parts. Consecutive characters the dictionary does not know become
+//     overlapping bigrams (one position each); a lone unknown character stays
+//     a single token. Without a dictionary (or with cjk = false), every Han
+//     run is indexed as overlapping bigrams. Kana runs (Japanese) are always
+//     bigrams, hiragana and katakana apart. Other scripts without spaces
 //     (Thai, Khmer, ...) are not segmented: a run is one token.
 //  5. Stemming (English Snowball, libstemmer "english") applies to terms made
 //     only of the letters a-z: running -> run, shoes -> shoe. Terms with
@@ -51,19 +57,23 @@
 //  6. Stop words (off by default): the, a, an, and, or, of, for, with, in, on,
 //     to, by are dropped when they stand alone (not inside a compound) and
 //     the text has other tokens: an input made only of stop words ("the",
-//     "to be or") keeps them all. Dropped words do not take a position.
+//     "and or") keeps them all. Dropped words do not take a position.
 //
 // Positions start at 0 on every Analyze call and increase by one per word,
-// compound, CJK word or bigram. Tokens that share a position are alternative
-// spellings of the same stretch of text; the simplest correct way to match a
-// query is to treat each query position as an OR over its tokens and to AND
-// the positions (a document with the kWhole term is the better match).
+// compound, CJK word or bigram. Tokens that share a position are spellings of
+// the same stretch of text: a kWhole and its kPart tokens, whose terms
+// concatenated (before stemming; a repeated part appears once) give the
+// kWhole's. Two ways to match a query
+// position: require all of its parts and let the whole only add to the score
+// (precise: "usb-c" then also finds "usb c"), or accept any of its tokens
+// (more recall). A kWord stands alone.
 //
 // Very long terms are cut to kMaxTermBytes (at a character boundary).
 //
 // Thread-safety: Dictionary and Analyzer are immutable after construction.
 // Any number of threads may call their const methods concurrently (the
-// Snowball stemmer, which is not thread-safe, is kept per thread).
+// Snowball stemmer, which is not thread-safe, is kept per thread, with a
+// small per-thread cache of stems and scratch buffers).
 #pragma once
 
 #include <cstdint>
@@ -76,15 +86,17 @@
 
 namespace souk::text {
 
-// Where python3-jieba installs its word-frequency dictionary.
-inline constexpr std::string_view kDefaultDictionaryPath = "/usr/lib/python3/dist-packages/jieba/dict.txt";
+// The dictionary LoadDictionary("") reads: python3-jieba's dict.txt
+// (/usr/lib/python3/dist-packages/jieba/dict.txt) unless the build names
+// another with -DSOUK_JIEBA_DICT="path".
+std::string DefaultDictionaryPath();
 // Longer terms are cut to this many bytes.
 inline constexpr size_t kMaxTermBytes = 128;
 
 enum class TokenKind : uint8_t {
   kWord = 0,   // the only token at its position
   kWhole = 1,  // a compound's joined form or a long CJK word; kPart tokens follow at the same position
-  kPart = 2,   // a part of the preceding kWhole: usb and c of USB-C, 手机 of 手机壳
+  kPart = 2,   // a part of the preceding kWhole: usb and c of USB-C, 运动 and 鞋 of 运动鞋
 };
 
 struct Token {
@@ -108,7 +120,7 @@ struct AnalyzerOptions {
 class Dictionary;
 
 // Loads a jieba word-frequency dictionary: UTF-8 lines "word freq [tag]".
-// `path` empty means kDefaultDictionaryPath. Only words made entirely of Han
+// `path` empty means DefaultDictionaryPath(). Only words made entirely of Han
 // characters are kept (the analyzer only looks up Han runs); every line's
 // frequency counts toward the total, as in jieba. Errors: NotFound when the
 // file does not exist, IoError when it cannot be read, Corruption (with the

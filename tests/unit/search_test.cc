@@ -1,3 +1,5 @@
+#include "search/search.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -5,7 +7,6 @@
 #include <random>
 #include <set>
 
-#include "search/search.h"
 #include "test_util.h"
 
 namespace souk::search {
@@ -35,7 +36,8 @@ std::vector<Document> RandomDocs(size_t n, uint32_t seed, size_t nfields) {
       int len = 1 + rng() % (f == nfields - 1 ? 30 : 6);
       for (int k = 0; k < len; ++k) {
         // Skewed: low word ids are common.
-        size_t w = std::min<size_t>(vocab.size() - 1, static_cast<size_t>(std::pow(rng() % 10000 / 10000.0, 2.5) * vocab.size()));
+        size_t w = std::min<size_t>(vocab.size() - 1,
+                                    static_cast<size_t>(std::pow(rng() % 10000 / 10000.0, 2.5) * vocab.size()));
         text += vocab[w] + " ";
       }
       doc.fields.push_back(text);
@@ -73,8 +75,7 @@ struct Brute {
     if (it == tf_[d].end()) return -1;
     double tfp = 0;
     for (size_t f = 0; f < o_.fields.size(); ++f)
-      tfp += o_.fields[f].weight * it->second[f] /
-             (1 - o_.fields[f].b + o_.fields[f].b * len_[d][f] / avg_[f]);
+      tfp += o_.fields[f].weight * it->second[f] / (1 - o_.fields[f].b + o_.fields[f].b * len_[d][f] / avg_[f]);
     size_t df = df_.at(term);
     double idf = std::log(1.0 + (docs_.size() - df + 0.5) / (df + 0.5));
     return idf * tfp / (o_.k1 + tfp);
@@ -127,7 +128,8 @@ TEST(SearchIndex, OrAndAndMatchBruteForce) {
         if (ok) all.emplace_back(s, docs[d].id);
       }
       if (m == Match::kAll && all.empty()) continue;  // relaxation covered elsewhere
-      std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+      std::sort(all.begin(), all.end(),
+                [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
       // AND with fewer than k matches is topped up by any-word matches,
       // after the documents that have every word.
       size_t exact = std::min<size_t>(10, all.size());
@@ -221,6 +223,76 @@ TEST(SearchIndex, SaveLoadRoundTrip) {
   ASSERT_FALSE(cut.ok());
   EXPECT_EQ(cut.status().code(), StatusCode::kCorruption);
   EXPECT_EQ(Index::Load(dir / "none", nullptr).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace souk::search
+
+namespace souk::search {
+namespace {
+
+std::unique_ptr<Index> ShoeIndex() {
+  IndexOptions o = TestOptions();
+  std::vector<Document> docs = {{0, {"Trail running shoes", "acme", "grip"}, "A"},
+                                {1, {"Leather sneakers", "zoom", "white"}, "B"},
+                                {2, {"Espresso machine 15 bar", "brewo", "steam"}, "C"},
+                                {3, {"Television 55 inch", "vistar", "4k"}, "D"},
+                                {4, {"Wireless headphones", "sonar", "bluetooth"}, "E"}};
+  return Index::Build(docs, o, nullptr);
+}
+
+TEST(SearchQuery, TypoToleranceByLength) {
+  auto index = ShoeIndex();
+  QueryOptions qo;
+  auto r = index->Search("runnign shoes", qo);  // transposition in a long word
+  ASSERT_TRUE(r.ok());
+  ASSERT_FALSE(r->hits.empty());
+  EXPECT_EQ(r->hits[0].doc, 0u);
+  EXPECT_FALSE(r->corrections.empty());
+  auto two = index->Search("headphonez wireles", qo);  // 1 edit each
+  ASSERT_TRUE(two.ok());
+  ASSERT_FALSE(two->hits.empty());
+  EXPECT_EQ(two->hits[0].doc, 4u);
+  // Short words get no typo tolerance, numbers never do.
+  EXPECT_TRUE(index->Search("bsr", qo)->hits.empty());
+  auto num = index->Search("16", qo);
+  EXPECT_TRUE(num->hits.empty());
+  EXPECT_TRUE(num->corrections.empty());
+  // Off: the misspelling finds nothing.
+  qo.typos = false;
+  EXPECT_TRUE(index->Search("runnign", qo)->hits.empty());
+}
+
+TEST(SearchQuery, Synonyms) {
+  auto index = ShoeIndex();
+  index->SetSynonyms({{"sneakers", "trainers"}, {"tv", "television"}});
+  QueryOptions qo;
+  auto r = index->Search("trainers", qo);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->hits.size(), 1u);
+  EXPECT_EQ(r->hits[0].doc, 1u);
+  qo.k = 1;
+  auto tv = index->Search("tv 55", qo);
+  ASSERT_TRUE(tv.ok());
+  ASSERT_FALSE(tv->hits.empty());
+  EXPECT_EQ(tv->hits[0].doc, 3u);
+  EXPECT_FALSE(tv->relaxed);
+  qo.synonyms = false;
+  EXPECT_TRUE(index->Search("trainers", qo)->hits.empty());
+}
+
+TEST(SearchQuery, CompoundsMatchTheirParts) {
+  IndexOptions o = TestOptions();
+  std::vector<Document> docs = {{0, {"USB-C charger 65W", "volt", ""}, "A"},
+                                {1, {"usb c cable", "volt", ""}, "B"},
+                                {2, {"Lightning cable", "volt", ""}, "C"}};
+  auto index = Index::Build(docs, o, nullptr);
+  QueryOptions qo;
+  auto r = index->Search("usb-c", qo);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->found, 2u);
+  EXPECT_EQ(r->hits[0].doc, 0u);  // the joined form scores the exact compound higher
+  EXPECT_EQ(index->Search("usbc", qo)->hits[0].doc, 0u);
 }
 
 }  // namespace

@@ -31,10 +31,13 @@ std::shared_ptr<const Dictionary> Jieba() {
   return dict;
 }
 
-#define REQUIRE_JIEBA()                                                     \
+#define REQUIRE_JIEBA() \
   if (Jieba() == nullptr) GTEST_SKIP() << "python3-jieba dictionary missing"
 
+// Default options with the jieba dictionary (CJK tests), and without it for
+// tests of Latin text, which then need not load the dictionary.
 Analyzer Default() { return Analyzer(AnalyzerOptions{}, Jieba()); }
+Analyzer Plain() { return Analyzer(AnalyzerOptions{}, nullptr); }
 
 std::set<std::string> TermSet(const Analyzer& a, std::string_view text) {
   Terms t = a.Terms(text);
@@ -56,11 +59,27 @@ bool Matches(const Analyzer& a, std::string_view doc, std::string_view query) {
   return true;
 }
 
+// The search module's strict contract: each query position needs its kWord,
+// or all of its kPart terms (its kWhole is optional).
+bool MatchesAllParts(const Analyzer& a, std::string_view doc, std::string_view query) {
+  std::set<std::string> doc_terms = TermSet(a, doc);
+  std::vector<Token> q;
+  a.Analyze(query, &q);
+  if (q.empty()) return false;
+  for (const Token& t : q) {
+    if (t.kind != TokenKind::kWhole && !doc_terms.count(t.term)) return false;
+  }
+  return true;
+}
+
 std::string Str(const std::vector<Token>& tokens) {
   std::string s;
   for (const Token& t : tokens) {
-    s += t.term + "@" + std::to_string(t.position) + "[" + std::to_string(t.start) + "," + std::to_string(t.end) +
-         ")" + (t.kind == TokenKind::kWhole ? "W" : t.kind == TokenKind::kPart ? "P" : "") + " ";
+    s += t.term + "@" + std::to_string(t.position) + "[" + std::to_string(t.start) + "," + std::to_string(t.end) + ")" +
+         (t.kind == TokenKind::kWhole  ? "W"
+          : t.kind == TokenKind::kPart ? "P"
+                                       : "") +
+         " ";
   }
   return s;
 }
@@ -68,7 +87,7 @@ std::string Str(const std::vector<Token>& tokens) {
 // ---- normalization -----------------------------------------------------------
 
 TEST(TextNormalize, CaseAccentsAndWidth) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   EXPECT_EQ(a.Normalize("Café"), "cafe");
   EXPECT_EQ(a.Normalize("Crème BRÛLÉE"), "creme brulee");
   EXPECT_EQ(a.Normalize("Cafe\xCC\x81"), "cafe");  // e + combining acute
@@ -78,19 +97,21 @@ TEST(TextNormalize, CaseAccentsAndWidth) {
   EXPECT_EQ(a.Normalize("Ñandú İstanbul"), "nandu istanbul");
   EXPECT_EQ(a.Normalize("Йогурт"), "йогурт");  // Cyrillic keeps its marks (й is not и)
   EXPECT_EQ(a.Normalize("한국어"), "한국어");
-  EXPECT_EQ(a.Normalize("a\tb\x01" "c"), "a b c");
+  EXPECT_EQ(a.Normalize("a\tb\x01"
+                        "c"),
+            "a b c");
   EXPECT_EQ(a.Normalize("men’s"), "men's");
 }
 
 TEST(TextAnalyze, CafeMatchesCafe) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   EXPECT_EQ(a.Terms("Café Crème"), a.Terms("cafe creme"));
   EXPECT_EQ(a.Terms("CAFÉ"), Terms{"cafe"});
   EXPECT_EQ(a.Terms("Cafe\xCC\x81"), Terms{"cafe"});
 }
 
 TEST(TextAnalyze, FullWidthBecomesAscii) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   EXPECT_EQ(a.Terms("ＡＢＣ１２３"), Terms{"abc123"});
   std::vector<Token> t;
   a.Analyze("ＡＢＣ１２３", &t);
@@ -102,7 +123,7 @@ TEST(TextAnalyze, FullWidthBecomesAscii) {
 // ---- tokenization ------------------------------------------------------------
 
 TEST(TextAnalyze, ModelNumbersAndUnitsStayTogether) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   EXPECT_EQ(a.Terms("iPhone15 500ml 128GB X200"), (Terms{"iphone15", "500ml", "128gb", "x200"}));
   EXPECT_EQ(a.Terms("4.5 inch 1/2 cup 3.5mm v1.2"), (Terms{"4.5", "inch", "1/2", "cup", "3.5mm", "v1.2"}));
   EXPECT_EQ(a.Terms("20,000mAh 1,5 1,0000"), (Terms{"20000mah", "1", "5", "1", "0000"}));
@@ -110,13 +131,13 @@ TEST(TextAnalyze, ModelNumbersAndUnitsStayTogether) {
 }
 
 TEST(TextAnalyze, RangesAndDatesAreNotJoined) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   EXPECT_EQ(a.Terms("ages 3-5"), (Terms{"age", "3", "5"}));
   EXPECT_EQ(a.Terms("2024-03-10"), (Terms{"2024", "03", "10"}));
 }
 
 TEST(TextAnalyze, HyphenatedCompoundsMatchAllSpellings) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   std::vector<Token> t;
   a.Analyze("Anker USB-C charger", &t);
   EXPECT_EQ(Str(t), "anker@0[0,5) usbc@1[6,11)W usb@1[6,9)P c@1[10,11)P charger@2[12,19) ");
@@ -127,6 +148,9 @@ TEST(TextAnalyze, HyphenatedCompoundsMatchAllSpellings) {
   // ... and the other way round: titles spelled differently match "usb-c".
   EXPECT_TRUE(Matches(a, "USB C cable", "usb-c"));
   EXPECT_TRUE(Matches(a, "usbc cable", "usb-c"));
+  EXPECT_TRUE(MatchesAllParts(a, "USB C cable", "usb-c"));
+  EXPECT_TRUE(MatchesAllParts(a, title, "usb c"));
+  EXPECT_FALSE(MatchesAllParts(a, "vitamin c", "usb-c"));
   EXPECT_EQ(a.Terms("Wi-Fi"), (Terms{"wifi", "wi", "fi"}));
   EXPECT_EQ(a.Terms("T-Shirts"), (Terms{"tshirt", "t", "shirt"}));
   EXPECT_EQ(a.Terms("AT&T"), (Terms{"att", "at", "t"}));
@@ -136,7 +160,7 @@ TEST(TextAnalyze, HyphenatedCompoundsMatchAllSpellings) {
 }
 
 TEST(TextAnalyze, LongChainsAreCapped) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   std::vector<Token> t;
   a.Analyze("a-b-c-d-e-f-g-h-i-j", &t);
   EXPECT_EQ(t.front().term, "abcdefgh");
@@ -146,7 +170,7 @@ TEST(TextAnalyze, LongChainsAreCapped) {
 }
 
 TEST(TextAnalyze, Apostrophes) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   EXPECT_EQ(a.Terms("men's"), Terms{"men"});
   EXPECT_EQ(a.Terms("Men’s Shoes"), (Terms{"men", "shoe"}));
   EXPECT_EQ(a.Terms("MEN`S"), Terms{"men"});
@@ -159,7 +183,7 @@ TEST(TextAnalyze, Apostrophes) {
 }
 
 TEST(TextAnalyze, StemmingRunsOnLettersOnly) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   EXPECT_EQ(a.Terms("running shoes"), a.Terms("run shoe"));
   EXPECT_EQ(a.Terms("Running Shoes"), (Terms{"run", "shoe"}));
   EXPECT_EQ(a.Terms("boxes2 running3"), (Terms{"boxes2", "running3"}));
@@ -171,20 +195,20 @@ TEST(TextAnalyze, StemmingRunsOnLettersOnly) {
 TEST(TextAnalyze, StopWords) {
   AnalyzerOptions o;
   o.stop_words = true;
-  Analyzer a(o, Jieba());
+  Analyzer a(o, nullptr);
   EXPECT_EQ(a.Terms("case for the iPhone"), (Terms{"case", "iphon"}));
-  EXPECT_EQ(a.Terms("the"), Terms{"the"});             // never for one token
+  EXPECT_EQ(a.Terms("the"), Terms{"the"});  // never for one token
   EXPECT_EQ(a.Terms("to be or"), (Terms{"be"}));
   EXPECT_EQ(a.Terms("and or"), (Terms{"and", "or"}));  // only stop words: keep them
   EXPECT_EQ(a.Terms("state-of-the-art"), (Terms{"stateoftheart", "state", "of", "the", "art"}));
   std::vector<Token> t;
   a.Analyze("case for iphone", &t);
-  EXPECT_EQ(t[1].position, 1u);  // dropped words take no position
-  EXPECT_EQ(Default().Terms("case for the"), (Terms{"case", "for", "the"}));  // off by default
+  EXPECT_EQ(t[1].position, 1u);                                             // dropped words take no position
+  EXPECT_EQ(Plain().Terms("case for the"), (Terms{"case", "for", "the"}));  // off by default
 }
 
 TEST(TextAnalyze, OffsetsPointAtOriginalBytes) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   std::string text = "  Crème\tBRÛLÉE ｘ２ 苹果";
   std::vector<Token> t;
   a.Analyze(text, &t);
@@ -198,7 +222,7 @@ TEST(TextAnalyze, OffsetsPointAtOriginalBytes) {
 }
 
 TEST(TextAnalyze, PositionsRestartAndOutputIsAppended) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   std::vector<Token> t;
   a.Analyze("red shoes", &t);
   a.Analyze("blue hat", &t);
@@ -209,20 +233,23 @@ TEST(TextAnalyze, PositionsRestartAndOutputIsAppended) {
 }
 
 TEST(TextAnalyze, EmptyAndSeparatorsOnly) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   EXPECT_TRUE(a.Terms("").empty());
   EXPECT_TRUE(a.Terms("  -- ... ,,, !!! ").empty());
   EXPECT_TRUE(a.Terms("\xCC\x81").empty());  // a lone combining mark
 }
 
 TEST(TextAnalyze, InvalidUtf8AndControlCharacters) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   // Invalid bytes separate words like U+FFFD would; offsets stay on the input.
   std::string text = "red\xFF\xFEshoes\x80 blue\x01hat\xE4\xB8";
   std::vector<Token> t;
   a.Analyze(text, &t);
   EXPECT_EQ(Str(t), "red@0[0,3) shoe@1[5,10) blue@2[12,16) hat@3[17,20) ");
-  EXPECT_EQ(a.Normalize("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(a.Normalize("a\xFF"
+                        "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   // Every byte string is safe.
   std::string junk;
   for (int i = 0; i < 4096; ++i) junk.push_back(static_cast<char>((i * 7919 + i / 3) & 0xFF));
@@ -236,7 +263,7 @@ TEST(TextAnalyze, InvalidUtf8AndControlCharacters) {
 }
 
 TEST(TextAnalyze, LongTermsAreCut) {
-  Analyzer a = Default();
+  Analyzer a = Plain();
   std::string long_word(300, 'x');
   Terms t = a.Terms(long_word);
   ASSERT_EQ(t.size(), 1u);
@@ -251,7 +278,10 @@ TEST(TextCjk, ApplePhoneCase) {
   std::vector<Token> t;
   a.Analyze("苹果手机壳", &t);
   EXPECT_EQ(Str(t), "苹果@0[0,6) 手机@1[6,12) 壳@2[12,15) ");
-  for (const char* q : {"苹果", "手机", "手机壳", "苹果手机", "壳"}) EXPECT_TRUE(Matches(a, "苹果手机壳", q)) << q;
+  for (const char* q : {"苹果", "手机", "手机壳", "苹果手机", "壳", "苹果 手机壳"}) {
+    EXPECT_TRUE(Matches(a, "苹果手机壳", q)) << q;
+    EXPECT_TRUE(MatchesAllParts(a, "苹果手机壳", q)) << q;
+  }
   EXPECT_FALSE(Matches(a, "苹果手机壳", "华为"));
 }
 
@@ -264,23 +294,26 @@ TEST(TextCjk, MixedHanAndModelNumber) {
   EXPECT_EQ(a.Terms("小米充电宝20000毫安"), (Terms{"小米", "充电", "宝", "20000", "毫安"}));
 }
 
-TEST(TextCjk, SearchModeEmitsSubWords) {
+TEST(TextCjk, LongWordsAlsoYieldTheirParts) {
   REQUIRE_JIEBA();
   Analyzer a = Default();
   std::vector<Token> t;
   a.Analyze("清华大学", &t);
-  ASSERT_GE(t.size(), 3u);
-  EXPECT_EQ(t[0].term, "清华大学");
-  EXPECT_EQ(t[0].kind, TokenKind::kWhole);
-  std::set<std::string> parts;
-  for (size_t i = 1; i < t.size(); ++i) {
-    EXPECT_EQ(t[i].kind, TokenKind::kPart);
-    EXPECT_EQ(t[i].position, 0u);
-    parts.insert(t[i].term);
-  }
-  EXPECT_TRUE(parts.count("清华") && parts.count("大学")) << Str(t);
-  EXPECT_TRUE(Matches(a, "运动鞋男", "运动"));
-  EXPECT_TRUE(Matches(a, "中华人民共和国", "共和国"));
+  EXPECT_EQ(Str(t), "清华大学@0[0,12)W 清华@0[0,6)P 大学@0[6,12)P ");
+  t.clear();
+  a.Analyze("运动鞋男", &t);
+  EXPECT_EQ(Str(t), "运动鞋@0[0,9)W 运动@0[0,6)P 鞋@0[6,9)P 男@1[9,12) ");
+  t.clear();
+  a.Analyze("中华人民共和国", &t);  // parts of parts: 人民共和国 -> 人民 共和 国
+  EXPECT_EQ(Str(t), "中华人民共和国@0[0,21)W 中华@0[0,6)P 人民@0[6,12)P 共和@0[12,18)P 国@0[18,21)P ");
+  // Searches that require every part of each query word.
+  EXPECT_TRUE(MatchesAllParts(a, "运动鞋男", "运动"));
+  EXPECT_TRUE(MatchesAllParts(a, "运动鞋男", "运动鞋"));
+  EXPECT_TRUE(MatchesAllParts(a, "运动 鞋", "运动鞋"));  // written apart
+  EXPECT_FALSE(MatchesAllParts(a, "运动裤", "运动鞋"));
+  EXPECT_TRUE(MatchesAllParts(a, "中华人民共和国", "共和国"));
+  EXPECT_TRUE(MatchesAllParts(a, "清华大学", "大学"));
+  EXPECT_FALSE(MatchesAllParts(a, "中华人民共和国", "华人"));  // not a word of it
 }
 
 TEST(TextCjk, UnknownCharactersBecomeBigrams) {
@@ -353,7 +386,7 @@ TEST(TextDictionary, DefaultDictionary) {
   EXPECT_TRUE(dict->Contains("清华大学"));
   EXPECT_FALSE(dict->Contains("清华大"));  // only a prefix of words
   EXPECT_GE(dict->max_word_chars(), 10);
-  EXPECT_EQ(dict->path(), std::string(kDefaultDictionaryPath));
+  EXPECT_EQ(dict->path(), DefaultDictionaryPath());
 }
 
 // ---- thread safety -----------------------------------------------------------
@@ -361,8 +394,8 @@ TEST(TextDictionary, DefaultDictionary) {
 TEST(TextAnalyze, ConcurrentAnalyzeGivesSameResults) {
   Analyzer a = Default();
   const std::vector<std::string> texts = {
-      "Anker USB-C Charger 20W for iPhone15", "Men's Running Shoes, size 10.5", "苹果手机壳 华为p40手机壳",
-      "Crème brûlée 500ml — ＡＢＣ１２３",    "清华大学 中华人民共和国 运动鞋男",  "state-of-the-art wi-fi 6 router"};
+      "Anker USB-C Charger 20W for iPhone15", "Men's Running Shoes, size 10.5",   "苹果手机壳 华为p40手机壳",
+      "Crème brûlée 500ml — ＡＢＣ１２３",    "清华大学 中华人民共和国 运动鞋男", "state-of-the-art wi-fi 6 router"};
   std::vector<std::vector<Token>> expected(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) a.Analyze(texts[i], &expected[i]);
   std::vector<int> mismatches(4, 0);
@@ -425,7 +458,8 @@ TEST(TextEditDistance, MatchesUnboundedDefinition) {
     for (size_t i = 1; i <= n; ++i) {
       for (size_t j = 1; j <= m; ++j) {
         d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
-        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+          d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
       }
     }
     return d[n][m];
