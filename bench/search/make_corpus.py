@@ -53,6 +53,8 @@ def read_catalog(args, corpus_path, ids_path):
         title_i = column(header, args.title_col, args.csv)
         desc_i = column(header, args.desc_col, args.csv) if args.desc_col else None
         id_i = column(header, args.id_col, args.csv, required=False) if args.id_col else None
+        if args.id_col and id_i is None:
+            print(f"{args.csv}: no column '{args.id_col}'; ids.tsv maps doc_id to the row index", file=sys.stderr)
         for row in reader:
             if not row:
                 continue  # a blank line is no record
