@@ -17,6 +17,8 @@ struct SearchArgs {
   bool exact = false;  // plain BM25F, OR semantics, no typos or synonyms
   bool typos = true;
   bool synonyms = true;
+  std::string filter;               // e.g. price:[10 TO 50] AND brand:acme
+  std::vector<std::string> facets;  // brand, category, tags, price
   bool json = false;
 };
 

@@ -196,6 +196,10 @@ int main(int argc, char** argv) {
   search_cmd->add_flag("--exact", sargs.exact, "plain BM25F over the analysed terms, OR semantics, no typos/synonyms");
   search_cmd->add_flag("!--no-typos", sargs.typos, "no typo tolerance");
   search_cmd->add_flag("!--no-synonyms", sargs.synonyms, "ignore DIR/synonyms.txt");
+  search_cmd->add_option("--filter", sargs.filter,
+                         "e.g. 'price:[10 TO 50] AND brand:acme AND category:\"shoes > running\" AND stock:>0 AND NOT "
+                         "tag:refurbished'");
+  search_cmd->add_option("--facets", sargs.facets, "count values of: brand, category, tags, price")->delimiter(',');
   search_cmd->add_flag("--json", as_json, "machine-readable output");
   auto* seval = app.add_subcommand("search-eval", "NDCG@10, MRR and recall@100 over judged queries");
   std::string judgments;
@@ -221,8 +225,8 @@ int main(int argc, char** argv) {
       eargs.json = as_json;
       return cli::SearchEvalCommand(eargs, judgments, o->store.get(), o->config);
     }
-    if (sargs.query.empty() && sargs.queries_file.empty())
-      return Fail(Status::InvalidArgument("give a QUERY or --queries FILE"));
+    if (sargs.query.empty() && sargs.queries_file.empty() && sargs.filter.empty())
+      return Fail(Status::InvalidArgument("give a QUERY, a --filter or --queries FILE"));
     sargs.dir = dir;
     sargs.json = as_json;
     return cli::SearchCommand(sargs, o->store.get(), o->config);

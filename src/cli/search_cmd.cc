@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -90,6 +91,11 @@ Result<Built> BuildIndex(const std::string& dir, Store* store, const Config& con
     d.id = it.id;
     d.external_id = std::move(it.ext_id);
     for (const auto& f : options.fields) d.fields.push_back(FieldOf(it, f.name));
+    d.attrs.price = it.price;
+    d.attrs.stock = it.stock;
+    d.attrs.brand = it.brand;
+    d.attrs.category = it.category;
+    d.attrs.tags = it.tags;
     docs.push_back(std::move(d));
   }
   std::vector<ItemRow>().swap(items);
@@ -153,6 +159,8 @@ search::QueryOptions QueryOptionsOf(const SearchArgs& a) {
   qo.match = a.exact ? search::Match::kAny : search::Match::kAll;
   qo.typos = a.typos && !a.exact;
   qo.synonyms = a.synonyms && !a.exact;
+  qo.filter = a.filter;
+  qo.facets = a.facets;
   return qo;
 }
 
@@ -164,6 +172,15 @@ json HitsJson(const search::Index& index, const std::string& query, const search
   for (const auto& h : r.hits) j["hits"].push_back({{"item_id", index.ExternalId(h.doc)}, {"score", h.score}});
   if (r.relaxed) j["relaxed"] = true;
   if (!r.corrections.empty()) j["corrections"] = r.corrections;
+  if (!r.facets.empty()) {
+    json f = json::object();
+    for (const auto& [name, values] : r.facets) {
+      json arr = json::array();
+      for (const auto& v : values) arr.push_back({{"value", v.value}, {"count", v.count}});
+      f[name] = arr;
+    }
+    j["facets"] = f;
+  }
   j["took_ms"] = std::round(ms * 1000) / 1000;
   return j;
 }
@@ -225,6 +242,8 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
   }
   auto r = run(a.query);
   if (!r.ok()) return Fail(r.status());
+  if (a.query.empty() && a.filter.empty())
+    return Fail(Status::InvalidArgument("give a QUERY, a --filter or --queries FILE"));
   if (a.json) {
     std::printf(
         "%s\n",
@@ -240,8 +259,14 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
               a.query.c_str(), res.relaxed ? " (not every word matched)" : "", r->second);
   for (size_t i = 0; i < res.hits.size(); ++i) {
     const ItemRow* row = i < rows->size() ? &(*rows)[i] : nullptr;
-    std::printf("%3zu. %-10s %7.3f  %s\n", i + 1, (**index).ExternalId(res.hits[i].doc).c_str(), res.hits[i].score,
-                row ? Shorten(row->title, 80).c_str() : "");
+    std::printf("%3zu. %-10s %7.3f  %-60s %s\n", i + 1, (**index).ExternalId(res.hits[i].doc).c_str(),
+                res.hits[i].score, row ? Shorten(row->title, 60).c_str() : "",
+                row && !std::isnan(row->price) ? fmt::format("{:.2f}", row->price).c_str() : "");
+  }
+  for (const auto& [name, values] : res.facets) {
+    std::printf("%s:", name.c_str());
+    for (const auto& v : values) std::printf("  %s (%s)", v.value.c_str(), WithThousands(v.count).c_str());
+    std::printf("\n");
   }
   return 0;
 }

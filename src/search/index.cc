@@ -132,6 +132,7 @@ std::unique_ptr<Index> Index::Build(const std::vector<Document>& docs, const Ind
   // Field length statistics.
   rep->num_docs = n;
   rep->max_doc = n ? docs.back().id + 1 : 0;
+  rep->SetAttributes(docs);
   std::vector<double> avg(nf, 0);
   for (size_t d = 0; d < n; ++d)
     for (size_t f = 0; f < nf; ++f) avg[f] += lengths[d * nf + f];
@@ -292,7 +293,7 @@ float Cursor::BlockMaxScore(uint32_t target) const {
 // ---- file format ----------------------------------------------------------------------
 
 namespace {
-constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '2'};
+constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '3'};
 
 template <typename T>
 void WritePod(std::ofstream& out, const T& v) {
@@ -314,6 +315,30 @@ bool ReadVec(std::ifstream& in, std::vector<T>* v, uint64_t limit) {
   if (!ReadPod(in, &n) || n > limit) return false;
   v->resize(n);
   return static_cast<bool>(in.read(reinterpret_cast<char*>(v->data()), static_cast<std::streamsize>(n * sizeof(T))));
+}
+void WriteStrings(std::ofstream& out, const std::vector<std::string>& v) {
+  std::vector<uint32_t> lens;
+  std::vector<char> bytes;
+  for (const auto& x : v) {
+    lens.push_back(static_cast<uint32_t>(x.size()));
+    bytes.insert(bytes.end(), x.begin(), x.end());
+  }
+  WriteVec(out, lens);
+  WriteVec(out, bytes);
+}
+
+bool ReadStrings(std::ifstream& in, std::vector<std::string>* v, uint64_t limit) {
+  std::vector<uint32_t> lens;
+  std::vector<char> bytes;
+  if (!ReadVec(in, &lens, limit) || !ReadVec(in, &bytes, limit)) return false;
+  size_t pos = 0;
+  v->clear();
+  for (uint32_t l : lens) {
+    if (pos + l > bytes.size()) return false;
+    v->emplace_back(bytes.data() + pos, l);
+    pos += l;
+  }
+  return true;
 }
 }  // namespace
 
@@ -375,6 +400,14 @@ Status Index::Save(const std::string& path) const {
     WriteVec(out, slens);
     std::vector<char> sb(sbytes.begin(), sbytes.end());
     WriteVec(out, sb);
+    WriteVec(out, r.attr_price);
+    WriteVec(out, r.attr_stock);
+    WriteVec(out, r.attr_brand);
+    WriteVec(out, r.attr_category);
+    WriteVec(out, r.tag_offsets);
+    WriteVec(out, r.attr_tags);
+    for (const auto* t : {&r.brands, &r.categories, &r.tags, &r.brands_norm, &r.categories_norm, &r.tags_norm})
+      WriteStrings(out, *t);
     out.write(kMagic, sizeof kMagic);  // trailer: a truncated file fails to load
     if (!out) return Status::IoError(fmt::format("writing '{}' failed", tmp));
   }
@@ -446,6 +479,26 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
       pos += slens[i + 1];
       rep->surfaces.emplace_back(std::move(a), std::move(b2));
     }
+  }
+  if (!ReadVec(in, &rep->attr_price, kLimit) || !ReadVec(in, &rep->attr_stock, kLimit) ||
+      !ReadVec(in, &rep->attr_brand, kLimit) || !ReadVec(in, &rep->attr_category, kLimit) ||
+      !ReadVec(in, &rep->tag_offsets, kLimit) || !ReadVec(in, &rep->attr_tags, kLimit))
+    return bad();
+  for (auto* t :
+       {&rep->brands, &rep->categories, &rep->tags, &rep->brands_norm, &rep->categories_norm, &rep->tags_norm})
+    if (!ReadStrings(in, t, kLimit)) return bad();
+  {
+    const uint32_t md = rep->max_doc;
+    if (rep->attr_price.size() != md || rep->attr_stock.size() != md || rep->attr_brand.size() != md ||
+        rep->attr_category.size() != md || rep->tag_offsets.size() != md + 1ull)
+      return bad();
+    for (uint32_t d = 0; d < md; ++d)
+      if (rep->attr_brand[d] >= rep->brands.size() || rep->attr_category[d] >= rep->categories.size() ||
+          rep->tag_offsets[d] > rep->tag_offsets[d + 1])
+        return bad();
+    if (md && rep->tag_offsets[md] != rep->attr_tags.size()) return bad();
+    for (uint32_t t : rep->attr_tags)
+      if (t >= rep->tags.size()) return bad();
   }
   if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0) return bad();
   if (rep->term_info.size() != rep->terms.size()) return bad();

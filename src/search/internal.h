@@ -50,9 +50,26 @@ struct Index::Rep {
   std::vector<float> impacts_pool;
   std::unordered_map<std::string, std::vector<std::string>> synonyms;  // term -> other terms
   std::vector<std::pair<std::string, std::string>> surfaces;           // sorted: unstemmed word -> stem
-  std::vector<uint32_t> doc_ids;                                       // sorted
-  std::vector<std::string> external_ids;                               // parallel to doc_ids
+  // Attributes by doc id (arrays of max_doc); string values are indexes into
+  // the value tables, whose entry 0 is "" (none).
+  std::vector<float> attr_price;    // NaN = none
+  std::vector<int32_t> attr_stock;  // -1 = unknown
+  std::vector<uint32_t> attr_brand, attr_category;
+  std::vector<uint32_t> tag_offsets;  // max_doc + 1 offsets into attr_tags
+  std::vector<uint32_t> attr_tags;
+  std::vector<std::string> brands, categories, tags;                 // display values
+  std::vector<std::string> brands_norm, categories_norm, tags_norm;  // normalised for filters
+  void SetAttributes(const std::vector<Document>& docs);
+  // 1 for documents that pass the filter.
+  std::vector<uint8_t> FilterBitmap(const struct FilterNode& node) const;
+  std::vector<uint32_t> doc_ids;          // sorted
+  std::vector<std::string> external_ids;  // parallel to doc_ids
 };
+
+// Value normalisation shared by indexed attributes and filter values:
+// NFKC, case and accent folding, trimmed, category components joined by " > ".
+std::string NormalizeValue(std::string_view v);
+std::string NormalizeCategory(std::string_view v);
 
 // Iterates one posting list in doc order, decoding a block at a time.
 class Cursor {

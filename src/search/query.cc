@@ -7,6 +7,7 @@
 #include <queue>
 
 #include "core/core.h"
+#include "search/filter.h"
 #include "search/internal.h"
 
 namespace souk::search {
@@ -49,7 +50,7 @@ float Idf(uint64_t n, uint32_t df) {
 // lowest ones whose bounds sum below the threshold are "non-essential" and are
 // only probed for candidates found by the essential ones.
 template <typename C>
-void TopKAny(std::vector<C>& cs, TopK* top, uint64_t* scored) {
+void TopKAny(std::vector<C>& cs, TopK* top, uint64_t* scored, const uint8_t* allowed) {
   std::sort(cs.begin(), cs.end(), [](const C& a, const C& b) { return a.max_score() < b.max_score(); });
   const size_t n = cs.size();
   std::vector<float> prefix(n + 1, 0);  // prefix[i] = sum of max scores of cs[0..i)
@@ -62,6 +63,11 @@ void TopKAny(std::vector<C>& cs, TopK* top, uint64_t* scored) {
     uint32_t doc = kEnd;
     for (size_t i = first_essential; i < n; ++i) doc = std::min(doc, cs[i].doc());
     if (doc == kEnd) break;
+    if (allowed && !allowed[doc]) {
+      for (size_t i = first_essential; i < n; ++i)
+        if (cs[i].doc() == doc) cs[i].Next();
+      continue;
+    }
     float score = 0;
     for (size_t i = first_essential; i < n; ++i) {
       if (cs[i].doc() == doc) {
@@ -84,11 +90,15 @@ void TopKAny(std::vector<C>& cs, TopK* top, uint64_t* scored) {
 // AND: drive by the shortest list, seek the others. `optional` lists (the
 // joined forms of compounds) add to the score of a match but are not required.
 template <typename C>
-void TopKAll(std::vector<C>& cs, std::vector<Cursor>& optional, TopK* top, uint64_t* found) {
+void TopKAll(std::vector<C>& cs, std::vector<Cursor>& optional, TopK* top, uint64_t* found, const uint8_t* allowed) {
   std::sort(cs.begin(), cs.end(), [](const C& a, const C& b) { return a.df() < b.df(); });
   C& lead = cs[0];
   while (lead.doc() != kEnd) {
     uint32_t doc = lead.doc();
+    if (allowed && !allowed[doc]) {
+      lead.Next();
+      continue;
+    }
     bool all = true;
     for (size_t i = 1; i < cs.size(); ++i) {
       cs[i].NextGEQ(doc);
@@ -178,11 +188,85 @@ std::vector<std::pair<int, std::string>> TypoCandidates(const Index::Rep& r, con
   return out;
 }
 
+// Every matching document (for facets): all = every cursor, else any.
+template <typename C>
+void CollectMatches(std::vector<C> cs, bool all, const uint8_t* allowed, std::vector<uint32_t>* out) {
+  for (;;) {
+    uint32_t doc = kEnd;
+    if (all) {
+      for (auto& c : cs) doc = c.doc() == kEnd ? kEnd : std::max(doc == kEnd ? 0u : doc, c.doc());
+      if (doc == kEnd) return;
+      bool same = true;
+      for (auto& c : cs) {
+        c.NextGEQ(doc);
+        if (c.doc() == kEnd) return;
+        same &= c.doc() == doc;
+      }
+      if (!same) continue;
+    } else {
+      for (auto& c : cs) doc = std::min(doc, c.doc());
+      if (doc == kEnd) return;
+    }
+    if (!allowed || allowed[doc]) out->push_back(doc);
+    for (auto& c : cs)
+      if (c.doc() == doc) c.Next();
+  }
+}
+
+void CountFacets(const Index::Rep& r, const std::vector<uint32_t>& docs, const QueryOptions& o, SearchResult* res) {
+  for (const auto& name : o.facets) {
+    std::vector<FacetValue> values;
+    if (name == "price") {
+      static const double kEdges[] = {0, 10, 25, 50, 100, 250, 500, 1000, 1e300};
+      uint64_t counts[8] = {};
+      for (uint32_t d : docs) {
+        float p = r.attr_price[d];
+        if (std::isnan(p)) continue;
+        for (int b = 0; b < 8; ++b)
+          if (p >= kEdges[b] && p < kEdges[b + 1]) {
+            ++counts[b];
+            break;
+          }
+      }
+      for (int b = 0; b < 8; ++b)
+        if (counts[b]) values.push_back({b == 7 ? "1000+" : fmt::format("{}-{}", kEdges[b], kEdges[b + 1]), counts[b]});
+    } else {
+      const auto& table = name == "brand" ? r.brands : name == "category" ? r.categories : r.tags;
+      std::vector<uint64_t> counts(table.size(), 0);
+      for (uint32_t d : docs) {
+        if (name == "brand")
+          ++counts[r.attr_brand[d]];
+        else if (name == "category")
+          ++counts[r.attr_category[d]];
+        else
+          for (uint32_t k = r.tag_offsets[d]; k < r.tag_offsets[d + 1]; ++k) ++counts[r.attr_tags[k]];
+      }
+      for (size_t i = 1; i < table.size(); ++i)
+        if (counts[i]) values.push_back({table[i], counts[i]});
+      std::sort(values.begin(), values.end(), [](const FacetValue& a, const FacetValue& b) {
+        return a.count != b.count ? a.count > b.count : a.value < b.value;
+      });
+    }
+    if (values.size() > o.facet_size) values.resize(o.facet_size);
+    res->facets.emplace_back(name, std::move(values));
+  }
+}
+
 }  // namespace
 
 Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& options) const {
   const Rep& r = *rep_;
   SearchResult result;
+  for (const auto& f : options.facets)
+    if (f != "brand" && f != "category" && f != "tags" && f != "price")
+      return Status::InvalidArgument(fmt::format("unknown facet '{}' (brand, category, tags or price)", f));
+  std::vector<uint8_t> bitmap;
+  const uint8_t* allowed = nullptr;
+  if (!Trim(options.filter).empty()) {
+    SOUK_ASSIGN_OR_RETURN(auto node, ParseFilter(options.filter, &NormalizeValue));
+    bitmap = r.FilterBitmap(*node);
+    allowed = bitmap.data();
+  }
   std::vector<text::Token> tokens;
   r.analyzer->Analyze(query, &tokens);
   // A compound's joined form (usbc of USB-C, 运动鞋) shares its position with
@@ -202,7 +286,17 @@ Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& o
   if (result.terms.size() + wholes.size() > options.max_terms)
     return Status::InvalidArgument(fmt::format("the query has {} distinct terms; at most {} are allowed",
                                                result.terms.size() + wholes.size(), options.max_terms));
-  if (result.terms.empty()) return result;
+  if (result.terms.empty()) {
+    // No words: browse by filter (first k documents that pass, by id).
+    if (!allowed) return result;
+    std::vector<uint32_t> docs;
+    for (uint32_t d = 0; d < r.max_doc; ++d)
+      if (allowed[d]) docs.push_back(d);
+    result.found = docs.size();
+    for (size_t i = 0; i < docs.size() && i < options.k; ++i) result.hits.push_back({docs[i], 0.0f});
+    if (!options.facets.empty()) CountFacets(r, docs, options, &result);
+    return result;
+  }
 
   // One group per query word: the word, its synonyms, its typo corrections.
   std::vector<GroupCursor> groups;
@@ -223,7 +317,10 @@ Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& o
       for (const auto& [d, cand] : TypoCandidates(r, typed[ti])) {
         const TermInfo* ci = r.Find(cand);
         g.Add(&r, ci, Idf(r.num_docs, ci->df), options.typo_weight);
-        result.corrections.push_back(typed[ti] + "->" + cand);
+        std::string fix = typed[ti];
+        fix += "->";
+        fix += cand;
+        result.corrections.push_back(std::move(fix));
       }
     }
     if (g.empty()) {
@@ -255,14 +352,19 @@ Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& o
     TopK top(options.k);
     if (simple) {
       make_plain();
-      TopKAll(plain, optional, &top, &result.found);
+      TopKAll(plain, optional, &top, &result.found, allowed);
     } else {
       std::vector<GroupCursor> gs = groups;
-      TopKAll(gs, optional, &top, &result.found);
+      TopKAll(gs, optional, &top, &result.found, allowed);
     }
     all_hits = top.Sorted();
     if (all_hits.size() >= options.k || groups.size() == 1) {
       result.hits = std::move(all_hits);
+      if (!options.facets.empty()) {
+        std::vector<uint32_t> docs;
+        CollectMatches(groups, true, allowed, &docs);
+        CountFacets(r, docs, options, &result);
+      }
       return result;
     }
   }
@@ -274,7 +376,7 @@ Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& o
   uint64_t scored = 0;
   if (simple && options.match != Match::kAll) {
     make_plain();
-    TopKAny(plain, &any, &scored);
+    TopKAny(plain, &any, &scored, allowed);
   } else {
     std::vector<GroupCursor> gs = groups;
     if (options.match == Match::kAll)
@@ -283,7 +385,12 @@ Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& o
           gs.emplace_back();
           gs.back().Add(&r, info, Idf(r.num_docs, info->df), 1.0f);
         }
-    TopKAny(gs, &any, &scored);
+    TopKAny(gs, &any, &scored, allowed);
+  }
+  if (!options.facets.empty()) {
+    std::vector<uint32_t> docs;
+    CollectMatches(groups, false, allowed, &docs);
+    CountFacets(r, docs, options, &result);
   }
   result.found = std::max<uint64_t>(result.found, scored);
   result.hits = std::move(all_hits);

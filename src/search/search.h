@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,10 +50,20 @@ struct IndexOptions {
 };
 
 // One catalog item as the index sees it. `fields` follows IndexOptions::fields.
+// What filters and facets look at (kept in the index, one per document).
+struct Attributes {
+  double price = std::numeric_limits<double>::quiet_NaN();  // NaN = none
+  int64_t stock = -1;                                       // -1 = unknown
+  std::string brand;
+  std::string category;  // "a > b > c"
+  std::string tags;      // "x|y"
+};
+
 struct Document {
   uint32_t id = 0;  // dense item id; documents must be given in increasing id order
   std::vector<std::string> fields;
   std::string external_id;  // the item_id users see; kept in the index
+  Attributes attrs;
 };
 
 struct Hit {
@@ -78,6 +89,17 @@ struct QueryOptions {
   // scored at synonym_weight.
   bool synonyms = true;
   float synonym_weight = 0.9f;
+  // A filter expression (see ParseFilter); empty = none. A syntax error is
+  // an InvalidArgument naming the column and what was expected.
+  std::string filter;
+  // Facets to count: any of "brand", "category", "tags", "price".
+  std::vector<std::string> facets;
+  size_t facet_size = 10;  // values per facet
+};
+
+struct FacetValue {
+  std::string value;
+  uint64_t count = 0;
 };
 
 struct SearchResult {
@@ -86,6 +108,9 @@ struct SearchResult {
   std::vector<std::string> terms;        // the analysed query terms
   std::vector<std::string> corrections;  // "shoos->shoes" for typo-corrected words
   bool relaxed = false;                  // kAll found nothing and kAny was used
+  // Facet counts over every matching document (QueryOptions::facets), values
+  // by count, most first (price buckets in price order).
+  std::vector<std::pair<std::string, std::vector<FacetValue>>> facets;
 };
 
 class Index {

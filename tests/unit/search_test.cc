@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -151,9 +152,9 @@ TEST(SearchIndex, OrAndAndMatchBruteForce) {
 
 TEST(SearchIndex, RelaxesToAnyWhenNothingHasAllTerms) {
   IndexOptions o = TestOptions();
-  std::vector<Document> docs = {{0, {"red running shoes", "acme", "light"}, "A"},
-                                {1, {"blue trail shoes", "zoom", "grip"}, "B"},
-                                {2, {"coffee mug", "acme", "ceramic"}, "C"}};
+  std::vector<Document> docs = {{0, {"red running shoes", "acme", "light"}, "A", {}},
+                                {1, {"blue trail shoes", "zoom", "grip"}, "B", {}},
+                                {2, {"coffee mug", "acme", "ceramic"}, "C", {}}};
   auto index = Index::Build(docs, o, nullptr);
   QueryOptions qo;
   auto r = index->Search("red mug", qo);
@@ -233,11 +234,11 @@ namespace {
 
 std::unique_ptr<Index> ShoeIndex() {
   IndexOptions o = TestOptions();
-  std::vector<Document> docs = {{0, {"Trail running shoes", "acme", "grip"}, "A"},
-                                {1, {"Leather sneakers", "zoom", "white"}, "B"},
-                                {2, {"Espresso machine 15 bar", "brewo", "steam"}, "C"},
-                                {3, {"Television 55 inch", "vistar", "4k"}, "D"},
-                                {4, {"Wireless headphones", "sonar", "bluetooth"}, "E"}};
+  std::vector<Document> docs = {{0, {"Trail running shoes", "acme", "grip"}, "A", {}},
+                                {1, {"Leather sneakers", "zoom", "white"}, "B", {}},
+                                {2, {"Espresso machine 15 bar", "brewo", "steam"}, "C", {}},
+                                {3, {"Television 55 inch", "vistar", "4k"}, "D", {}},
+                                {4, {"Wireless headphones", "sonar", "bluetooth"}, "E", {}}};
   return Index::Build(docs, o, nullptr);
 }
 
@@ -283,9 +284,9 @@ TEST(SearchQuery, Synonyms) {
 
 TEST(SearchQuery, CompoundsMatchTheirParts) {
   IndexOptions o = TestOptions();
-  std::vector<Document> docs = {{0, {"USB-C charger 65W", "volt", ""}, "A"},
-                                {1, {"usb c cable", "volt", ""}, "B"},
-                                {2, {"Lightning cable", "volt", ""}, "C"}};
+  std::vector<Document> docs = {{0, {"USB-C charger 65W", "volt", ""}, "A", {}},
+                                {1, {"usb c cable", "volt", ""}, "B", {}},
+                                {2, {"Lightning cable", "volt", ""}, "C", {}}};
   auto index = Index::Build(docs, o, nullptr);
   QueryOptions qo;
   auto r = index->Search("usb-c", qo);
@@ -293,6 +294,148 @@ TEST(SearchQuery, CompoundsMatchTheirParts) {
   ASSERT_EQ(r->found, 2u);
   EXPECT_EQ(r->hits[0].doc, 0u);  // the joined form scores the exact compound higher
   EXPECT_EQ(index->Search("usbc", qo)->hits[0].doc, 0u);
+}
+
+}  // namespace
+}  // namespace souk::search
+
+namespace souk::search {
+namespace {
+
+// A catalog with attributes; filters and facets are checked against a scan.
+struct AttrCatalog {
+  std::vector<Document> docs;
+};
+
+AttrCatalog RandomCatalog(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const char* brands[] = {"Acme", "Zoom", "Café Co", "Nordic"};
+  const char* cats[] = {"Sports > Shoes > Running", "Sports > Shoes > Trail", "Home > Kitchen",
+                        "Home > Kitchen > Mugs"};
+  const char* tags[] = {"sale", "new", "refurbished", "eco"};
+  AttrCatalog c;
+  for (size_t d = 0; d < n; ++d) {
+    Document doc;
+    doc.id = static_cast<uint32_t>(d);
+    doc.fields = {Word("w", rng() % 5, "x") + " shoe", "", ""};
+    doc.attrs.price = rng() % 10 == 0 ? NAN : (rng() % 20000) / 100.0;
+    doc.attrs.stock = static_cast<int64_t>(rng() % 5) - 1;
+    doc.attrs.brand = brands[rng() % 4];
+    doc.attrs.category = cats[rng() % 4];
+    std::string t;
+    for (int k = 0; k < 4; ++k)
+      if (rng() % 3 == 0) t += std::string(t.empty() ? "" : "|") + tags[k];
+    doc.attrs.tags = t;
+    c.docs.push_back(std::move(doc));
+  }
+  return c;
+}
+
+bool HasTag(const Attributes& a, const std::string& tag) {
+  std::string t = "|" + a.tags + "|";
+  return t.find("|" + tag + "|") != std::string::npos;
+}
+
+TEST(SearchFilter, MatchesABruteForceScan) {
+  auto cat = RandomCatalog(2000, 11);
+  auto index = Index::Build(cat.docs, TestOptions(), nullptr);
+  struct Case {
+    std::string filter;
+    std::function<bool(const Attributes&)> pred;
+  };
+  std::vector<Case> cases = {
+      {"price:[10 TO 50]", [](const Attributes& a) { return !std::isnan(a.price) && a.price >= 10 && a.price <= 50; }},
+      {"stock:>0", [](const Attributes& a) { return a.stock > 0; }},
+      {"brand:acme", [](const Attributes& a) { return a.brand == "Acme"; }},
+      {"brand:\"cafe co\"", [](const Attributes& a) { return a.brand == "Café Co"; }},
+      {"category:\"shoes > running\"", [](const Attributes& a) { return a.category == "Sports > Shoes > Running"; }},
+      {"category:kitchen", [](const Attributes& a) { return a.category.find("Kitchen") != std::string::npos; }},
+      {"NOT tag:refurbished", [](const Attributes& a) { return !HasTag(a, "refurbished"); }},
+      {"price:[10 TO 50] AND brand:acme AND category:\"shoes > running\" AND stock:>0 AND NOT tag:refurbished",
+       [](const Attributes& a) {
+         return !std::isnan(a.price) && a.price >= 10 && a.price <= 50 && a.brand == "Acme" &&
+                a.category == "Sports > Shoes > Running" && a.stock > 0 && !HasTag(a, "refurbished");
+       }},
+      {"(brand:zoom OR brand:nordic) tag:eco",
+       [](const Attributes& a) { return (a.brand == "Zoom" || a.brand == "Nordic") && HasTag(a, "eco"); }},
+      {"price:<=5 OR price:>=190",
+       [](const Attributes& a) { return !std::isnan(a.price) && (a.price <= 5 || a.price >= 190); }},
+  };
+  for (const auto& c : cases) {
+    for (const char* q : {"shoe", "w1x shoe", ""}) {
+      QueryOptions qo;
+      qo.k = 5000;
+      qo.filter = c.filter;
+      qo.facets = {"brand", "tags", "price", "category"};
+      auto r = index->Search(q, qo);
+      ASSERT_TRUE(r.ok()) << c.filter << ": " << r.status().ToString();
+      std::set<uint32_t> want;
+      std::map<std::string, uint64_t> brand_counts;
+      for (const auto& d : cat.docs) {
+        bool text_ok = std::string(q) != "w1x shoe" || d.fields[0].rfind("w1x", 0) == 0;
+        if (c.pred(d.attrs) && text_ok) {
+          want.insert(d.id);
+          ++brand_counts[d.attrs.brand];
+        }
+      }
+      std::set<uint32_t> got;
+      for (const auto& h : r->hits) got.insert(h.doc);
+      if (r->relaxed) continue;  // any-word fill-ins are not the AND set
+      EXPECT_EQ(got, want) << c.filter << " / " << q;
+      ASSERT_EQ(r->facets.size(), 4u);
+      std::map<std::string, uint64_t> facet_brands;
+      for (const auto& v : r->facets[0].second) facet_brands[v.value] = v.count;
+      EXPECT_EQ(facet_brands, brand_counts) << c.filter << " / " << q;
+    }
+  }
+}
+
+TEST(SearchFilter, SyntaxErrorsSayWhereAndWhat) {
+  auto index = Index::Build(RandomCatalog(10, 1).docs, TestOptions(), nullptr);
+  struct Bad {
+    const char* filter;
+    const char* message;
+  } bad[] = {
+      {"price:[10 TO", "column 13: expected a number, found the end of the filter"},
+      {"price:[10 50]", "column 11: expected TO, found '50'"},
+      {"colour:red", "column 1: expected a field (price, stock, brand, category, tag)"},
+      {"brand acme", "column 7: expected ':' after the field name"},
+      {"brand:\"acme", "column 7: unterminated quoted text"},
+      {"(brand:acme", "expected ')'"},
+      {"price:[50 TO 10]", "is empty"},
+      {"brand:acme OR", "expected a field"},
+      {"stock:>x", "expected a number, found 'x'"},
+      {"brand:\x01", "control character"},
+  };
+  for (const auto& b : bad) {
+    QueryOptions qo;
+    qo.filter = b.filter;
+    auto r = index->Search("shoe", qo);
+    ASSERT_FALSE(r.ok()) << b.filter;
+    EXPECT_NE(r.status().message().find(b.message), std::string::npos) << b.filter << " -> " << r.status().message();
+  }
+  QueryOptions qo;
+  qo.facets = {"colour"};
+  EXPECT_FALSE(index->Search("shoe", qo).ok());
+}
+
+TEST(SearchFilter, AttributesSurviveSaveLoad) {
+  TempDir dir;
+  auto cat = RandomCatalog(300, 5);
+  auto index = Index::Build(cat.docs, TestOptions(), nullptr);
+  ASSERT_TRUE(index->Save(dir / "idx").ok());
+  auto loaded = Index::Load(dir / "idx", nullptr);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  QueryOptions qo;
+  qo.k = 1000;
+  qo.filter = "brand:acme AND price:>20";
+  qo.facets = {"tags"};
+  auto a = index->Search("shoe", qo), b = (*loaded)->Search("shoe", qo);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->found, b->found);
+  ASSERT_EQ(a->facets.size(), b->facets.size());
+  for (size_t i = 0; i < a->facets[0].second.size(); ++i)
+    EXPECT_EQ(a->facets[0].second[i].count, b->facets[0].second[i].count);
 }
 
 }  // namespace
