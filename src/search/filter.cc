@@ -90,7 +90,8 @@ class Parser {
   }
   Status Expected(std::string_view what) const {
     const Tok& t = Peek();
-    std::string found = t.kind == Tok::kEnd ? "the end of the filter" : "'" + Shorten(t.text, 30) + "'";
+    std::string found =
+        t.kind == Tok::kEnd ? std::string("the end of the filter") : fmt::format("'{}'", Shorten(t.text, 30));
     return Status::InvalidArgument(fmt::format("filter: column {}: expected {}, found {}", t.column, what, found));
   }
 
