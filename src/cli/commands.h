@@ -19,6 +19,7 @@ struct SearchArgs {
   bool synonyms = true;
   std::string filter;               // e.g. price:[10 TO 50] AND brand:acme
   std::vector<std::string> facets;  // brand, category, tags, price
+  bool prefix = false;              // search-as-you-type on the last word
   bool json = false;
 };
 
@@ -26,6 +27,9 @@ struct SearchArgs {
 int IndexCommand(const std::string& dir, Store* store, const Config& config, bool json);
 // `souk search DIR QUERY | --queries FILE`.
 int SearchCommand(const SearchArgs& args, Store* store, const Config& config);
+// `souk suggest DIR PREFIX [--k N]`.
+int SuggestCommand(const std::string& dir, const std::string& prefix, size_t k, Store* store, const Config& config,
+                   bool json);
 // `souk search-eval DIR --judgments FILE`.
 int SearchEvalCommand(const SearchArgs& args, const std::string& judgments, Store* store, const Config& config);
 

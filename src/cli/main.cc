@@ -200,6 +200,14 @@ int main(int argc, char** argv) {
                          "e.g. 'price:[10 TO 50] AND brand:acme AND category:\"shoes > running\" AND stock:>0 AND NOT "
                          "tag:refurbished'");
   search_cmd->add_option("--facets", sargs.facets, "count values of: brand, category, tags, price")->delimiter(',');
+  search_cmd->add_flag("--prefix", sargs.prefix, "search-as-you-type: the last word may be incomplete");
+  auto* suggest_cmd = app.add_subcommand("suggest", "Autocomplete: popular searches and catalog words for a prefix");
+  std::string suggest_prefix;
+  size_t suggest_k = 10;
+  suggest_cmd->add_option("DIR", dir, "data directory")->required();
+  suggest_cmd->add_option("PREFIX", suggest_prefix, "what was typed so far")->required();
+  suggest_cmd->add_option("--k", suggest_k, "suggestions to return")->capture_default_str();
+  suggest_cmd->add_flag("--json", as_json, "machine-readable output");
   search_cmd->add_flag("--json", as_json, "machine-readable output");
   auto* seval = app.add_subcommand("search-eval", "NDCG@10, MRR and recall@100 over judged queries");
   std::string judgments;
@@ -216,9 +224,11 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
-  if (index_cmd->parsed() || search_cmd->parsed() || seval->parsed()) {
+  if (index_cmd->parsed() || search_cmd->parsed() || seval->parsed() || suggest_cmd->parsed()) {
     auto o = OpenDir(dir);
     if (!o.ok()) return Fail(o.status());
+    if (suggest_cmd->parsed())
+      return cli::SuggestCommand(dir, suggest_prefix, suggest_k, o->store.get(), o->config, as_json);
     if (index_cmd->parsed()) return cli::IndexCommand(dir, o->store.get(), o->config, as_json);
     if (seval->parsed()) {
       eargs.dir = dir;

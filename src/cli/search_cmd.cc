@@ -101,6 +101,9 @@ Result<Built> BuildIndex(const std::string& dir, Store* store, const Config& con
   std::vector<ItemRow>().swap(items);
   Built b;
   b.index = search::Index::Build(docs, options, dict);
+  // Autocomplete learns from what shoppers searched.
+  SOUK_ASSIGN_OR_RETURN(auto queries, store->SearchQueryCounts());
+  b.index->SetPopularQueries(queries);
   b.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::error_code ec;
   fs::create_directories(fs::path(dir) / "index", ec);
@@ -161,6 +164,7 @@ search::QueryOptions QueryOptionsOf(const SearchArgs& a) {
   qo.synonyms = a.synonyms && !a.exact;
   qo.filter = a.filter;
   qo.facets = a.facets;
+  qo.prefix_last = a.prefix && !a.exact;
   return qo;
 }
 
@@ -267,6 +271,24 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
     std::printf("%s:", name.c_str());
     for (const auto& v : values) std::printf("  %s (%s)", v.value.c_str(), WithThousands(v.count).c_str());
     std::printf("\n");
+  }
+  return 0;
+}
+
+int SuggestCommand(const std::string& dir, const std::string& prefix, size_t k, Store* store, const Config& config,
+                   bool as_json) {
+  auto index = OpenIndex(dir, store, config);
+  if (!index.ok()) return Fail(index.status());
+  auto t0 = std::chrono::steady_clock::now();
+  auto s = (*index)->Suggest(prefix, k);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (as_json) {
+    json j = {{"prefix", prefix}, {"suggestions", json::array()}, {"took_ms", std::round(ms * 1000) / 1000}};
+    for (const auto& x : s) j["suggestions"].push_back({{"text", x.text}, {"count", x.count}});
+    std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+  } else {
+    for (const auto& x : s)
+      std::printf("%s%s\n", x.text.c_str(), x.count ? fmt::format("  ({} searches)", x.count).c_str() : "");
   }
   return 0;
 }

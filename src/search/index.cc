@@ -293,7 +293,7 @@ float Cursor::BlockMaxScore(uint32_t target) const {
 // ---- file format ----------------------------------------------------------------------
 
 namespace {
-constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '3'};
+constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '4'};
 
 template <typename T>
 void WritePod(std::ofstream& out, const T& v) {
@@ -408,6 +408,16 @@ Status Index::Save(const std::string& path) const {
     WriteVec(out, r.attr_tags);
     for (const auto* t : {&r.brands, &r.categories, &r.tags, &r.brands_norm, &r.categories_norm, &r.tags_norm})
       WriteStrings(out, *t);
+    {
+      std::vector<std::string> texts;
+      std::vector<uint64_t> counts;
+      for (const auto& [q, n] : r.popular) {
+        texts.push_back(q);
+        counts.push_back(n);
+      }
+      WriteStrings(out, texts);
+      WriteVec(out, counts);
+    }
     out.write(kMagic, sizeof kMagic);  // trailer: a truncated file fails to load
     if (!out) return Status::IoError(fmt::format("writing '{}' failed", tmp));
   }
@@ -487,6 +497,13 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
   for (auto* t :
        {&rep->brands, &rep->categories, &rep->tags, &rep->brands_norm, &rep->categories_norm, &rep->tags_norm})
     if (!ReadStrings(in, t, kLimit)) return bad();
+  {
+    std::vector<std::string> texts;
+    std::vector<uint64_t> counts;
+    if (!ReadStrings(in, &texts, kLimit) || !ReadVec(in, &counts, kLimit) || texts.size() != counts.size())
+      return bad();
+    for (size_t i = 0; i < texts.size(); ++i) rep->popular.emplace_back(std::move(texts[i]), counts[i]);
+  }
   {
     const uint32_t md = rep->max_doc;
     if (rep->attr_price.size() != md || rep->attr_stock.size() != md || rep->attr_brand.size() != md ||

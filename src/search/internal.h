@@ -62,8 +62,9 @@ struct Index::Rep {
   void SetAttributes(const std::vector<Document>& docs);
   // 1 for documents that pass the filter.
   std::vector<uint8_t> FilterBitmap(const struct FilterNode& node) const;
-  std::vector<uint32_t> doc_ids;          // sorted
-  std::vector<std::string> external_ids;  // parallel to doc_ids
+  std::vector<std::pair<std::string, uint64_t>> popular;  // normalised query -> count, sorted by text
+  std::vector<uint32_t> doc_ids;                          // sorted
+  std::vector<std::string> external_ids;                  // parallel to doc_ids
 };
 
 // Value normalisation shared by indexed attributes and filter values:

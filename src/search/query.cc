@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <queue>
+#include <unordered_map>
 
 #include "core/core.h"
 #include "search/filter.h"
@@ -144,6 +145,91 @@ void Index::SetSynonyms(const std::vector<std::vector<std::string>>& groups) {
           if (std::find(list.begin(), list.end(), b) == list.end()) list.push_back(b);
         }
   }
+}
+
+void Index::SetPopularQueries(const std::vector<std::pair<std::string, uint64_t>>& queries) {
+  std::unordered_map<std::string, uint64_t> merged;
+  for (const auto& [q, n] : queries) {
+    std::string norm = NormalizeValue(q);
+    if (!norm.empty()) merged[norm] += n;
+  }
+  rep_->popular.assign(merged.begin(), merged.end());
+  std::sort(rep_->popular.begin(), rep_->popular.end());
+}
+
+namespace {
+
+// Index terms (and stems of seen spellings) that start with `prefix`, most
+// common first, at most `limit`.
+std::vector<std::string> PrefixTerms(const Index::Rep& r, const std::string& prefix, size_t limit) {
+  std::vector<std::pair<uint32_t, std::string>> found;
+  auto add = [&](const std::string& term) {
+    const TermInfo* info = r.Find(term);
+    if (!info || !info->df) return;
+    for (const auto& f : found)
+      if (f.second == term) return;
+    found.emplace_back(info->df, term);
+  };
+  auto t = std::lower_bound(r.terms.begin(), r.terms.end(), prefix);
+  for (size_t n = 0; t != r.terms.end() && t->compare(0, prefix.size(), prefix) == 0 && n < 2000; ++t, ++n) add(*t);
+  auto s = std::lower_bound(r.surfaces.begin(), r.surfaces.end(), std::make_pair(prefix, std::string()));
+  for (size_t n = 0; s != r.surfaces.end() && s->first.compare(0, prefix.size(), prefix) == 0 && n < 2000; ++s, ++n)
+    add(s->second);
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < found.size() && i < limit; ++i) out.push_back(found[i].second);
+  return out;
+}
+
+}  // namespace
+
+std::vector<Index::Suggestion> Index::Suggest(std::string_view prefix, size_t k) const {
+  const Rep& r = *rep_;
+  std::vector<Suggestion> out;
+  std::string norm = NormalizeValue(prefix);
+  if (norm.empty() || k == 0) return out;
+  // Past searches that start with the prefix, most searched first.
+  std::vector<std::pair<uint64_t, const std::string*>> hits;
+  auto it = std::lower_bound(r.popular.begin(), r.popular.end(), std::make_pair(norm, uint64_t{0}));
+  for (size_t n = 0; it != r.popular.end() && it->first.compare(0, norm.size(), norm) == 0 && n < 100000; ++it, ++n)
+    hits.emplace_back(it->second, &it->first);
+  std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+  });
+  for (size_t i = 0; i < hits.size() && out.size() < k; ++i) out.push_back({*hits[i].second, hits[i].first});
+  // Then words of the catalog that complete the last word.
+  if (out.size() < k) {
+    size_t sp = norm.rfind(' ');
+    std::string head = sp == std::string::npos ? "" : norm.substr(0, sp + 1);
+    std::string last = sp == std::string::npos ? norm : norm.substr(sp + 1);
+    if (!last.empty()) {
+      // Show spellings people type: a seen surface form when one maps to the term.
+      std::vector<std::pair<uint32_t, std::string>> words;
+      auto s = std::lower_bound(r.surfaces.begin(), r.surfaces.end(), std::make_pair(last, std::string()));
+      std::vector<std::string> covered;  // stems already shown through a spelling
+      for (size_t n = 0; s != r.surfaces.end() && s->first.compare(0, last.size(), last) == 0 && n < 5000; ++s, ++n)
+        if (const TermInfo* info = r.Find(s->second)) {
+          words.emplace_back(info->df, s->first);
+          covered.push_back(s->second);
+        }
+      auto t = std::lower_bound(r.terms.begin(), r.terms.end(), last);
+      for (size_t n = 0; t != r.terms.end() && t->compare(0, last.size(), last) == 0 && n < 5000; ++t, ++n)
+        if (std::find(covered.begin(), covered.end(), *t) == covered.end())
+          words.emplace_back(r.term_info[t - r.terms.begin()].df, *t);
+      std::sort(words.begin(), words.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+      });
+      for (const auto& [df, w] : words) {
+        if (out.size() >= k) break;
+        std::string text = head + w;
+        bool dup = false;
+        for (const auto& o : out) dup |= o.text == text;
+        if (!dup) out.push_back({text, 0});
+      }
+    }
+  }
+  return out;
 }
 
 namespace {
@@ -322,6 +408,14 @@ Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& o
         fix += cand;
         result.corrections.push_back(std::move(fix));
       }
+    }
+    if (options.prefix_last && ti + 1 == result.terms.size() && !query.empty() && query.back() != ' ' &&
+        query.back() != '\t') {
+      for (const auto& cand : PrefixTerms(r, typed[ti], 20))
+        if (cand != term) {
+          const TermInfo* ci = r.Find(cand);
+          g.Add(&r, ci, Idf(r.num_docs, ci->df), options.synonym_weight);
+        }
     }
     if (g.empty()) {
       missing = true;

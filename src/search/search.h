@@ -95,6 +95,9 @@ struct QueryOptions {
   // Facets to count: any of "brand", "category", "tags", "price".
   std::vector<std::string> facets;
   size_t facet_size = 10;  // values per facet
+  // Search-as-you-type: the last word, when the query does not end with a
+  // space, also matches index words that start with it.
+  bool prefix_last = false;
 };
 
 struct FacetValue {
@@ -124,6 +127,19 @@ class Index {
   // Saves to / loads from one file. Load checks the format version.
   Status Save(const std::string& path) const;
   static Result<std::unique_ptr<Index>> Load(const std::string& path, std::shared_ptr<const text::Dictionary> dict);
+
+  // Autocomplete: what shoppers searched (normalised query text -> count),
+  // usually from the store's search events. Kept in the saved index.
+  void SetPopularQueries(const std::vector<std::pair<std::string, uint64_t>>& queries);
+
+  struct Suggestion {
+    std::string text;
+    uint64_t count = 0;  // times searched (0 for a completion from the catalog's words)
+  };
+  // Completions of `prefix` (normalised like queries): past searches that
+  // start with it, most searched first, then catalog words that complete its
+  // last word, most common first.
+  std::vector<Suggestion> Suggest(std::string_view prefix, size_t k) const;
 
   // Synonym groups: each group is a list of words or phrases that mean the
   // same ("sneakers, trainers"). Terms are analysed like queries; a group

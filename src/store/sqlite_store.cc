@@ -204,6 +204,7 @@ class SqliteStore final : public Store {
   Result<EventColumns> LoadEvents(bool training_only) override;
   Result<std::vector<QuarantineRow>> LoadQuarantine() override;
   Result<std::vector<std::pair<std::string, int>>> EventTypes() override;
+  Result<std::vector<std::pair<std::string, uint64_t>>> SearchQueryCounts() override;
   Status SetEventFlags(const std::vector<std::pair<int64_t, uint32_t>>& rowid_flags) override;
   Result<int64_t> RegisterModel(const ModelRecord& record) override;
   Result<std::vector<ModelRecord>> Models() override;
@@ -737,7 +738,8 @@ Result<StoreCounts> SqliteStore::Counts() {
 
 Result<std::vector<ItemRow>> SqliteStore::GetItems(const std::vector<ItemId>& ids) {
   Stmt st;
-  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
+  SOUK_RETURN_IF_ERROR(st.Prepare(
+      db_,
       "SELECT id,ext_id,known,deleted,title,description,brand,category,tags,price,stock,attrs FROM items WHERE id=?1"));
   std::vector<ItemRow> out;
   for (ItemId id : ids) {
@@ -877,6 +879,20 @@ Result<std::vector<std::pair<std::string, int>>> SqliteStore::EventTypes() {
   SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT name,id FROM event_types ORDER BY id"));
   std::vector<std::pair<std::string, int>> out;
   while (sqlite3_step(st.get()) == SQLITE_ROW) out.emplace_back(ColText(st.get(), 0), sqlite3_column_int(st.get(), 1));
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, uint64_t>>> SqliteStore::SearchQueryCounts() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(
+      st.Prepare(db_,
+                 "SELECT query, count(*) AS n FROM events WHERE type=5 AND flags=0 AND query IS NOT NULL AND query<>'' "
+                 "GROUP BY query ORDER BY n DESC, query"));
+  std::vector<std::pair<std::string, uint64_t>> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW)
+    out.emplace_back(ColText(st.get(), 0), static_cast<uint64_t>(sqlite3_column_int64(st.get(), 1)));
+  if (rc != SQLITE_DONE) return Error("search query counts");
   return out;
 }
 

@@ -164,6 +164,9 @@ class Store {
   virtual Result<EventColumns> LoadEvents(bool training_only = false) = 0;
   virtual Result<std::vector<QuarantineRow>> LoadQuarantine() = 0;
   virtual Result<std::vector<std::pair<std::string, int>>> EventTypes() = 0;
+  // Distinct query texts of search events with how often each was searched
+  // (unflagged events only), most searched first.
+  virtual Result<std::vector<std::pair<std::string, uint64_t>>> SearchQueryCounts() = 0;
 
   // ---- cleaning ----
   // Replaces all event flags: events listed get their flags, all others 0.

@@ -440,3 +440,53 @@ TEST(SearchFilter, AttributesSurviveSaveLoad) {
 
 }  // namespace
 }  // namespace souk::search
+
+namespace souk::search {
+namespace {
+
+TEST(SearchSuggest, PopularQueriesThenCatalogWords) {
+  TempDir dir;
+  auto index = ShoeIndex();
+  index->SetPopularQueries({{"Running Shoes", 5}, {"running shoes", 3}, {"runner", 2}, {"television", 9}});
+  auto s = index->Suggest("run", 5);
+  ASSERT_GE(s.size(), 2u);
+  EXPECT_EQ(s[0].text, "running shoes");  // merged case variants: 8 searches
+  EXPECT_EQ(s[0].count, 8u);
+  EXPECT_EQ(s[1].text, "runner");
+  bool word = false;
+  for (const auto& x : s) word |= x.count == 0 && x.text.rfind("run", 0) == 0;
+  EXPECT_TRUE(word);  // then a catalog word
+  EXPECT_TRUE(index->Suggest("", 5).empty());
+  auto wl = index->Suggest("leather sn", 3);
+  ASSERT_FALSE(wl.empty());
+  EXPECT_EQ(wl[0].text, "leather sneakers");
+  // Suggestions survive save/load.
+  ASSERT_TRUE(index->Save(dir / "idx").ok());
+  auto loaded = Index::Load(dir / "idx", nullptr);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ((*loaded)->Suggest("tele", 1)[0].text, "television");
+}
+
+TEST(SearchSuggest, PrefixOnTheLastWord) {
+  auto index = ShoeIndex();
+  QueryOptions qo;
+  qo.typos = false;
+  qo.prefix_last = true;
+  qo.k = 1;
+  auto r = index->Search("trail runn", qo);
+  ASSERT_TRUE(r.ok());
+  ASSERT_FALSE(r->hits.empty());
+  EXPECT_EQ(r->hits[0].doc, 0u);
+  EXPECT_FALSE(r->relaxed);
+  // A trailing space means the word is complete.
+  auto done = index->Search("trail runn ", qo);
+  ASSERT_TRUE(done.ok());
+  EXPECT_TRUE(done->relaxed || done->hits.empty() || done->hits[0].doc != 0u || done->found == 0);
+  qo.prefix_last = false;
+  EXPECT_EQ(index->Search("headph", qo)->hits.size(), 0u);
+  qo.prefix_last = true;
+  EXPECT_EQ(index->Search("headph", qo)->hits[0].doc, 4u);
+}
+
+}  // namespace
+}  // namespace souk::search
