@@ -201,6 +201,12 @@ int main(int argc, char** argv) {
                          "tag:refurbished'");
   search_cmd->add_option("--facets", sargs.facets, "count values of: brand, category, tags, price")->delimiter(',');
   search_cmd->add_flag("--prefix", sargs.prefix, "search-as-you-type: the last word may be incomplete");
+  search_cmd->add_option("--sort", sargs.sort, "relevance, price_asc, price_desc or popularity")
+      ->check(CLI::IsMember({"relevance", "price_asc", "price_desc", "popularity"}))
+      ->capture_default_str();
+  search_cmd->add_option("--page", sargs.page, "page number (1-based), --k results a page")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   auto* suggest_cmd = app.add_subcommand("suggest", "Autocomplete: popular searches and catalog words for a prefix");
   std::string suggest_prefix;
   size_t suggest_k = 10;
@@ -233,12 +239,14 @@ int main(int argc, char** argv) {
     if (seval->parsed()) {
       eargs.dir = dir;
       eargs.json = as_json;
+      eargs.prior_weight = o->config.GetDouble("search.prior_weight");
       return cli::SearchEvalCommand(eargs, judgments, o->store.get(), o->config);
     }
     if (sargs.query.empty() && sargs.queries_file.empty() && sargs.filter.empty())
       return Fail(Status::InvalidArgument("give a QUERY, a --filter or --queries FILE"));
     sargs.dir = dir;
     sargs.json = as_json;
+    sargs.prior_weight = o->config.GetDouble("search.prior_weight");
     return cli::SearchCommand(sargs, o->store.get(), o->config);
   }
 

@@ -100,7 +100,38 @@ Result<Built> BuildIndex(const std::string& dir, Store* store, const Config& con
   }
   std::vector<ItemRow>().swap(items);
   Built b;
+  if (docs.empty())
+    return Status::FailedPrecondition(fmt::format("'{}' has no catalog items to index (import items first)", dir));
   b.index = search::Index::Build(docs, options, dict);
+  // The popularity prior: log(1 + 5 purchases + 3 carts + clicks + 0.2 views)
+  // over unflagged events.
+  {
+    SOUK_ASSIGN_OR_RETURN(auto ev, store->LoadEvents(/*training_only=*/true));
+    std::vector<double> w(b.index->num_docs() ? docs.back().id + 1 : 0, 0.0);
+    for (size_t i = 0; i < ev.size(); ++i) {
+      if (ev.item[i] == kNoId || ev.item[i] >= w.size()) continue;
+      switch (static_cast<EventType>(ev.type[i])) {
+        case EventType::kPurchase:
+          w[ev.item[i]] += 5;
+          break;
+        case EventType::kCart:
+          w[ev.item[i]] += 3;
+          break;
+        case EventType::kClick:
+          w[ev.item[i]] += 1;
+          break;
+        case EventType::kView:
+          w[ev.item[i]] += 0.2;
+          break;
+        default:
+          break;
+      }
+    }
+    std::vector<std::pair<uint32_t, float>> pop;
+    for (uint32_t d = 0; d < w.size(); ++d)
+      if (w[d] > 0) pop.emplace_back(d, static_cast<float>(std::log1p(w[d])));
+    b.index->SetPopularity(pop);
+  }
   // Autocomplete learns from what shoppers searched.
   SOUK_ASSIGN_OR_RETURN(auto queries, store->SearchQueryCounts());
   b.index->SetPopularQueries(queries);
@@ -165,6 +196,13 @@ search::QueryOptions QueryOptionsOf(const SearchArgs& a) {
   qo.filter = a.filter;
   qo.facets = a.facets;
   qo.prefix_last = a.prefix && !a.exact;
+  using Sort = search::QueryOptions::Sort;
+  qo.sort = a.sort == "price_asc"    ? Sort::kPriceAsc
+            : a.sort == "price_desc" ? Sort::kPriceDesc
+            : a.sort == "popularity" ? Sort::kPopularity
+                                     : Sort::kRelevance;
+  qo.offset = (a.page > 0 ? a.page - 1 : 0) * a.k;
+  if (!a.exact) qo.prior_weight = static_cast<float>(a.prior_weight);
   return qo;
 }
 

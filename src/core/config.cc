@@ -29,6 +29,9 @@ const std::vector<SettingDef>& AllSettings() {
       {"search.k1", T::kDouble, "1.2", "BM25F saturation k1."},
       {"search.stem", T::kBool, "true", "English Snowball stemming of Latin-script words."},
       {"search.cjk", T::kBool, "true", "Dictionary segmentation of Chinese text (else character bigrams)."},
+      {"search.prior_weight", T::kDouble, "0",
+       "Weight of the popularity prior (log of weighted purchases, carts, clicks and views) added to relevance; 0 = "
+       "off."},
       {"search.dictionary", T::kString, "",
        "Chinese word-frequency dictionary (jieba format); empty = python3-jieba's dict.txt."},
       // quality

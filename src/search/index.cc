@@ -191,6 +191,16 @@ Index::~Index() = default;
 
 size_t Index::num_docs() const { return rep_->num_docs; }
 
+void Index::SetPopularity(const std::vector<std::pair<uint32_t, float>>& doc_popularity) {
+  rep_->popularity.assign(rep_->max_doc, 0.0f);
+  rep_->max_popularity = 0;
+  for (const auto& [doc, p] : doc_popularity)
+    if (doc < rep_->max_doc && p > 0) {
+      rep_->popularity[doc] = p;
+      rep_->max_popularity = std::max(rep_->max_popularity, p);
+    }
+}
+
 const std::string& Index::ExternalId(uint32_t doc) const {
   static const std::string kNone;
   auto it = std::lower_bound(rep_->doc_ids.begin(), rep_->doc_ids.end(), doc);
@@ -293,7 +303,7 @@ float Cursor::BlockMaxScore(uint32_t target) const {
 // ---- file format ----------------------------------------------------------------------
 
 namespace {
-constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '4'};
+constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '5'};
 
 template <typename T>
 void WritePod(std::ofstream& out, const T& v) {
@@ -418,6 +428,7 @@ Status Index::Save(const std::string& path) const {
       WriteStrings(out, texts);
       WriteVec(out, counts);
     }
+    WriteVec(out, r.popularity);
     out.write(kMagic, sizeof kMagic);  // trailer: a truncated file fails to load
     if (!out) return Status::IoError(fmt::format("writing '{}' failed", tmp));
   }
@@ -504,6 +515,9 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
       return bad();
     for (size_t i = 0; i < texts.size(); ++i) rep->popular.emplace_back(std::move(texts[i]), counts[i]);
   }
+  if (!ReadVec(in, &rep->popularity, kLimit) || (!rep->popularity.empty() && rep->popularity.size() != rep->max_doc))
+    return bad();
+  for (float p : rep->popularity) rep->max_popularity = std::max(rep->max_popularity, p);
   {
     const uint32_t md = rep->max_doc;
     if (rep->attr_price.size() != md || rep->attr_stock.size() != md || rep->attr_brand.size() != md ||

@@ -63,8 +63,10 @@ struct Index::Rep {
   // 1 for documents that pass the filter.
   std::vector<uint8_t> FilterBitmap(const struct FilterNode& node) const;
   std::vector<std::pair<std::string, uint64_t>> popular;  // normalised query -> count, sorted by text
-  std::vector<uint32_t> doc_ids;                          // sorted
-  std::vector<std::string> external_ids;                  // parallel to doc_ids
+  std::vector<float> popularity;                          // by doc id; empty = none
+  float max_popularity = 0;
+  std::vector<uint32_t> doc_ids;          // sorted
+  std::vector<std::string> external_ids;  // parallel to doc_ids
 };
 
 // Value normalisation shared by indexed attributes and filter values:

@@ -340,8 +340,9 @@ void CountFacets(const Index::Rep& r, const std::vector<uint32_t>& docs, const Q
 
 }  // namespace
 
-Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& options) const {
-  const Rep& r = *rep_;
+namespace {
+
+Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, const QueryOptions& options) {
   SearchResult result;
   for (const auto& f : options.facets)
     if (f != "brand" && f != "category" && f != "tags" && f != "price")
@@ -452,7 +453,7 @@ Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& o
       TopKAll(gs, optional, &top, &result.found, allowed);
     }
     all_hits = top.Sorted();
-    if (all_hits.size() >= options.k || groups.size() == 1) {
+    if (all_hits.size() >= (options.relax_below ? options.relax_below : options.k) || groups.size() == 1) {
       result.hits = std::move(all_hits);
       if (!options.facets.empty()) {
         std::vector<uint32_t> docs;
@@ -495,6 +496,57 @@ Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& o
     if (!seen) result.hits.push_back(h);
   }
   return result;
+}
+
+}  // namespace
+
+Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& options) const {
+  const Rep& r = *rep_;
+  using Sort = QueryOptions::Sort;
+  const size_t want = options.offset + options.k;
+  const bool prior = options.prior_weight > 0 && r.max_popularity > 0;
+  QueryOptions core = options;
+  core.offset = 0;
+  core.prior_weight = 0;
+  core.sort = Sort::kRelevance;
+  // Sorted results list full matches only (any-word matches when there are
+  // none); relevance pages relax when a page cannot be filled.
+  core.relax_below = options.relax_below ? options.relax_below : options.sort != Sort::kRelevance ? 1 : want;
+  if (options.sort != Sort::kRelevance)
+    core.k = std::max<size_t>(r.num_docs, 1);  // every match, then sort
+  else if (prior)
+    core.k = std::max<size_t>(100, 4 * want);
+  else
+    core.k = want;
+  SOUK_ASSIGN_OR_RETURN(SearchResult res, SearchImpl(r, query, core));
+  auto pop = [&](uint32_t d) { return r.popularity.empty() ? 0.0f : r.popularity[d]; };
+  if (prior) {
+    for (auto& h : res.hits) h.score += options.prior_weight * pop(h.doc) / r.max_popularity;
+    std::stable_sort(res.hits.begin(), res.hits.end(), [](const Hit& a, const Hit& b) {
+      return a.score > b.score || (a.score == b.score && a.doc < b.doc);
+    });
+  }
+  if (options.sort == Sort::kPriceAsc || options.sort == Sort::kPriceDesc) {
+    bool asc = options.sort == Sort::kPriceAsc;
+    std::stable_sort(res.hits.begin(), res.hits.end(), [&](const Hit& a, const Hit& b) {
+      float pa = r.attr_price[a.doc], pb = r.attr_price[b.doc];
+      if (std::isnan(pa) != std::isnan(pb)) return std::isnan(pb);  // unpriced last
+      if (pa != pb && !std::isnan(pa)) return asc ? pa < pb : pa > pb;
+      return a.score > b.score;
+    });
+  } else if (options.sort == Sort::kPopularity) {
+    std::stable_sort(res.hits.begin(), res.hits.end(), [&](const Hit& a, const Hit& b) {
+      if (pop(a.doc) != pop(b.doc)) return pop(a.doc) > pop(b.doc);
+      return a.score > b.score;
+    });
+  }
+  if (options.offset >= res.hits.size()) {
+    res.hits.clear();
+  } else {
+    res.hits.erase(res.hits.begin(), res.hits.begin() + options.offset);
+    if (res.hits.size() > options.k) res.hits.resize(options.k);
+  }
+  return res;
 }
 
 }  // namespace souk::search

@@ -98,6 +98,16 @@ struct QueryOptions {
   // Search-as-you-type: the last word, when the query does not end with a
   // space, also matches index words that start with it.
   bool prefix_last = false;
+  // kAll relaxes to any-word matching when fewer than this many documents
+  // have every word; 0 = k (offset + k when paginating).
+  size_t relax_below = 0;
+  // Results to skip (pagination: page * per_page); hits holds k after them.
+  size_t offset = 0;
+  enum class Sort { kRelevance, kPriceAsc, kPriceDesc, kPopularity } sort = Sort::kRelevance;
+  // Relevance blended with the popularity prior: score + prior_weight *
+  // popularity / max popularity. 0 = off (the default, and what benchmarks use).
+  // Applied to the best max(100, 4 * (offset + k)) documents by BM25F.
+  float prior_weight = 0.0f;
 };
 
 struct FacetValue {
@@ -127,6 +137,10 @@ class Index {
   // Saves to / loads from one file. Load checks the format version.
   Status Save(const std::string& path) const;
   static Result<std::unique_ptr<Index>> Load(const std::string& path, std::shared_ptr<const text::Dictionary> dict);
+
+  // The popularity prior: per document, e.g. log(1 + weighted event counts).
+  // Kept in the saved index.
+  void SetPopularity(const std::vector<std::pair<uint32_t, float>>& doc_popularity);
 
   // Autocomplete: what shoppers searched (normalised query text -> count),
   // usually from the store's search events. Kept in the saved index.

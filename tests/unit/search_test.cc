@@ -490,3 +490,61 @@ TEST(SearchSuggest, PrefixOnTheLastWord) {
 
 }  // namespace
 }  // namespace souk::search
+
+namespace souk::search {
+namespace {
+
+TEST(SearchSort, PagesSortsAndPrior) {
+  auto cat = RandomCatalog(500, 21);
+  auto index = Index::Build(cat.docs, TestOptions(), nullptr);
+  QueryOptions qo;
+  qo.k = 1000;
+  auto all = index->Search("shoe", qo);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->hits.size(), 500u);
+  // Pages are slices of the full ranking.
+  qo.k = 7;
+  for (size_t page = 0; page < 4; ++page) {
+    qo.offset = page * 7;
+    auto p = index->Search("shoe", qo);
+    ASSERT_TRUE(p.ok());
+    ASSERT_EQ(p->hits.size(), 7u);
+    for (size_t i = 0; i < 7; ++i) EXPECT_EQ(p->hits[i].doc, all->hits[page * 7 + i].doc);
+  }
+  qo.offset = 10000;
+  EXPECT_TRUE(index->Search("shoe", qo)->hits.empty());
+  // Price sorts, unpriced last.
+  qo.offset = 0;
+  qo.k = 500;
+  qo.sort = QueryOptions::Sort::kPriceAsc;
+  auto asc = index->Search("shoe", qo);
+  ASSERT_TRUE(asc.ok());
+  ASSERT_EQ(asc->hits.size(), 500u);
+  double last = -1;
+  bool seen_nan = false;
+  for (const auto& h : asc->hits) {
+    double p = cat.docs[h.doc].attrs.price;
+    if (std::isnan(p)) {
+      seen_nan = true;
+      continue;
+    }
+    EXPECT_FALSE(seen_nan) << "a priced item after an unpriced one";
+    EXPECT_GE(p, last);
+    last = p;
+  }
+  // The prior lifts popular documents (among the best 100 by BM25F); weight 0
+  // changes nothing; sorting by popularity ranks all matches.
+  std::vector<std::pair<uint32_t, float>> pop = {{all->hits[50].doc, 10.0f}, {all->hits[499].doc, 20.0f}};
+  index->SetPopularity(pop);
+  QueryOptions pq;
+  pq.k = 5;
+  EXPECT_EQ(index->Search("shoe", pq)->hits[0].doc, all->hits[0].doc);
+  pq.prior_weight = 100;
+  EXPECT_EQ(index->Search("shoe", pq)->hits[0].doc, all->hits[50].doc);
+  pq.prior_weight = 0;
+  pq.sort = QueryOptions::Sort::kPopularity;
+  EXPECT_EQ(index->Search("shoe", pq)->hits[0].doc, all->hits[499].doc);
+}
+
+}  // namespace
+}  // namespace souk::search
