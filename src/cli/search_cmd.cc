@@ -73,6 +73,19 @@ std::string FieldOf(const ItemRow& it, const std::string& name) {
   return it.description;
 }
 
+search::Document DocumentOf(ItemRow it, const search::IndexOptions& options) {
+  search::Document d;
+  d.id = it.id;
+  for (const auto& f : options.fields) d.fields.push_back(FieldOf(it, f.name));
+  d.attrs.price = it.price;
+  d.attrs.stock = it.stock;
+  d.attrs.brand = std::move(it.brand);
+  d.attrs.category = std::move(it.category);
+  d.attrs.tags = std::move(it.tags);
+  d.external_id = std::move(it.ext_id);
+  return d;
+}
+
 struct Built {
   std::unique_ptr<search::Index> index;
   double seconds = 0;
@@ -87,22 +100,15 @@ Result<Built> BuildIndex(const std::string& dir, Store* store, const Config& con
   docs.reserve(items.size());
   for (auto& it : items) {
     if (!it.known || it.deleted) continue;
-    search::Document d;
-    d.id = it.id;
-    d.external_id = std::move(it.ext_id);
-    for (const auto& f : options.fields) d.fields.push_back(FieldOf(it, f.name));
-    d.attrs.price = it.price;
-    d.attrs.stock = it.stock;
-    d.attrs.brand = it.brand;
-    d.attrs.category = it.category;
-    d.attrs.tags = it.tags;
-    docs.push_back(std::move(d));
+    docs.push_back(DocumentOf(std::move(it), options));
   }
   std::vector<ItemRow>().swap(items);
+  SOUK_ASSIGN_OR_RETURN(int64_t catalog_version, store->LatestItemChange());
   Built b;
   if (docs.empty())
     return Status::FailedPrecondition(fmt::format("'{}' has no catalog items to index (import items first)", dir));
   b.index = search::Index::Build(docs, options, dict);
+  b.index->SetCatalogVersion(catalog_version);
   // The popularity prior: log(1 + 5 purchases + 3 carts + clicks + 0.2 views)
   // over unflagged events.
   {
@@ -184,6 +190,21 @@ Result<std::unique_ptr<search::Index>> OpenIndex(const std::string& dir, Store* 
   }
   SOUK_ASSIGN_OR_RETURN(auto synonyms, ReadSynonyms(dir));
   index->SetSynonyms(synonyms);
+  // Catalog changes since the index was built are searchable at once: they
+  // go to the index's delta segment (`souk index` folds them in for good).
+  SOUK_ASSIGN_OR_RETURN(auto changed, store->ItemsChangedSince(index->CatalogVersion()));
+  if (!changed.empty()) {
+    SOUK_ASSIGN_OR_RETURN(auto options, OptionsFromConfig(config));
+    std::vector<search::Document> upserts;
+    std::vector<uint32_t> deletes;
+    for (auto& it : changed) {
+      if (!it.known || it.deleted)
+        deletes.push_back(it.id);
+      else
+        upserts.push_back(DocumentOf(std::move(it), options));
+    }
+    SOUK_RETURN_IF_ERROR(index->Update(upserts, deletes));
+  }
   return index;
 }
 

@@ -109,7 +109,13 @@ void Index::Rep::EncodeTerm(const std::vector<uint32_t>& docs, const std::vector
 
 std::unique_ptr<Index> Index::Build(const std::vector<Document>& docs, const IndexOptions& options,
                                     std::shared_ptr<const text::Dictionary> dict) {
+  return BuildWithBase(docs, options, std::move(dict), nullptr);
+}
+
+std::unique_ptr<Index> Index::BuildWithBase(const std::vector<Document>& docs, const IndexOptions& options,
+                                            std::shared_ptr<const text::Dictionary> dict, const Rep* base) {
   auto rep = std::make_unique<Rep>(options, std::move(dict));
+  rep->base = base;
   const size_t nf = std::min(options.fields.size(), kMaxFields);
   const size_t n = docs.size();
   for (size_t i = 1; i < n; ++i) assert(docs[i].id > docs[i - 1].id && "documents must be in increasing id order");
@@ -137,6 +143,7 @@ std::unique_ptr<Index> Index::Build(const std::vector<Document>& docs, const Ind
   for (size_t d = 0; d < n; ++d)
     for (size_t f = 0; f < nf; ++f) avg[f] += lengths[d * nf + f];
   for (size_t f = 0; f < nf; ++f) rep->avg_len[f] = n ? static_cast<float>(std::max(avg[f] / n, 1e-3)) : 1.0f;
+  if (base) rep->avg_len = base->avg_len;  // a delta normalises lengths like its main segment
   // The global, sorted term list.
   std::vector<std::string> all;
   for (auto& s : shards)
@@ -191,6 +198,45 @@ Index::~Index() = default;
 
 size_t Index::num_docs() const { return rep_->num_docs; }
 
+void Index::SetCatalogVersion(int64_t ms) { rep_->catalog_ms = ms; }
+int64_t Index::CatalogVersion() const { return rep_->catalog_ms; }
+
+Status Index::Update(const std::vector<Document>& upserts, const std::vector<uint32_t>& deletes) {
+  Rep& r = *rep_;
+  auto remove_from_main = [&](uint32_t id) {
+    if (id >= r.max_doc || !std::binary_search(r.doc_ids.begin(), r.doc_ids.end(), id)) return;
+    if (r.deleted.empty()) r.deleted.assign(r.max_doc, 0);
+    if (!r.deleted[id]) {
+      r.deleted[id] = 1;
+      ++r.num_deleted;
+    }
+  };
+  for (uint32_t id : deletes) {
+    remove_from_main(id);
+    r.delta_docs.erase(id);
+  }
+  for (const Document& d : upserts) {
+    if (d.fields.size() != r.options.fields.size())
+      return Status::InvalidArgument(
+          fmt::format("document {} has {} fields, the index {}", d.id, d.fields.size(), r.options.fields.size()));
+    remove_from_main(d.id);
+    r.delta_docs[d.id] = d;
+  }
+  std::vector<Document> docs;
+  docs.reserve(r.delta_docs.size());
+  for (const auto& [id, d] : r.delta_docs) docs.push_back(d);
+  r.delta.reset();
+  if (!docs.empty()) {
+    IndexOptions o = r.options;
+    o.threads = 1;
+    r.delta = BuildWithBase(docs, o, r.dict, &r);
+    r.delta->rep_->synonyms = r.synonyms;
+  }
+  return Status::Ok();
+}
+
+size_t Index::pending_updates() const { return rep_->delta_docs.size() + rep_->num_deleted; }
+
 void Index::SetPopularity(const std::vector<std::pair<uint32_t, float>>& doc_popularity) {
   rep_->popularity.assign(rep_->max_doc, 0.0f);
   rep_->max_popularity = 0;
@@ -203,6 +249,7 @@ void Index::SetPopularity(const std::vector<std::pair<uint32_t, float>>& doc_pop
 
 const std::string& Index::ExternalId(uint32_t doc) const {
   static const std::string kNone;
+  if (rep_->delta && rep_->delta_docs.count(doc)) return rep_->delta->ExternalId(doc);
   auto it = std::lower_bound(rep_->doc_ids.begin(), rep_->doc_ids.end(), doc);
   if (it == rep_->doc_ids.end() || *it != doc) return kNone;
   return rep_->external_ids[it - rep_->doc_ids.begin()];
@@ -303,7 +350,7 @@ float Cursor::BlockMaxScore(uint32_t target) const {
 // ---- file format ----------------------------------------------------------------------
 
 namespace {
-constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '5'};
+constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '6'};
 
 template <typename T>
 void WritePod(std::ofstream& out, const T& v) {
@@ -353,6 +400,8 @@ bool ReadStrings(std::ifstream& in, std::vector<std::string>* v, uint64_t limit)
 }  // namespace
 
 Status Index::Save(const std::string& path) const {
+  if (rep_->delta || rep_->num_deleted)
+    return Status::FailedPrecondition("the index has updates since it was built; rebuild it to save");
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -429,6 +478,7 @@ Status Index::Save(const std::string& path) const {
       WriteVec(out, counts);
     }
     WriteVec(out, r.popularity);
+    WritePod(out, r.catalog_ms);
     out.write(kMagic, sizeof kMagic);  // trailer: a truncated file fails to load
     if (!out) return Status::IoError(fmt::format("writing '{}' failed", tmp));
   }
@@ -518,6 +568,7 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
   if (!ReadVec(in, &rep->popularity, kLimit) || (!rep->popularity.empty() && rep->popularity.size() != rep->max_doc))
     return bad();
   for (float p : rep->popularity) rep->max_popularity = std::max(rep->max_popularity, p);
+  if (!ReadPod(in, &rep->catalog_ms)) return bad();
   {
     const uint32_t md = rep->max_doc;
     if (rep->attr_price.size() != md || rep->attr_stock.size() != md || rep->attr_brand.size() != md ||

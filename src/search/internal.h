@@ -3,6 +3,7 @@
 
 #include <array>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -65,6 +66,16 @@ struct Index::Rep {
   std::vector<std::pair<std::string, uint64_t>> popular;  // normalised query -> count, sorted by text
   std::vector<float> popularity;                          // by doc id; empty = none
   float max_popularity = 0;
+  // Incremental updates (Index::Update): a small delta segment, rebuilt on
+  // each update, scored with this segment's statistics (`base` in the
+  // delta); main-segment documents replaced or removed are in `deleted`.
+  const Rep* base = nullptr;
+  float TermIdf(std::string_view term, const TermInfo* info) const;
+  std::unique_ptr<Index> delta;
+  std::map<uint32_t, Document> delta_docs;
+  std::vector<uint8_t> deleted;
+  size_t num_deleted = 0;
+  int64_t catalog_ms = 0;
   std::vector<uint32_t> doc_ids;          // sorted
   std::vector<std::string> external_ids;  // parallel to doc_ids
 };

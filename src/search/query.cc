@@ -43,9 +43,26 @@ class TopK {
   std::vector<Hit> heap_;  // a heap whose front is the worst kept hit
 };
 
+}  // namespace
+
 float Idf(uint64_t n, uint32_t df) {
   return static_cast<float>(std::log(1.0 + (static_cast<double>(n) - df + 0.5) / (df + 0.5)));
 }
+
+// A delta segment scores with the statistics of main + delta, so its scores
+// compare with the main segment's.
+float Index::Rep::TermIdf(std::string_view term, const TermInfo* info) const {
+  if (!base) {
+    if (!delta) return Idf(num_docs, info->df);
+    const Rep& d = *delta->rep_;  // main and delta share one set of statistics
+    const TermInfo* di = d.Find(term);
+    return Idf(num_docs + d.num_docs, info->df + (di ? di->df : 0));
+  }
+  const TermInfo* b = base->Find(term);
+  return Idf(base->num_docs + num_docs, info->df + (b ? b->df : 0));
+}
+
+namespace {
 
 // OR over the cursors, MaxScore style: cursors sorted by max score; the
 // lowest ones whose bounds sum below the threshold are "non-essential" and are
@@ -145,6 +162,7 @@ void Index::SetSynonyms(const std::vector<std::vector<std::string>>& groups) {
           if (std::find(list.begin(), list.end(), b) == list.end()) list.push_back(b);
         }
   }
+  if (r.delta) r.delta->rep_->synonyms = r.synonyms;
 }
 
 void Index::SetPopularQueries(const std::vector<std::pair<std::string, uint64_t>>& queries) {
@@ -342,16 +360,23 @@ void CountFacets(const Index::Rep& r, const std::vector<uint32_t>& docs, const Q
 
 namespace {
 
-Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, const QueryOptions& options) {
+Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, const QueryOptions& options,
+                                const std::vector<uint8_t>* deleted) {
   SearchResult result;
   for (const auto& f : options.facets)
     if (f != "brand" && f != "category" && f != "tags" && f != "price")
       return Status::InvalidArgument(fmt::format("unknown facet '{}' (brand, category, tags or price)", f));
   std::vector<uint8_t> bitmap;
   const uint8_t* allowed = nullptr;
-  if (!Trim(options.filter).empty()) {
+  const bool has_filter = !Trim(options.filter).empty();
+  if (has_filter) {
     SOUK_ASSIGN_OR_RETURN(auto node, ParseFilter(options.filter, &NormalizeValue));
     bitmap = r.FilterBitmap(*node);
+    allowed = bitmap.data();
+  }
+  if (deleted && !deleted->empty()) {  // documents replaced or removed since the build
+    if (bitmap.empty()) bitmap.assign(r.max_doc, 1);
+    for (uint32_t d = 0; d < r.max_doc; ++d) bitmap[d] &= !(*deleted)[d];
     allowed = bitmap.data();
   }
   std::vector<text::Token> tokens;
@@ -375,7 +400,7 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
                                                result.terms.size() + wholes.size(), options.max_terms));
   if (result.terms.empty()) {
     // No words: browse by filter (first k documents that pass, by id).
-    if (!allowed) return result;
+    if (!has_filter) return result;
     std::vector<uint32_t> docs;
     for (uint32_t d = 0; d < r.max_doc; ++d)
       if (allowed[d]) docs.push_back(d);
@@ -392,18 +417,18 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
     const std::string& term = result.terms[ti];
     GroupCursor g;
     const TermInfo* info = r.Find(term);
-    if (info && info->df) g.Add(&r, info, Idf(r.num_docs, info->df), 1.0f);
+    if (info && info->df) g.Add(&r, info, r.TermIdf(term, info), 1.0f);
     if (options.synonyms) {
       auto it = r.synonyms.find(term);
       if (it != r.synonyms.end())
         for (const auto& syn : it->second)
-          if (const TermInfo* si = r.Find(syn); si && si->df)
-            g.Add(&r, si, Idf(r.num_docs, si->df), options.synonym_weight);
+          if (const TermInfo* si = r.Find(syn); si && si->df) g.Add(&r, si, r.TermIdf(syn, si), options.synonym_weight);
     }
-    if (options.typos && !info) {
+    // (A delta segment leaves words its main segment knows alone.)
+    if (options.typos && !info && !(r.base && r.base->Find(term))) {
       for (const auto& [d, cand] : TypoCandidates(r, typed[ti])) {
         const TermInfo* ci = r.Find(cand);
-        g.Add(&r, ci, Idf(r.num_docs, ci->df), options.typo_weight);
+        g.Add(&r, ci, r.TermIdf(cand, ci), options.typo_weight);
         std::string fix = typed[ti];
         fix += "->";
         fix += cand;
@@ -415,7 +440,7 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
       for (const auto& cand : PrefixTerms(r, typed[ti], 20))
         if (cand != term) {
           const TermInfo* ci = r.Find(cand);
-          g.Add(&r, ci, Idf(r.num_docs, ci->df), options.synonym_weight);
+          g.Add(&r, ci, r.TermIdf(cand, ci), options.synonym_weight);
         }
     }
     if (g.empty()) {
@@ -429,7 +454,7 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
   for (const auto& w : wholes)
     if (const TermInfo* info = r.Find(w); info && info->df) {
       optional.emplace_back();
-      optional.back().Init(&r, info, Idf(r.num_docs, info->df));
+      optional.back().Init(&r, info, r.TermIdf(w, info));
     }
   if (groups.empty()) return result;
   // Plain cursors when every word has exactly itself (the common case).
@@ -439,7 +464,7 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
     for (const auto& term : result.terms)
       if (const TermInfo* info = r.Find(term); info && info->df) {
         plain.emplace_back();
-        plain.back().Init(&r, info, Idf(r.num_docs, info->df));
+        plain.back().Init(&r, info, r.TermIdf(term, info));
       }
   };
   std::vector<Hit> all_hits;
@@ -478,7 +503,7 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
       for (const auto& w : wholes)
         if (const TermInfo* info = r.Find(w); info && info->df) {
           gs.emplace_back();
-          gs.back().Add(&r, info, Idf(r.num_docs, info->df), 1.0f);
+          gs.back().Add(&r, info, r.TermIdf(w, info), 1.0f);
         }
     TopKAny(gs, &any, &scored, allowed);
   }
@@ -518,8 +543,41 @@ Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& o
     core.k = std::max<size_t>(100, 4 * want);
   else
     core.k = want;
-  SOUK_ASSIGN_OR_RETURN(SearchResult res, SearchImpl(r, query, core));
-  auto pop = [&](uint32_t d) { return r.popularity.empty() ? 0.0f : r.popularity[d]; };
+  SOUK_ASSIGN_OR_RETURN(SearchResult res, SearchImpl(r, query, core, &r.deleted));
+  const Rep* delta = r.delta ? r.delta->rep_.get() : nullptr;
+  if (delta) {
+    // Merge the delta segment's answer (same scale: it scores with this
+    // segment's statistics).
+    SOUK_ASSIGN_OR_RETURN(SearchResult d, SearchImpl(*delta, query, core, nullptr));
+    res.found += d.found;
+    res.relaxed = res.relaxed || d.relaxed;
+    res.hits.insert(res.hits.end(), d.hits.begin(), d.hits.end());
+    std::stable_sort(res.hits.begin(), res.hits.end(), [](const Hit& a, const Hit& b) {
+      return a.score > b.score || (a.score == b.score && a.doc < b.doc);
+    });
+    if (res.hits.size() > core.k) res.hits.resize(core.k);
+    for (size_t f = 0; f < res.facets.size() && f < d.facets.size(); ++f) {
+      auto& values = res.facets[f].second;
+      for (const auto& v : d.facets[f].second) {
+        auto it = std::find_if(values.begin(), values.end(), [&](const FacetValue& x) { return x.value == v.value; });
+        if (it == values.end())
+          values.push_back(v);
+        else
+          it->count += v.count;
+      }
+      if (res.facets[f].first != "price")
+        std::sort(values.begin(), values.end(), [](const FacetValue& a, const FacetValue& b) {
+          return a.count != b.count ? a.count > b.count : a.value < b.value;
+        });
+      if (values.size() > options.facet_size) values.resize(options.facet_size);
+    }
+  }
+  auto in_delta = [&](uint32_t doc) { return delta && r.delta_docs.count(doc) > 0; };
+  auto price_of = [&](uint32_t doc) {
+    if (in_delta(doc)) return delta->attr_price[doc];
+    return doc < r.max_doc ? r.attr_price[doc] : std::numeric_limits<float>::quiet_NaN();
+  };
+  auto pop = [&](uint32_t d) { return r.popularity.empty() || d >= r.popularity.size() ? 0.0f : r.popularity[d]; };
   if (prior) {
     for (auto& h : res.hits) h.score += options.prior_weight * pop(h.doc) / r.max_popularity;
     std::stable_sort(res.hits.begin(), res.hits.end(), [](const Hit& a, const Hit& b) {
@@ -529,7 +587,7 @@ Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& o
   if (options.sort == Sort::kPriceAsc || options.sort == Sort::kPriceDesc) {
     bool asc = options.sort == Sort::kPriceAsc;
     std::stable_sort(res.hits.begin(), res.hits.end(), [&](const Hit& a, const Hit& b) {
-      float pa = r.attr_price[a.doc], pb = r.attr_price[b.doc];
+      float pa = price_of(a.doc), pb = price_of(b.doc);
       if (std::isnan(pa) != std::isnan(pb)) return std::isnan(pb);  // unpriced last
       if (pa != pb && !std::isnan(pa)) return asc ? pa < pb : pa > pb;
       return a.score > b.score;

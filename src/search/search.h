@@ -138,6 +138,19 @@ class Index {
   Status Save(const std::string& path) const;
   static Result<std::unique_ptr<Index>> Load(const std::string& path, std::shared_ptr<const text::Dictionary> dict);
 
+  // Incremental updates: `upserts` (new or changed documents, by id) and
+  // `deletes` become searchable at once, without a rebuild: they go to a
+  // small delta segment (rebuilt on each call, scored with this index's
+  // statistics) and the replaced documents of the main segment are masked.
+  // Not thread-safe with concurrent Search (callers swap whole indexes).
+  // An index with pending updates cannot be saved; rebuild it instead.
+  Status Update(const std::vector<Document>& upserts, const std::vector<uint32_t>& deletes);
+  size_t pending_updates() const;
+  // The catalog version (e.g. the latest item update time) the index was
+  // built from; saved with it.
+  void SetCatalogVersion(int64_t ms);
+  int64_t CatalogVersion() const;
+
   // The popularity prior: per document, e.g. log(1 + weighted event counts).
   // Kept in the saved index.
   void SetPopularity(const std::vector<std::pair<uint32_t, float>>& doc_popularity);
@@ -176,6 +189,8 @@ class Index {
 
  private:
   explicit Index(std::unique_ptr<Rep> rep);
+  static std::unique_ptr<Index> BuildWithBase(const std::vector<Document>& docs, const IndexOptions& options,
+                                              std::shared_ptr<const text::Dictionary> dict, const Rep* base);
   std::unique_ptr<Rep> rep_;
 };
 

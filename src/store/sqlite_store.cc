@@ -201,6 +201,8 @@ class SqliteStore final : public Store {
   Result<std::vector<ItemRow>> LoadItems() override;
   Result<std::vector<UserRow>> LoadUsers() override;
   Result<std::vector<ItemRow>> GetItems(const std::vector<ItemId>& ids) override;
+  Result<std::vector<ItemRow>> ItemsChangedSince(int64_t since_ms) override;
+  Result<int64_t> LatestItemChange() override;
   Result<EventColumns> LoadEvents(bool training_only) override;
   Result<std::vector<QuarantineRow>> LoadQuarantine() override;
   Result<std::vector<std::pair<std::string, int>>> EventTypes() override;
@@ -734,6 +736,25 @@ Result<StoreCounts> SqliteStore::Counts() {
     *q.out = sqlite3_column_int64(st.get(), 0);
   }
   return c;
+}
+
+Result<std::vector<ItemRow>> SqliteStore::ItemsChangedSince(int64_t since_ms) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT id FROM items WHERE updated_ms > ?1 ORDER BY id"));
+  st.Int(1, since_ms);
+  std::vector<ItemId> ids;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW)
+    ids.push_back(static_cast<ItemId>(sqlite3_column_int64(st.get(), 0)));
+  if (rc != SQLITE_DONE) return Error("items changed since");
+  return GetItems(ids);
+}
+
+Result<int64_t> SqliteStore::LatestItemChange() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT coalesce(max(updated_ms), 0) FROM items"));
+  if (sqlite3_step(st.get()) != SQLITE_ROW) return Error("latest item change");
+  return static_cast<int64_t>(sqlite3_column_int64(st.get(), 0));
 }
 
 Result<std::vector<ItemRow>> SqliteStore::GetItems(const std::vector<ItemId>& ids) {

@@ -159,6 +159,10 @@ class Store {
   virtual Result<std::vector<ItemRow>> LoadItems() = 0;  // index == dense id
   // The rows of the given dense ids, in the given order (unknown ids skipped).
   virtual Result<std::vector<ItemRow>> GetItems(const std::vector<ItemId>& ids) = 0;
+  // Catalog rows changed (inserted, updated, filled in or deleted) after
+  // `since_ms`, and the latest change time of the catalog (0 if empty).
+  virtual Result<std::vector<ItemRow>> ItemsChangedSince(int64_t since_ms) = 0;
+  virtual Result<int64_t> LatestItemChange() = 0;
   virtual Result<std::vector<UserRow>> LoadUsers() = 0;  // index == dense id
   // All events; with `training_only`, only those with no flags.
   virtual Result<EventColumns> LoadEvents(bool training_only = false) = 0;

@@ -130,5 +130,45 @@ TEST(Cli, GenLeavesAReadyDataDirectory) {
   EXPECT_EQ(ReadText(shop + "/generated/events.csv"), ReadText(again + "/generated/events.csv"));
 }
 
+TEST(Cli, SearchSeesNewItemsWithoutReindexing) {
+  TempDir dir;
+  std::string shop = dir / "shop";
+  ASSERT_EQ(Souk(dir, "init " + shop).code, 0);
+  WriteText(dir / "a.csv",
+            "item_id,title,brand,category,price\nI1,Red running shoes,Acme,Shoes,50\n"
+            "I2,Blue coffee mug,Brewo,Kitchen,9\n");
+  ASSERT_EQ(Souk(dir, "import " + shop + " --items " + (dir / "a.csv")).code, 0);
+  CmdResult r = Souk(dir, "index " + shop + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["docs"], 2);
+  r = Souk(dir, "search " + shop + " \"running shoes\" --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["hits"][0]["item_id"], "I1");
+  // A new item and a changed one, no `souk index`: visible on the next search.
+  WriteText(dir / "b.csv",
+            "item_id,title,brand,category,price\nI3,Trail running shoes,Acme,Shoes,80\n"
+            "I1,Red rain boots,Acme,Shoes,60\n");
+  ASSERT_EQ(Souk(dir, "import " + shop + " --items " + (dir / "b.csv")).code, 0);
+  r = Souk(dir, "search " + shop + " \"running shoes\" --json --k 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["hits"][0]["item_id"], "I3");
+  r = Souk(dir, "search " + shop + " boots --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["hits"][0]["item_id"], "I1");
+  // Filters, facets and a bad filter through the CLI.
+  r = Souk(dir, "search " + shop + " shoes --filter 'price:[70 TO 90]' --facets brand --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);
+  ASSERT_EQ(j["hits"].size(), 1u);
+  EXPECT_EQ(j["hits"][0]["item_id"], "I3");
+  EXPECT_EQ(j["facets"]["brand"][0]["value"], "Acme");
+  r = Souk(dir, "search " + shop + " shoes --filter 'price:[70 TO'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("filter: column"), std::string::npos) << r.err;
+  r = Souk(dir, "suggest " + shop + " runn --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(json::parse(r.out)["suggestions"].empty());
+}
+
 }  // namespace
 }  // namespace souk

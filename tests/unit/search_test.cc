@@ -548,3 +548,46 @@ TEST(SearchSort, PagesSortsAndPrior) {
 
 }  // namespace
 }  // namespace souk::search
+
+namespace souk::search {
+namespace {
+
+TEST(SearchUpdate, AddChangeDeleteWithoutRebuild) {
+  auto index = ShoeIndex();  // docs 0..4
+  QueryOptions qo;
+  qo.k = 10;
+  qo.typos = false;
+  Document added{7, {"Trail espresso grinder", "brewo", ""}, "G", {}};
+  added.attrs.price = 42;
+  Document changed{1, {"Leather espresso cups", "zoom", ""}, "B", {}};
+  ASSERT_TRUE(index->Update({added, changed}, {3}).ok());
+  EXPECT_EQ(index->pending_updates(), 4u);  // 2 delta documents + 2 masked in the main segment
+  auto r = index->Search("espresso", qo);
+  ASSERT_TRUE(r.ok());
+  std::set<uint32_t> got;
+  for (const auto& h : r->hits) got.insert(h.doc);
+  EXPECT_EQ(got, (std::set<uint32_t>{1, 2, 7}));
+  EXPECT_EQ(index->ExternalId(7), "G");
+  EXPECT_TRUE(index->Search("sneakers", qo)->hits.empty());    // doc 1's old text is gone
+  EXPECT_TRUE(index->Search("television", qo)->hits.empty());  // doc 3 deleted
+  qo.filter = "price:>40";
+  auto f = index->Search("espresso", qo);
+  ASSERT_EQ(f->hits.size(), 1u);
+  EXPECT_EQ(f->hits[0].doc, 7u);
+  // Scores of delta documents use the main segment's statistics: the same
+  // text scores the same wherever it lives.
+  auto fresh = ShoeIndex();
+  Document same{9, {"Trail running shoes", "acme", "grip"}, "Z", {}};
+  ASSERT_TRUE(fresh->Update({same}, {}).ok());
+  QueryOptions any;
+  any.match = Match::kAny;
+  auto both = fresh->Search("trail running shoes", any);
+  ASSERT_GE(both->hits.size(), 2u);
+  EXPECT_NEAR(both->hits[0].score, both->hits[1].score, 1e-4f * both->hits[0].score);
+  // Pending updates cannot be saved (rebuild instead).
+  TempDir dir;
+  EXPECT_EQ(index->Save(dir / "idx").code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace souk::search
