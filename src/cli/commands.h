@@ -20,6 +20,7 @@ struct SearchArgs {
   std::string filter;               // e.g. price:[10 TO 50] AND brand:acme
   std::vector<std::string> facets;  // brand, category, tags, price
   bool prefix = false;              // search-as-you-type on the last word
+  bool highlight = false;           // --json: add the highlighted title of each hit
   std::string sort = "relevance";   // relevance, price_asc, price_desc, popularity
   size_t page = 1;                  // 1-based; k results per page
   double prior_weight = 0;          // from search.prior_weight

@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
                          "e.g. 'price:[10 TO 50] AND brand:acme AND category:\"shoes > running\" AND stock:>0 AND NOT "
                          "tag:refurbished'");
   search_cmd->add_option("--facets", sargs.facets, "count values of: brand, category, tags, price")->delimiter(',');
+  search_cmd->add_flag("--highlight", sargs.highlight, "with --json: highlighted title and description snippet");
   search_cmd->add_flag("--prefix", sargs.prefix, "search-as-you-type: the last word may be incomplete");
   search_cmd->add_option("--sort", sargs.sort, "relevance, price_asc, price_desc or popularity")
       ->check(CLI::IsMember({"relevance", "price_asc", "price_desc", "popularity"}))

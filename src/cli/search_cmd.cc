@@ -1,6 +1,7 @@
 // souk index / search / search-eval: glue between the store, the text
 // analyzer and the search index.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -186,7 +187,15 @@ Result<std::unique_ptr<search::Index>> OpenIndex(const std::string& dir, Store* 
     index = std::move(b.index);
   } else {
     SOUK_ASSIGN_OR_RETURN(auto dict, Dictionary(config));
-    SOUK_ASSIGN_OR_RETURN(index, search::Index::Load(IndexPath(dir), dict));
+    auto loaded = search::Index::Load(IndexPath(dir), dict);
+    if (loaded.status().code() == StatusCode::kFailedPrecondition) {
+      // Written by another souk version: rebuild rather than fail.
+      std::fprintf(stderr, "souk: %s; rebuilding it\n", loaded.status().message().c_str());
+      SOUK_ASSIGN_OR_RETURN(auto b, BuildIndex(dir, store, config));
+      index = std::move(b.index);
+    } else {
+      SOUK_ASSIGN_OR_RETURN(index, std::move(loaded));
+    }
   }
   SOUK_ASSIGN_OR_RETURN(auto synonyms, ReadSynonyms(dir));
   index->SetSynonyms(synonyms);
@@ -308,9 +317,18 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
   if (a.query.empty() && a.filter.empty())
     return Fail(Status::InvalidArgument("give a QUERY, a --filter or --queries FILE"));
   if (a.json) {
-    std::printf(
-        "%s\n",
-        HitsJson(**index, a.query, r->first, r->second).dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+    json j = HitsJson(**index, a.query, r->first, r->second);
+    if (a.highlight) {
+      std::vector<ItemId> ids;
+      for (const auto& h : r->first.hits) ids.push_back(h.doc);
+      auto rows = store->GetItems(ids);
+      if (!rows.ok()) return Fail(rows.status());
+      for (size_t i = 0; i < j["hits"].size() && i < rows->size(); ++i) {
+        j["hits"][i]["title"] = (**index).Highlight(a.query, (*rows)[i].title);
+        j["hits"][i]["snippet"] = (**index).Highlight(a.query, (*rows)[i].description, "<em>", "</em>", 160);
+      }
+    }
+    std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
     return 0;
   }
   const auto& res = r->first;
@@ -322,8 +340,10 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
               a.query.c_str(), res.relaxed ? " (not every word matched)" : "", r->second);
   for (size_t i = 0; i < res.hits.size(); ++i) {
     const ItemRow* row = i < rows->size() ? &(*rows)[i] : nullptr;
+    std::string title = row ? Shorten(row->title, 60) : "";
+    if (isatty(STDOUT_FILENO)) title = (**index).Highlight(a.query, title, "\033[1m", "\033[0m", 200);
     std::printf("%3zu. %-10s %7.3f  %-60s %s\n", i + 1, (**index).ExternalId(res.hits[i].doc).c_str(),
-                res.hits[i].score, row ? Shorten(row->title, 60).c_str() : "",
+                res.hits[i].score, title.c_str(),
                 row && !std::isnan(row->price) ? fmt::format("{:.2f}", row->price).c_str() : "");
   }
   for (const auto& [name, values] : res.facets) {

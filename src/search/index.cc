@@ -492,7 +492,8 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
   if (!in) return Status::NotFound(fmt::format("no search index at '{}' (run `souk index`)", path));
   char magic[8];
   if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0)
-    return Status::Corruption(fmt::format("'{}' is not a souk search index (or an old format)", path));
+    return Status::FailedPrecondition(
+        fmt::format("'{}' is not a search index of this souk version (rebuild it with `souk index`)", path));
   IndexOptions o;
   const uint64_t kLimit = uint64_t{1} << 40;
   auto bad = [&]() { return Status::Corruption(fmt::format("search index '{}' is truncated or damaged", path)); };

@@ -250,6 +250,59 @@ std::vector<Index::Suggestion> Index::Suggest(std::string_view prefix, size_t k)
   return out;
 }
 
+std::string Index::Highlight(std::string_view query, std::string_view text, std::string_view pre, std::string_view post,
+                             size_t max_bytes) const {
+  const Rep& r = *rep_;
+  std::vector<text::Token> q, t;
+  r.analyzer->Analyze(query, &q);
+  std::vector<std::string> words;
+  for (const auto& tok : q) words.push_back(tok.term);
+  auto syn = [&](const std::string& w) {
+    auto it = r.synonyms.find(w);
+    if (it != r.synonyms.end()) words.insert(words.end(), it->second.begin(), it->second.end());
+  };
+  for (size_t i = 0, n = words.size(); i < n; ++i) syn(words[i]);
+  r.analyzer->Analyze(text, &t);
+  // Byte ranges to mark, merged when they overlap (a compound and its parts).
+  std::vector<std::pair<uint32_t, uint32_t>> marks;
+  for (const auto& tok : t)
+    if (std::find(words.begin(), words.end(), tok.term) != words.end() && tok.end <= text.size()) {
+      if (!marks.empty() && tok.start < marks.back().second)
+        marks.back().second = std::max(marks.back().second, tok.end);
+      else
+        marks.emplace_back(tok.start, tok.end);
+    }
+  size_t begin = 0, end = text.size();
+  if (text.size() > max_bytes) {
+    size_t first = marks.empty() ? 0 : marks[0].first;
+    begin = first > max_bytes / 4 ? first - max_bytes / 4 : 0;
+    end = std::min(text.size(), begin + max_bytes);
+    auto boundary = [&](size_t i) {  // back to a character start and a space when near
+      while (i > 0 && i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) --i;
+      return i;
+    };
+    begin = boundary(begin);
+    end = boundary(end);
+    for (size_t k = 0; k < 20 && begin > 0 && begin < end && text[begin - 1] != ' '; ++k) ++begin;
+    begin = boundary(begin);
+  }
+  std::string out;
+  if (begin > 0) out += "\u2026";
+  size_t at = begin;
+  for (const auto& [mb, me] : marks) {
+    if (me <= begin || mb >= end) continue;
+    size_t b = std::max<size_t>(mb, begin), e = std::min<size_t>(me, end);
+    out.append(text.substr(at, b - at));
+    out.append(pre);
+    out.append(text.substr(b, e - b));
+    out.append(post);
+    at = e;
+  }
+  out.append(text.substr(at, end - at));
+  if (end < text.size()) out += "\u2026";
+  return out;
+}
+
 namespace {
 
 size_t CodePoints(std::string_view s) {

@@ -168,6 +168,14 @@ class Index {
   // last word, most common first.
   std::vector<Suggestion> Suggest(std::string_view prefix, size_t k) const;
 
+  // Highlighting: `text` with the query's words marked (pre/post around each
+  // matching word, found through the analyzer, so "running" is marked for
+  // the query "run"); for text longer than max_bytes, a window of about
+  // max_bytes around the first match, with "…" at cut ends. HTML callers
+  // escape text themselves (markers are inserted as given).
+  std::string Highlight(std::string_view query, std::string_view text, std::string_view pre = "<em>",
+                        std::string_view post = "</em>", size_t max_bytes = 200) const;
+
   // Synonym groups: each group is a list of words or phrases that mean the
   // same ("sneakers, trainers"). Terms are analysed like queries; a group
   // entry of several words contributes its words as alternatives. Not

@@ -591,3 +591,24 @@ TEST(SearchUpdate, AddChangeDeleteWithoutRebuild) {
 
 }  // namespace
 }  // namespace souk::search
+
+namespace souk::search {
+namespace {
+
+TEST(SearchHighlight, MarksAnalysedMatchesAndCutsLongText) {
+  auto index = ShoeIndex();
+  EXPECT_EQ(index->Highlight("run shoe", "Trail Running Shoes, light"), "Trail <em>Running</em> <em>Shoes</em>, light");
+  EXPECT_EQ(index->Highlight("usb-c", "A USB-C charger", "[", "]"), "A [USB-C] charger");
+  EXPECT_EQ(index->Highlight("mug", "Café mug", "[", "]"), "Café [mug]");
+  std::string longtext(300, 'x');
+  longtext += " waterproof boots ";
+  longtext += std::string(300, 'y');
+  std::string h = index->Highlight("boots", longtext, "[", "]", 100);
+  EXPECT_NE(h.find("[boots]"), std::string::npos);
+  EXPECT_LE(h.size(), 120u);
+  EXPECT_EQ(h.rfind("\xE2\x80\xA6", 0), 0u);  // starts with an ellipsis
+  EXPECT_EQ(index->Highlight("nothing", "no match here"), "no match here");
+}
+
+}  // namespace
+}  // namespace souk::search
