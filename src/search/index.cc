@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "core/core.h"
@@ -28,6 +29,7 @@ void PutVarint(std::vector<uint8_t>* out, uint32_t v) {
 struct RawPosting {
   uint32_t doc;
   uint8_t tf[kMaxFields];
+  uint8_t title_pos;  // first position in the first field, kNoPos if absent
 };
 
 struct Shard {
@@ -40,7 +42,7 @@ struct Shard {
 void BuildShard(const std::vector<Document>& docs, size_t begin, size_t end, size_t nfields,
                 const text::Analyzer& analyzer, Shard* shard, std::vector<uint16_t>* lengths) {
   std::vector<text::Token> tokens;
-  std::vector<std::pair<uint32_t, uint8_t>> doc_terms;  // (local term id, field)
+  std::vector<std::tuple<uint32_t, uint8_t, uint32_t>> doc_terms;  // (local term id, field, position)
   for (size_t d = begin; d < end; ++d) {
     const Document& doc = docs[d];
     doc_terms.clear();
@@ -62,15 +64,17 @@ void BuildShard(const std::vector<Document>& docs, size_t begin, size_t end, siz
           shard->terms.push_back(t.term);
           shard->postings.emplace_back();
         }
-        doc_terms.emplace_back(it->second, static_cast<uint8_t>(f));
+        doc_terms.emplace_back(it->second, static_cast<uint8_t>(f), t.position);
       }
     }
     std::sort(doc_terms.begin(), doc_terms.end());
     for (size_t i = 0; i < doc_terms.size();) {
-      uint32_t term = doc_terms[i].first;
-      RawPosting p{doc.id, {}};
-      for (; i < doc_terms.size() && doc_terms[i].first == term; ++i) {
-        uint8_t& tf = p.tf[doc_terms[i].second];
+      uint32_t term = std::get<0>(doc_terms[i]);
+      RawPosting p{doc.id, {}, kNoPos};
+      for (; i < doc_terms.size() && std::get<0>(doc_terms[i]) == term; ++i) {
+        if (std::get<1>(doc_terms[i]) == 0)
+          p.title_pos = std::min<uint32_t>(p.title_pos, std::min<uint32_t>(std::get<2>(doc_terms[i]), kNoPos - 1));
+        uint8_t& tf = p.tf[std::get<1>(doc_terms[i])];
         if (tf < 255) ++tf;
       }
       shard->postings[term].push_back(p);
@@ -80,7 +84,8 @@ void BuildShard(const std::vector<Document>& docs, size_t begin, size_t end, siz
 
 }  // namespace
 
-void Index::Rep::EncodeTerm(const std::vector<uint32_t>& docs, const std::vector<float>& impacts, TermInfo* info) {
+void Index::Rep::EncodeTerm(const std::vector<uint32_t>& docs, const std::vector<float>& impacts,
+                            const std::vector<uint8_t>& title_pos, TermInfo* info) {
   info->df = static_cast<uint32_t>(docs.size());
   info->first_block = static_cast<uint32_t>(blocks.size());
   info->max_impact = 0;
@@ -99,6 +104,7 @@ void Index::Rep::EncodeTerm(const std::vector<uint32_t>& docs, const std::vector
     meta.impacts_offset = impacts_pool.size();
     for (size_t i = 0; i < n; ++i) {
       impacts_pool.push_back(impacts[b + i]);
+      title_pos_pool.push_back(title_pos[b + i]);
       meta.max_impact = std::max(meta.max_impact, impacts[b + i]);
     }
     info->max_impact = std::max(info->max_impact, meta.max_impact);
@@ -173,9 +179,11 @@ std::unique_ptr<Index> Index::BuildWithBase(const std::vector<Document>& docs, c
     for (size_t d = 0; d < n; ++d) gap_index[docs[d].id] = static_cast<uint32_t>(d);
   std::vector<uint32_t> pdocs;
   std::vector<float> pimp;
+  std::vector<uint8_t> ppos;
   for (size_t t = 0; t < rep->terms.size(); ++t) {
     pdocs.clear();
     pimp.clear();
+    ppos.clear();
     for (auto& s : shards) {  // shards hold increasing, disjoint doc ranges
       auto it = s.term_ids.find(rep->terms[t]);
       if (it == s.term_ids.end()) continue;
@@ -184,11 +192,12 @@ std::unique_ptr<Index> Index::BuildWithBase(const std::vector<Document>& docs, c
         float tfp = 0;
         for (size_t f = 0; f < nf; ++f) tfp += p.tf[f] * norm[d * nf + f];
         pdocs.push_back(p.doc);
+        ppos.push_back(p.title_pos);
         pimp.push_back(tfp / (options.k1 + tfp));
       }
       std::vector<RawPosting>().swap(s.postings[it->second]);
     }
-    rep->EncodeTerm(pdocs, pimp, &rep->term_info[t]);
+    rep->EncodeTerm(pdocs, pimp, ppos, &rep->term_info[t]);
   }
   return std::unique_ptr<Index>(new Index(std::move(rep)));
 }
@@ -257,7 +266,7 @@ const std::string& Index::ExternalId(uint32_t doc) const {
 size_t Index::num_terms() const { return rep_->terms.size(); }
 
 size_t Index::MemoryBytes() const {
-  size_t b = rep_->postings.size() + rep_->impacts_pool.size() * sizeof(float) +
+  size_t b = rep_->postings.size() + rep_->impacts_pool.size() * sizeof(float) + rep_->title_pos_pool.size() +
              rep_->blocks.size() * sizeof(BlockMeta) + rep_->term_info.size() * sizeof(TermInfo);
   for (const auto& t : rep_->terms) b += t.size() + sizeof(std::string);
   return b;
@@ -312,6 +321,7 @@ void Cursor::LoadBlock() {
     docs_[i] = prev;
   }
   impacts_ = rep_->impacts_pool.data() + m.impacts_offset;
+  title_pos_ = rep_->title_pos_pool.data() + m.impacts_offset;
   pos_ = 0;
   doc_ = docs_[0];
 }
@@ -350,7 +360,7 @@ float Cursor::BlockMaxScore(uint32_t target) const {
 // ---- file format ----------------------------------------------------------------------
 
 namespace {
-constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '6'};
+constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '7'};
 
 template <typename T>
 void WritePod(std::ofstream& out, const T& v) {
@@ -438,6 +448,7 @@ Status Index::Save(const std::string& path) const {
     WriteVec(out, r.blocks);
     WriteVec(out, r.postings);
     WriteVec(out, r.impacts_pool);
+    WriteVec(out, r.title_pos_pool);
     WriteVec(out, r.doc_ids);
     std::vector<uint32_t> elens;
     std::string ebytes;
@@ -527,7 +538,7 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
   }
   if (!ReadVec(in, &rep->term_info, kLimit) || !ReadVec(in, &rep->blocks, kLimit) ||
       !ReadVec(in, &rep->postings, kLimit) || !ReadVec(in, &rep->impacts_pool, kLimit) ||
-      !ReadVec(in, &rep->doc_ids, kLimit))
+      !ReadVec(in, &rep->title_pos_pool, kLimit) || !ReadVec(in, &rep->doc_ids, kLimit))
     return bad();
   {
     std::vector<uint32_t> elens;
@@ -584,7 +595,8 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
       if (t >= rep->tags.size()) return bad();
   }
   if (!in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0) return bad();
-  if (rep->term_info.size() != rep->terms.size()) return bad();
+  if (rep->term_info.size() != rep->terms.size() || rep->title_pos_pool.size() != rep->impacts_pool.size())
+    return bad();
   for (const auto& b : rep->blocks)
     if (b.offset > rep->postings.size() || b.impacts_offset + b.count > rep->impacts_pool.size()) return bad();
   for (const auto& t : rep->term_info)

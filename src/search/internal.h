@@ -16,6 +16,7 @@ namespace souk::search {
 inline constexpr size_t kBlockSize = 128;
 inline constexpr size_t kMaxFields = 8;
 inline constexpr uint32_t kEnd = std::numeric_limits<uint32_t>::max();
+inline constexpr uint8_t kNoPos = 255;  // the term is not in the title (or past position 254)
 
 struct TermInfo {
   uint32_t df = 0;
@@ -36,7 +37,8 @@ struct BlockMeta {
 struct Index::Rep {
   Rep(const IndexOptions& options, std::shared_ptr<const text::Dictionary> dict);
   const TermInfo* Find(std::string_view term) const;
-  void EncodeTerm(const std::vector<uint32_t>& docs, const std::vector<float>& impacts, TermInfo* info);
+  void EncodeTerm(const std::vector<uint32_t>& docs, const std::vector<float>& impacts,
+                  const std::vector<uint8_t>& title_pos, TermInfo* info);
 
   IndexOptions options;
   std::shared_ptr<const text::Dictionary> dict;
@@ -49,6 +51,7 @@ struct Index::Rep {
   std::vector<BlockMeta> blocks;
   std::vector<uint8_t> postings;
   std::vector<float> impacts_pool;
+  std::vector<uint8_t> title_pos_pool;  // parallel to impacts_pool: first title position, kNoPos if none
   std::unordered_map<std::string, std::vector<std::string>> synonyms;  // term -> other terms
   std::vector<std::pair<std::string, std::string>> surfaces;           // sorted: unstemmed word -> stem
   // Attributes by doc id (arrays of max_doc); string values are indexes into
@@ -91,6 +94,8 @@ class Cursor {
   void Init(const Index::Rep* rep, const TermInfo* info, float idf);
   uint32_t doc() const { return doc_; }
   float score() const { return idf_ * impacts_[pos_]; }
+  uint8_t title_pos() const { return title_pos_[pos_]; }
+  int query_index = 0;  // which query word this list serves (for proximity)
   float max_score() const { return idf_ * info_->max_impact; }
   // Upper bound of the score of any doc >= target in this list's block holding target.
   float BlockMaxScore(uint32_t target) const;
@@ -106,6 +111,7 @@ class Cursor {
   uint32_t block_ = 0, pos_ = 0, n_ = 0;
   uint32_t doc_ = kEnd;
   const float* impacts_ = nullptr;
+  const uint8_t* title_pos_ = nullptr;
   uint32_t docs_[kBlockSize];
 };
 
@@ -138,6 +144,14 @@ class GroupCursor {
     for (size_t i = 0; i < alts_.size(); ++i) s = std::max(s, weights_[i] * alts_[i].max_score());
     return s;
   }
+  uint8_t title_pos() const {
+    uint32_t d = doc();
+    uint8_t p = kNoPos;
+    for (const auto& c : alts_)
+      if (c.doc() == d) p = std::min(p, c.title_pos());
+    return p;
+  }
+  int query_index = 0;
   float BlockMaxScore(uint32_t target) const {
     float s = 0;
     for (size_t i = 0; i < alts_.size(); ++i) s = std::max(s, weights_[i] * alts_[i].BlockMaxScore(target));

@@ -107,8 +107,34 @@ void TopKAny(std::vector<C>& cs, TopK* top, uint64_t* scored, const uint8_t* all
 
 // AND: drive by the shortest list, seek the others. `optional` lists (the
 // joined forms of compounds) add to the score of a match but are not required.
+// The phrase/proximity factor of a document all cursors are on.
 template <typename C>
-void TopKAll(std::vector<C>& cs, std::vector<Cursor>& optional, TopK* top, uint64_t* found, const uint8_t* allowed) {
+float ProximityFactor(const std::vector<C>& cs, float phrase_boost, float proximity_boost) {
+  if (cs.size() < 2) return 1.0f;
+  std::pair<int, int> qp[64];
+  size_t n = std::min<size_t>(cs.size(), 64);
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t p = cs[i].title_pos();
+    if (p == kNoPos) return 1.0f;
+    qp[i] = {cs[i].query_index, p};
+  }
+  std::sort(qp, qp + n);
+  bool phrase = true;
+  int lo = qp[0].second, hi = qp[0].second;
+  for (size_t i = 1; i < n; ++i) {
+    phrase &= qp[i].second == qp[i - 1].second + 1;
+    lo = std::min(lo, qp[i].second);
+    hi = std::max(hi, qp[i].second);
+  }
+  if (phrase) return 1.0f + phrase_boost;
+  int span = hi - lo + 1;
+  if (span < 2) return 1.0f;  // words sharing a position (a compound)
+  return 1.0f + proximity_boost * static_cast<float>(n - 1) / static_cast<float>(span - 1);
+}
+
+template <typename C>
+void TopKAll(std::vector<C>& cs, std::vector<Cursor>& optional, TopK* top, uint64_t* found, const uint8_t* allowed,
+             float phrase_boost, float proximity_boost) {
   std::sort(cs.begin(), cs.end(), [](const C& a, const C& b) { return a.df() < b.df(); });
   C& lead = cs[0];
   while (lead.doc() != kEnd) {
@@ -130,6 +156,7 @@ void TopKAll(std::vector<C>& cs, std::vector<Cursor>& optional, TopK* top, uint6
     if (!all) continue;
     float score = 0;
     for (auto& c : cs) score += c.score();
+    score *= ProximityFactor(cs, phrase_boost, proximity_boost);
     for (auto& c : optional) {
       c.NextGEQ(doc);
       if (c.doc() == doc) score += c.score();
@@ -501,6 +528,7 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
       continue;
     }
     simple &= g.df() == (info ? info->df : 0) && info;
+    g.query_index = static_cast<int>(ti);
     groups.push_back(std::move(g));
   }
   std::vector<Cursor> optional;
@@ -514,10 +542,11 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
   std::vector<Cursor> plain;
   auto make_plain = [&]() {
     plain.clear();
-    for (const auto& term : result.terms)
-      if (const TermInfo* info = r.Find(term); info && info->df) {
+    for (size_t ti = 0; ti < result.terms.size(); ++ti)
+      if (const TermInfo* info = r.Find(result.terms[ti]); info && info->df) {
         plain.emplace_back();
-        plain.back().Init(&r, info, r.TermIdf(term, info));
+        plain.back().Init(&r, info, r.TermIdf(result.terms[ti], info));
+        plain.back().query_index = static_cast<int>(ti);
       }
   };
   std::vector<Hit> all_hits;
@@ -525,10 +554,10 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
     TopK top(options.k);
     if (simple) {
       make_plain();
-      TopKAll(plain, optional, &top, &result.found, allowed);
+      TopKAll(plain, optional, &top, &result.found, allowed, options.phrase_boost, options.proximity_boost);
     } else {
       std::vector<GroupCursor> gs = groups;
-      TopKAll(gs, optional, &top, &result.found, allowed);
+      TopKAll(gs, optional, &top, &result.found, allowed, options.phrase_boost, options.proximity_boost);
     }
     all_hits = top.Sorted();
     if (all_hits.size() >= (options.relax_below ? options.relax_below : options.k) || groups.size() == 1) {

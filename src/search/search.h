@@ -98,6 +98,12 @@ struct QueryOptions {
   // Search-as-you-type: the last word, when the query does not end with a
   // space, also matches index words that start with it.
   bool prefix_last = false;
+  // Word order in the title (kAll only): when every query word is in the
+  // title, in query order and adjacent, the score is multiplied by
+  // 1 + phrase_boost; otherwise by 1 + proximity_boost * (words - 1) /
+  // (span - 1), span being the title positions the words cover.
+  float phrase_boost = 0.25f;
+  float proximity_boost = 0.10f;
   // kAll relaxes to any-word matching when fewer than this many documents
   // have every word; 0 = k (offset + k when paginating).
   size_t relax_below = 0;

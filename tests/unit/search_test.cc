@@ -113,6 +113,7 @@ TEST(SearchIndex, OrAndAndMatchBruteForce) {
       QueryOptions qo;
       qo.k = 10;
       qo.match = m;
+      qo.phrase_boost = qo.proximity_boost = 0;  // plain BM25F here; word order is tested below
       auto r = index->Search(query, qo);
       ASSERT_TRUE(r.ok());
       // Brute force: all matching docs with their scores.
@@ -608,6 +609,36 @@ TEST(SearchHighlight, MarksAnalysedMatchesAndCutsLongText) {
   EXPECT_LE(h.size(), 120u);
   EXPECT_EQ(h.rfind("\xE2\x80\xA6", 0), 0u);  // starts with an ellipsis
   EXPECT_EQ(index->Highlight("nothing", "no match here"), "no match here");
+}
+
+}  // namespace
+}  // namespace souk::search
+
+namespace souk::search {
+namespace {
+
+TEST(SearchProximity, PhraseInTheTitleRanksFirst) {
+  IndexOptions o = TestOptions();
+  // Same words, same lengths: only their order and distance differ.
+  std::vector<Document> docs = {{0, {"shoes for trail running fans", "x", ""}, "A", {}},
+                                {1, {"trail shoes for running fans", "x", ""}, "B", {}},
+                                {2, {"fans of running shoes trail", "x", ""}, "C", {}},
+                                {3, {"running shoes for trail fans", "x", ""}, "D", {}}};
+  auto index = Index::Build(docs, o, nullptr);
+  QueryOptions qo;
+  qo.k = 4;
+  auto r = index->Search("running shoes", qo);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->hits.size(), 4u);
+  // The two titles with the phrase first, then the closer of the others.
+  EXPECT_EQ((std::set<uint32_t>{r->hits[0].doc, r->hits[1].doc}), (std::set<uint32_t>{2, 3}));
+  EXPECT_EQ(r->hits[2].doc, 1u);  // words 2 positions apart beat 3 apart
+  EXPECT_EQ(r->hits[3].doc, 0u);
+  EXPECT_GT(r->hits[1].score, r->hits[2].score);
+  EXPECT_GT(r->hits[2].score, r->hits[3].score);
+  qo.phrase_boost = qo.proximity_boost = 0;
+  auto flat = index->Search("running shoes", qo);
+  EXPECT_FLOAT_EQ(flat->hits[0].score, flat->hits[3].score);  // without the boost all tie
 }
 
 }  // namespace
