@@ -573,7 +573,7 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
   // Too few documents have every word (or --exact): any-word matching, ranked
   // by BM25F, which puts documents with more of the words first. Documents
   // that had every word stay on top.
-  if (options.match == Match::kAll) result.relaxed = true;
+  const size_t full_matches = all_hits.size();
   TopK any(options.k + all_hits.size());
   uint64_t scored = 0;
   if (simple && options.match != Match::kAll) {
@@ -602,6 +602,8 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
     for (size_t i = 0; i < result.hits.size() && !seen; ++i) seen = result.hits[i].doc == h.doc;
     if (!seen) result.hits.push_back(h);
   }
+  // "relaxed": some hits lack a word of the query (AND mode only).
+  result.relaxed = options.match == Match::kAll && result.hits.size() > full_matches;
   return result;
 }
 
