@@ -244,6 +244,7 @@ json HitsJson(const search::Index& index, const std::string& query, const search
   for (const auto& h : r.hits) j["hits"].push_back({{"item_id", index.ExternalId(h.doc)}, {"score", h.score}});
   if (r.relaxed) j["relaxed"] = true;
   if (!r.corrections.empty()) j["corrections"] = r.corrections;
+  if (!r.did_you_mean.empty()) j["did_you_mean"] = r.did_you_mean;
   if (!r.facets.empty()) {
     json f = json::object();
     for (const auto& [name, values] : r.facets) {
@@ -346,6 +347,7 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
                 res.hits[i].score, title.c_str(),
                 row && !std::isnan(row->price) ? fmt::format("{:.2f}", row->price).c_str() : "");
   }
+  if (!res.did_you_mean.empty()) std::printf("did you mean: %s\n", res.did_you_mean.c_str());
   for (const auto& [name, values] : res.facets) {
     std::printf("%s:", name.c_str());
     for (const auto& v : values) std::printf("  %s (%s)", v.value.c_str(), WithThousands(v.count).c_str());

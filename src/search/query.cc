@@ -342,8 +342,14 @@ size_t CodePoints(std::string_view s) {
 // 1 edit from 4 characters, 2 from 8; never for words with digits. The typed
 // word is compared with the index's terms and with the unstemmed spellings it
 // saw (so "runnign" reaches "running" and through it the term "run").
-std::vector<std::pair<int, std::string>> TypoCandidates(const Index::Rep& r, const std::string& word) {
-  std::vector<std::pair<int, std::string>> out;
+struct TypoCandidate {
+  int distance;
+  std::string term;      // the index term
+  std::string spelling;  // the closest spelling of it seen in the catalog
+};
+
+std::vector<TypoCandidate> TypoCandidates(const Index::Rep& r, const std::string& word) {
+  std::vector<TypoCandidate> out;
   if (text::IsNumericOrCode(word)) return out;
   size_t len = CodePoints(word);
   int max_d = len >= 8 ? 2 : len >= 4 ? 1 : 0;
@@ -354,19 +360,19 @@ std::vector<std::pair<int, std::string>> TypoCandidates(const Index::Rep& r, con
     int d = text::BoundedEditDistance(word, cand, max_d);
     if (d > max_d) return;
     for (auto& o : out)
-      if (o.second == term) {
-        o.first = std::min(o.first, d);
+      if (o.term == term) {
+        if (d < o.distance) o.distance = d, o.spelling = cand;
         return;
       }
-    out.emplace_back(d, term);
+    out.push_back({d, term, cand});
   };
   for (const auto& t : r.terms)
     if (!text::IsNumericOrCode(t)) consider(t, t);
   for (const auto& [surface, stem] : r.surfaces) consider(surface, stem);
   // Closest first, then the most common: at most 4 alternatives.
   std::sort(out.begin(), out.end(), [&](const auto& a, const auto& b) {
-    if (a.first != b.first) return a.first < b.first;
-    return r.Find(a.second)->df > r.Find(b.second)->df;
+    if (a.distance != b.distance) return a.distance < b.distance;
+    return r.Find(a.term)->df > r.Find(b.term)->df;
   });
   if (out.size() > 4) out.resize(4);
   return out;
@@ -492,7 +498,8 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
 
   // One group per query word: the word, its synonyms, its typo corrections.
   std::vector<GroupCursor> groups;
-  bool missing = false, simple = true;
+  bool missing = false, simple = true, corrected = false;
+  std::vector<std::string> spelled = typed;  // the query as "did you mean" would spell it
   for (size_t ti = 0; ti < result.terms.size(); ++ti) {
     const std::string& term = result.terms[ti];
     GroupCursor g;
@@ -505,13 +512,18 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
           if (const TermInfo* si = r.Find(syn); si && si->df) g.Add(&r, si, r.TermIdf(syn, si), options.synonym_weight);
     }
     // (A delta segment leaves words its main segment knows alone.)
-    if (options.typos && !info && !(r.base && r.base->Find(term))) {
-      for (const auto& [d, cand] : TypoCandidates(r, typed[ti])) {
-        const TermInfo* ci = r.Find(cand);
-        g.Add(&r, ci, r.TermIdf(cand, ci), options.typo_weight);
+    if (!info && !(r.base && r.base->Find(term))) {
+      auto cands = TypoCandidates(r, typed[ti]);
+      if (!cands.empty()) {
+        spelled[ti] = cands[0].spelling;  // for "did you mean"
+        corrected = true;
+      }
+      for (const auto& c : options.typos ? cands : std::vector<TypoCandidate>()) {
+        const TermInfo* ci = r.Find(c.term);
+        g.Add(&r, ci, r.TermIdf(c.term, ci), options.typo_weight);
         std::string fix = typed[ti];
         fix += "->";
-        fix += cand;
+        fix += c.term;
         result.corrections.push_back(std::move(fix));
       }
     }
@@ -537,6 +549,12 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
       optional.emplace_back();
       optional.back().Init(&r, info, r.TermIdf(w, info));
     }
+  if (corrected) {
+    for (const auto& w : spelled) {
+      if (!result.did_you_mean.empty()) result.did_you_mean += ' ';
+      result.did_you_mean += w;
+    }
+  }
   if (groups.empty()) return result;
   // Plain cursors when every word has exactly itself (the common case).
   std::vector<Cursor> plain;

@@ -126,7 +126,10 @@ struct SearchResult {
   uint64_t found = 0;                    // documents matching (exact for kAll, lower bound for kAny)
   std::vector<std::string> terms;        // the analysed query terms
   std::vector<std::string> corrections;  // "shoos->shoes" for typo-corrected words
-  bool relaxed = false;                  // kAll found nothing and kAny was used
+  // The query spelt with the closest catalog words, when some word of it is
+  // not in the catalog ("runnign shoos" -> "running shoes"); empty otherwise.
+  std::string did_you_mean;
+  bool relaxed = false;  // kAll found nothing and kAny was used
   // Facet counts over every matching document (QueryOptions::facets), values
   // by count, most first (price buckets in price order).
   std::vector<std::pair<std::string, std::vector<FacetValue>>> facets;

@@ -260,9 +260,12 @@ TEST(SearchQuery, TypoToleranceByLength) {
   auto num = index->Search("16", qo);
   EXPECT_TRUE(num->hits.empty());
   EXPECT_TRUE(num->corrections.empty());
-  // Off: the misspelling finds nothing.
+  // Off: the misspelling finds nothing, but "did you mean" still offers the fix.
   qo.typos = false;
+  auto off = index->Search("runnign shoes", qo);
+  EXPECT_EQ(off->did_you_mean, "running shoes");
   EXPECT_TRUE(index->Search("runnign", qo)->hits.empty());
+  EXPECT_TRUE(index->Search("running shoes", qo)->did_you_mean.empty());
 }
 
 TEST(SearchQuery, Synonyms) {
