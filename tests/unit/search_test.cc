@@ -410,6 +410,7 @@ TEST(SearchFilter, SyntaxErrorsSayWhereAndWhat) {
       {"brand:acme OR", "expected a field"},
       {"stock:>x", "expected a number, found 'x'"},
       {"brand:\x01", "control character"},
+      {"brand:\xff\xfe", "invalid UTF-8"},
   };
   for (const auto& b : bad) {
     QueryOptions qo;
