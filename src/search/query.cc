@@ -348,6 +348,67 @@ struct TypoCandidate {
   std::string spelling;  // the closest spelling of it seen in the catalog
 };
 
+// Calls visit(i, distance) for every string keys[i] (sorted) within max_d
+// edits (insertions, deletions, substitutions, adjacent transpositions: the
+// optimal string alignment distance, on bytes) of `word`. The sorted list is
+// walked as an implicit trie: the edit-distance rows of a shared prefix are
+// computed once, and when every cell of a prefix's row exceeds max_d, all
+// keys with that prefix are skipped with one binary search — a Levenshtein
+// automaton over the vocabulary, without building one.
+template <typename Key, typename Visit>
+void FuzzyWalk(const std::vector<Key>& keys, const std::string& (*key_of)(const Key&), std::string_view word, int max_d,
+               Visit visit) {
+  const size_t m = word.size();
+  std::vector<std::vector<int>> rows(1, std::vector<int>(m + 1));
+  for (size_t j = 0; j <= m; ++j) rows[0][j] = static_cast<int>(j);
+  std::string prev;  // the key whose rows are computed
+  size_t i = 0;
+  while (i < keys.size()) {
+    const std::string& k = key_of(keys[i]);
+    size_t lcp = 0;
+    while (lcp < prev.size() && lcp < k.size() && prev[lcp] == k[lcp]) ++lcp;
+    if (rows.size() < k.size() + 1) rows.resize(k.size() + 1, std::vector<int>(m + 1));
+    size_t depth = lcp;
+    bool pruned = false;
+    for (size_t d = lcp + 1; d <= k.size(); ++d) {
+      std::vector<int>& row = rows[d];
+      const std::vector<int>& up = rows[d - 1];
+      row[0] = static_cast<int>(d);
+      int best = row[0];
+      for (size_t j = 1; j <= m; ++j) {
+        int cost = k[d - 1] == word[j - 1] ? 0 : 1;
+        int v = std::min({up[j] + 1, row[j - 1] + 1, up[j - 1] + cost});
+        if (d > 1 && j > 1 && k[d - 1] == word[j - 2] && k[d - 2] == word[j - 1])
+          v = std::min(v, rows[d - 2][j - 2] + 1);
+        row[j] = v;
+        best = std::min(best, v);
+      }
+      depth = d;
+      if (best > max_d) {
+        pruned = true;
+        break;
+      }
+    }
+    prev.assign(k, 0, depth);
+    if (pruned) {
+      // Skip every key that starts with k[0..depth).
+      std::string next = prev;
+      while (!next.empty() && static_cast<unsigned char>(next.back()) == 0xFF) next.pop_back();
+      if (next.empty()) return;
+      next.back() = static_cast<char>(static_cast<unsigned char>(next.back()) + 1);
+      auto it = std::lower_bound(keys.begin() + i, keys.end(), next,
+                                 [&](const Key& a, const std::string& b) { return key_of(a) < b; });
+      i = static_cast<size_t>(it - keys.begin());
+      continue;
+    }
+    if (rows[k.size()][m] <= max_d) visit(i, rows[k.size()][m]);
+    ++i;
+  }
+}
+
+const std::string& KeyOfString(const std::string& s) { return s; }
+const std::string& KeyOfSurface(const std::pair<std::string, std::string>& p) { return p.first; }
+
 std::vector<TypoCandidate> TypoCandidates(const Index::Rep& r, const std::string& word) {
   std::vector<TypoCandidate> out;
   if (text::IsNumericOrCode(word)) return out;
@@ -366,9 +427,19 @@ std::vector<TypoCandidate> TypoCandidates(const Index::Rep& r, const std::string
       }
     out.push_back({d, term, cand});
   };
-  for (const auto& t : r.terms)
-    if (!text::IsNumericOrCode(t)) consider(t, t);
-  for (const auto& [surface, stem] : r.surfaces) consider(surface, stem);
+  const bool ascii = std::all_of(word.begin(), word.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+  if (ascii) {
+    // Walk the vocabularies; `consider` re-checks with the code-point distance.
+    FuzzyWalk(r.terms, &KeyOfString, word, max_d, [&](size_t i, int) {
+      if (!text::IsNumericOrCode(r.terms[i])) consider(r.terms[i], r.terms[i]);
+    });
+    FuzzyWalk(r.surfaces, &KeyOfSurface, word, max_d,
+              [&](size_t i, int) { consider(r.surfaces[i].first, r.surfaces[i].second); });
+  } else {
+    for (const auto& t : r.terms)
+      if (!text::IsNumericOrCode(t)) consider(t, t);
+    for (const auto& [surface, stem] : r.surfaces) consider(surface, stem);
+  }
   // Closest first, then the most common: at most 4 alternatives.
   std::sort(out.begin(), out.end(), [&](const auto& a, const auto& b) {
     if (a.distance != b.distance) return a.distance < b.distance;

@@ -647,3 +647,44 @@ TEST(SearchProximity, PhraseInTheTitleRanksFirst) {
 
 }  // namespace
 }  // namespace souk::search
+
+namespace souk::search {
+namespace {
+
+TEST(SearchTypos, TrieWalkFindsWhatABruteForceScanFinds) {
+  std::mt19937 rng(3);
+  auto word = [&](size_t len) {
+    std::string w;
+    for (size_t i = 0; i < len; ++i) w += static_cast<char>('a' + rng() % 6);  // small alphabet: many near words
+    return w;
+  };
+  IndexOptions o = TestOptions();
+  o.analyzer.stem = false;
+  std::vector<std::string> vocab;
+  std::vector<Document> docs;
+  for (uint32_t d = 0; d < 400; ++d) {
+    vocab.push_back(word(4 + rng() % 7));
+    docs.push_back({d, {vocab.back(), "", ""}, "", {}});
+  }
+  auto index = Index::Build(docs, o, nullptr);
+  std::set<std::string> known(vocab.begin(), vocab.end());
+  QueryOptions qo;
+  for (int q = 0; q < 300; ++q) {
+    std::string w = q % 2 ? word(4 + rng() % 7) : vocab[rng() % vocab.size()];
+    if (q % 2 == 0 && !w.empty()) w[rng() % w.size()] = static_cast<char>('a' + rng() % 6);  // one typo
+    if (known.count(w)) continue;
+    int max_d = w.size() >= 8 ? 2 : 1;
+    bool any = false;
+    for (const auto& v : vocab) any |= text::BoundedEditDistance(w, v, max_d) <= max_d;
+    auto r = index->Search(w, qo);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(!r->corrections.empty(), any) << w;
+    for (const auto& c : r->corrections) {
+      std::string to = c.substr(c.find("->") + 2);
+      EXPECT_LE(text::BoundedEditDistance(w, to, max_d), max_d) << c;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace souk::search
