@@ -212,7 +212,8 @@ int main(int argc, char** argv) {
   std::string suggest_prefix;
   size_t suggest_k = 10;
   suggest_cmd->add_option("DIR", dir, "data directory")->required();
-  suggest_cmd->add_option("PREFIX", suggest_prefix, "what was typed so far")->required();
+  suggest_cmd->add_option("PREFIX", suggest_prefix, "what was typed so far (empty: the most popular searches)")
+      ->required();
   suggest_cmd->add_option("--k", suggest_k, "suggestions to return")->capture_default_str();
   suggest_cmd->add_flag("--json", as_json, "machine-readable output");
   search_cmd->add_flag("--json", as_json, "machine-readable output");

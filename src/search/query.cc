@@ -233,7 +233,16 @@ std::vector<Index::Suggestion> Index::Suggest(std::string_view prefix, size_t k)
   const Rep& r = *rep_;
   std::vector<Suggestion> out;
   std::string norm = NormalizeValue(prefix);
-  if (norm.empty() || k == 0) return out;
+  if (k == 0) return out;
+  if (norm.empty()) {  // nothing typed yet: the most popular searches
+    std::vector<std::pair<uint64_t, const std::string*>> all;
+    for (const auto& [q, n] : r.popular) all.emplace_back(n, &q);
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+    });
+    for (size_t i = 0; i < all.size() && i < k; ++i) out.push_back({*all[i].second, all[i].first});
+    return out;
+  }
   // Past searches that start with the prefix, most searched first.
   std::vector<std::pair<uint64_t, const std::string*>> hits;
   auto it = std::lower_bound(r.popular.begin(), r.popular.end(), std::make_pair(norm, uint64_t{0}));

@@ -174,7 +174,8 @@ class Index {
   };
   // Completions of `prefix` (normalised like queries): past searches that
   // start with it, most searched first, then catalog words that complete its
-  // last word, most common first.
+  // last word, most common first. An empty prefix gives the most popular
+  // searches.
   std::vector<Suggestion> Suggest(std::string_view prefix, size_t k) const;
 
   // Highlighting: `text` with the query's words marked (pre/post around each
