@@ -53,7 +53,9 @@ struct Index::Rep {
   std::vector<float> impacts_pool;
   std::vector<uint8_t> title_pos_pool;  // parallel to impacts_pool: first title position, kNoPos if none
   std::unordered_map<std::string, std::vector<std::string>> synonyms;  // term -> other terms
-  std::vector<std::pair<std::string, std::string>> surfaces;           // sorted: unstemmed word -> stem
+  // Multi-word synonym entries: their words, and the single words that may stand for them.
+  std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> phrase_synonyms;
+  std::vector<std::pair<std::string, std::string>> surfaces;  // sorted: unstemmed word -> stem
   // Attributes by doc id (arrays of max_doc); string values are indexes into
   // the value tables, whose entry 0 is "" (none).
   std::vector<float> attr_price;    // NaN = none

@@ -172,24 +172,51 @@ void TopKAll(std::vector<C>& cs, std::vector<Cursor>& optional, TopK* top, uint6
 void Index::SetSynonyms(const std::vector<std::vector<std::string>>& groups) {
   Rep& r = *rep_;
   r.synonyms.clear();
+  r.phrase_synonyms.clear();
   std::vector<text::Token> tokens;
+  auto df = [&](const std::string& t) {
+    const TermInfo* i = r.Find(t);
+    return i ? i->df : 0u;
+  };
+  // The word of a multi-word entry that stands for it as a single
+  // alternative: its rarest word in the catalog (the most telling).
+  auto rarest = [&](const std::vector<std::string>& words) {
+    const std::string* best = &words[0];
+    for (const auto& w : words)
+      if (df(w) && (!df(*best) || df(w) < df(*best))) best = &w;
+    return *best;
+  };
+  auto add = [](std::vector<std::string>* list, const std::string& w) {
+    if (std::find(list->begin(), list->end(), w) == list->end()) list->push_back(w);
+  };
   for (const auto& group : groups) {
-    std::vector<std::string> terms;
+    std::vector<std::vector<std::string>> entries;
     for (const auto& entry : group) {
       tokens.clear();
       r.analyzer->Analyze(entry, &tokens);
+      std::vector<std::string> words;
       for (const auto& t : tokens)
-        if (t.kind != text::TokenKind::kWhole && std::find(terms.begin(), terms.end(), t.term) == terms.end())
-          terms.push_back(t.term);
+        if (t.kind != text::TokenKind::kWhole && std::find(words.begin(), words.end(), t.term) == words.end())
+          words.push_back(t.term);
+      if (!words.empty()) entries.push_back(std::move(words));
     }
-    for (const auto& a : terms)
-      for (const auto& b : terms)
-        if (a != b) {
-          auto& list = r.synonyms[a];
-          if (std::find(list.begin(), list.end(), b) == list.end()) list.push_back(b);
-        }
+    for (size_t a = 0; a < entries.size(); ++a) {
+      // What the other entries offer as single-word alternatives.
+      std::vector<std::string> alts;
+      for (size_t b = 0; b < entries.size(); ++b)
+        if (b != a) add(&alts, entries[b].size() == 1 ? entries[b][0] : rarest(entries[b]));
+      if (entries[a].size() == 1) {
+        for (const auto& w : alts)
+          if (w != entries[a][0]) add(&r.synonyms[entries[a][0]], w);
+      } else {
+        r.phrase_synonyms.emplace_back(entries[a], alts);
+      }
+    }
   }
-  if (r.delta) r.delta->rep_->synonyms = r.synonyms;
+  if (r.delta) {
+    r.delta->rep_->synonyms = r.synonyms;
+    r.delta->rep_->phrase_synonyms = r.phrase_synonyms;
+  }
 }
 
 void Index::SetPopularQueries(const std::vector<std::pair<std::string, uint64_t>>& queries) {
@@ -586,10 +613,21 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
     const TermInfo* info = r.Find(term);
     if (info && info->df) g.Add(&r, info, r.TermIdf(term, info), 1.0f);
     if (options.synonyms) {
+      auto add_syn = [&](const std::string& syn) {
+        if (const TermInfo* si = r.Find(syn); si && si->df) g.Add(&r, si, r.TermIdf(syn, si), options.synonym_weight);
+      };
       auto it = r.synonyms.find(term);
       if (it != r.synonyms.end())
-        for (const auto& syn : it->second)
-          if (const TermInfo* si = r.Find(syn); si && si->df) g.Add(&r, si, r.TermIdf(syn, si), options.synonym_weight);
+        for (const auto& syn : it->second) add_syn(syn);
+      // Words of a multi-word synonym in the query ("cell phone" for
+      // "mobile"): each may also be matched by the phrase's alternatives.
+      for (const auto& [phrase, alts] : r.phrase_synonyms) {
+        for (size_t start = 0; start + phrase.size() <= result.terms.size(); ++start) {
+          if (ti < start || ti >= start + phrase.size()) continue;
+          if (!std::equal(phrase.begin(), phrase.end(), result.terms.begin() + start)) continue;
+          for (const auto& alt : alts) add_syn(alt);
+        }
+      }
     }
     // (A delta segment leaves words its main segment knows alone.)
     if (!info && !(r.base && r.base->Find(term))) {

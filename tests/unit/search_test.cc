@@ -691,3 +691,36 @@ TEST(SearchTypos, TrieWalkFindsWhatABruteForceScanFinds) {
 
 }  // namespace
 }  // namespace souk::search
+
+namespace souk::search {
+namespace {
+
+TEST(SearchQuery, MultiWordSynonyms) {
+  IndexOptions o = TestOptions();
+  std::vector<Document> docs = {{0, {"mobile case", "", ""}, "A", {}},
+                                {1, {"cell phone case", "", ""}, "B", {}},
+                                {2, {"phone charger", "", ""}, "C", {}},
+                                {3, {"cell battery", "", ""}, "D", {}}};
+  auto index = Index::Build(docs, o, nullptr);
+  index->SetSynonyms({{"cell phone", "mobile"}});
+  QueryOptions qo;
+  qo.k = 1;  // no any-word fill-ins: only documents that match every word
+  qo.typos = false;
+  auto ids = [&](const char* q) {
+    QueryOptions all = qo;
+    all.k = 10;
+    all.relax_below = 1;
+    std::set<uint32_t> out;
+    auto r = index->Search(q, all);  // keep the result alive while iterating
+    for (const auto& h : r->hits) out.insert(h.doc);
+    return out;
+  };
+  EXPECT_EQ(ids("cell phone case"), (std::set<uint32_t>{0, 1}));
+  EXPECT_EQ(ids("mobile case"), (std::set<uint32_t>{0, 1}));
+  // The words of one entry are not synonyms of each other.
+  EXPECT_EQ(ids("phone charger"), (std::set<uint32_t>{2}));
+  EXPECT_EQ(ids("cell battery"), (std::set<uint32_t>{3}));
+}
+
+}  // namespace
+}  // namespace souk::search
