@@ -202,6 +202,13 @@ Result<std::unique_ptr<search::Index>> OpenIndex(const std::string& dir, Store* 
   // Catalog changes since the index was built are searchable at once: they
   // go to the index's delta segment (`souk index` folds them in for good).
   SOUK_ASSIGN_OR_RETURN(auto changed, store->ItemsChangedSince(index->CatalogVersion()));
+  if (changed.size() > std::max<size_t>(1000, index->num_docs() / 10)) {
+    // Too much changed for a delta segment to pay off: rebuild and save.
+    std::fprintf(stderr, "souk: %zu catalog changes since the index was built; rebuilding it\n", changed.size());
+    SOUK_ASSIGN_OR_RETURN(auto b, BuildIndex(dir, store, config));
+    b.index->SetSynonyms(synonyms);
+    return std::move(b.index);
+  }
   if (!changed.empty()) {
     SOUK_ASSIGN_OR_RETURN(auto options, OptionsFromConfig(config));
     std::vector<search::Document> upserts;
