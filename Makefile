@@ -25,9 +25,13 @@ demo: build
 	rm -rf $(DEMO_DIR)
 	$(BUILD)/souk gen $(DEMO_DIR) --users 5000 --items 2000 --days 60 --seed 42
 	$(BUILD)/souk quality $(DEMO_DIR) --html $(DEMO_DIR)/quality.html
+	$(BUILD)/souk index $(DEMO_DIR)
+	$(BUILD)/souk search $(DEMO_DIR) "running shoes" --k 5 --facets brand,price
+	$(BUILD)/souk suggest $(DEMO_DIR) "wat" --k 3
 	@echo
 	@echo "demo shop in $(DEMO_DIR)/ (raw files and ground truth in $(DEMO_DIR)/generated/)"
 	@echo "data-quality report: $(DEMO_DIR)/quality.html"
+	@echo "try: $(BUILD)/souk search $(DEMO_DIR) \"trail runnign shoes\" --filter 'price:<100'"
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOUK_SANITIZE=ON -DSOUK_BUILD_BENCH=OFF
