@@ -15,8 +15,16 @@
 // uses MaxScore with block-max skipping, so common words do not scan whole
 // lists; AND queries intersect with skipping.
 //
-// Thread-safety: a built or loaded Index is immutable; Search is const and
-// safe from any number of threads.
+// Around that core: AND matching that relaxes to any-word when a page cannot
+// be filled, typo tolerance, synonyms (single and multi-word), prefix
+// matching of the last word, phrase/proximity boost from title positions,
+// filters and facets over item attributes, sorting, pagination, a popularity
+// prior, highlighting, autocomplete, and a delta segment for updates.
+//
+// Thread-safety: a built or loaded Index is immutable; Search, Suggest and
+// Highlight are const and safe from any number of threads. SetSynonyms,
+// SetPopularQueries, SetPopularity and Update are not: call them before
+// serving, or build a new Index and swap it in.
 #pragma once
 
 #include <cstdint>
