@@ -491,8 +491,11 @@ void CollectMatches(std::vector<C> cs, bool all, const uint8_t* allowed, std::ve
   for (;;) {
     uint32_t doc = kEnd;
     if (all) {
-      for (auto& c : cs) doc = c.doc() == kEnd ? kEnd : std::max(doc == kEnd ? 0u : doc, c.doc());
-      if (doc == kEnd) return;
+      doc = 0;
+      for (auto& c : cs) {
+        if (c.doc() == kEnd) return;  // one list is exhausted: no more documents have every word
+        doc = std::max(doc, c.doc());
+      }
       bool same = true;
       for (auto& c : cs) {
         c.NextGEQ(doc);
