@@ -518,17 +518,8 @@ Status ImportFile(Store* store, const EventTypeRegistry& types, const std::strin
             row.attrs[k] = v;
           }
         }
-        for (size_t c = 0; c < ncols; ++c) {
-          if (schema[c].required && !obj.contains(schema[c].name)) {
-            bool via_alias = false;
-            for (const char* a : schema[c].aliases) via_alias |= obj.contains(a);
-            if (!via_alias) {
-              reject = Reject{fmt::format("missing {}", schema[c].name),
-                              fmt::format("missing required key '{}'", schema[c].name), schema[c].name};
-              break;
-            }
-          }
-        }
+        // A missing key is an empty value: validation decides (an event of
+        // type search needs no item_id), with the same reasons as for CSV.
         // The views must outlive validation: keep the texts in the arena.
         for (size_t c = 0; c < ncols; ++c) row.vals[c] = texts[c].empty() ? std::string_view() : arena.Copy(texts[c]);
       }

@@ -296,3 +296,22 @@ TEST_F(ImportTest, SummaryJsonHasTheContractFields) {
 
 }  // namespace
 }  // namespace souk::ingest
+
+namespace souk::ingest {
+namespace {
+
+TEST_F(ImportTest, JsonlSearchEventsNeedNoItemKey) {
+  ImportSummary s;
+  ASSERT_TRUE(Import("events", "s.jsonl",
+                     "{\"user_id\":\"u1\",\"event_type\":\"search\",\"timestamp\":1700000000,\"query\":\"red shoes\"}\n"
+                     "{\"user_id\":\"u1\",\"event_type\":\"click\",\"timestamp\":1700000001}\n",
+                     &s)
+                  .ok());
+  EXPECT_EQ(s.accepted, 1u);
+  EXPECT_EQ(s.rejected, 1u);
+  EXPECT_EQ(s.reasons["missing item_id"], 1u);
+  ExpectIdentity(s);
+}
+
+}  // namespace
+}  // namespace souk::ingest
