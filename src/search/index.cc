@@ -49,7 +49,11 @@ void BuildShard(const std::vector<Document>& docs, size_t begin, size_t end, siz
     for (size_t f = 0; f < nfields && f < doc.fields.size(); ++f) {
       tokens.clear();
       analyzer.Analyze(doc.fields[f], &tokens);
-      (*lengths)[d * nfields + f] = static_cast<uint16_t>(std::min<size_t>(tokens.size(), 65535));
+      // Field length in words: a compound's joined form (usbc of USB-C) is
+      // another spelling of its parts, not one more word.
+      size_t words = 0;
+      for (const auto& t : tokens) words += t.kind != text::TokenKind::kWhole;
+      (*lengths)[d * nfields + f] = static_cast<uint16_t>(std::min<size_t>(words, 65535));
       const std::string& text = doc.fields[f];
       for (const auto& t : tokens) {
         // Remember how stemmed words were spelt, so typos can be matched
