@@ -116,6 +116,26 @@ double ColDoubleOrNaN(sqlite3_stmt* s, int i) {
   return sqlite3_column_type(s, i) == SQLITE_NULL ? NaN() : sqlite3_column_double(s, i);
 }
 
+// The columns every item query selects, in this order.
+#define SOUK_ITEM_COLUMNS "id,ext_id,known,deleted,title,description,brand,category,tags,price,stock,attrs"
+
+ItemRow ReadItemRow(sqlite3_stmt* q) {
+  ItemRow r;
+  r.id = static_cast<ItemId>(sqlite3_column_int64(q, 0));
+  r.ext_id = ColText(q, 1);
+  r.known = sqlite3_column_int(q, 2) != 0;
+  r.deleted = sqlite3_column_int(q, 3) != 0;
+  r.title = ColText(q, 4);
+  r.description = ColText(q, 5);
+  r.brand = ColText(q, 6);
+  r.category = ColText(q, 7);
+  r.tags = ColText(q, 8);
+  r.price = ColDoubleOrNaN(q, 9);
+  r.stock = sqlite3_column_type(q, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 10);
+  r.attrs_json = ColText(q, 11);
+  return r;
+}
+
 // An open-addressing hash index from external id strings to dense ids
 // 0..n-1. Keys live in one arena; slots hold id + 1 (0 = empty). Ids are only
 // appended, and Truncate drops the newest ones (for rollbacks).
@@ -740,14 +760,13 @@ Result<StoreCounts> SqliteStore::Counts() {
 
 Result<std::vector<ItemRow>> SqliteStore::ItemsChangedSince(int64_t since_ms) {
   Stmt st;
-  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT id FROM items WHERE updated_ms > ?1 ORDER BY id"));
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT " SOUK_ITEM_COLUMNS " FROM items WHERE updated_ms > ?1 ORDER BY id"));
   st.Int(1, since_ms);
-  std::vector<ItemId> ids;
+  std::vector<ItemRow> out;
   int rc;
-  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW)
-    ids.push_back(static_cast<ItemId>(sqlite3_column_int64(st.get(), 0)));
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) out.push_back(ReadItemRow(st.get()));
   if (rc != SQLITE_DONE) return Error("items changed since");
-  return GetItems(ids);
+  return out;
 }
 
 Result<int64_t> SqliteStore::LatestItemChange() {
@@ -759,9 +778,7 @@ Result<int64_t> SqliteStore::LatestItemChange() {
 
 Result<std::vector<ItemRow>> SqliteStore::GetItems(const std::vector<ItemId>& ids) {
   Stmt st;
-  SOUK_RETURN_IF_ERROR(st.Prepare(
-      db_,
-      "SELECT id,ext_id,known,deleted,title,description,brand,category,tags,price,stock,attrs FROM items WHERE id=?1"));
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT " SOUK_ITEM_COLUMNS " FROM items WHERE id=?1"));
   std::vector<ItemRow> out;
   for (ItemId id : ids) {
     st.Reset();
@@ -769,49 +786,18 @@ Result<std::vector<ItemRow>> SqliteStore::GetItems(const std::vector<ItemId>& id
     int rc = sqlite3_step(st.get());
     if (rc == SQLITE_DONE) continue;
     if (rc != SQLITE_ROW) return Error("get item");
-    auto* q = st.get();
-    ItemRow r;
-    r.id = static_cast<ItemId>(sqlite3_column_int64(q, 0));
-    r.ext_id = ColText(q, 1);
-    r.known = sqlite3_column_int(q, 2) != 0;
-    r.deleted = sqlite3_column_int(q, 3) != 0;
-    r.title = ColText(q, 4);
-    r.description = ColText(q, 5);
-    r.brand = ColText(q, 6);
-    r.category = ColText(q, 7);
-    r.tags = ColText(q, 8);
-    r.price = ColDoubleOrNaN(q, 9);
-    r.stock = sqlite3_column_type(q, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 10);
-    r.attrs_json = ColText(q, 11);
-    out.push_back(std::move(r));
+    out.push_back(ReadItemRow(st.get()));
   }
   return out;
 }
 
 Result<std::vector<ItemRow>> SqliteStore::LoadItems() {
   Stmt st;
-  SOUK_RETURN_IF_ERROR(
-      st.Prepare(db_,
-                 "SELECT id,ext_id,known,deleted,title,description,brand,category,tags,price,stock,attrs "
-                 "FROM items ORDER BY id"));
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT " SOUK_ITEM_COLUMNS " FROM items ORDER BY id"));
   std::vector<ItemRow> out;
   int rc;
   while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
-    auto* q = st.get();
-    ItemRow r;
-    r.id = static_cast<ItemId>(sqlite3_column_int64(q, 0));
-    r.ext_id = ColText(q, 1);
-    r.known = sqlite3_column_int(q, 2) != 0;
-    r.deleted = sqlite3_column_int(q, 3) != 0;
-    r.title = ColText(q, 4);
-    r.description = ColText(q, 5);
-    r.brand = ColText(q, 6);
-    r.category = ColText(q, 7);
-    r.tags = ColText(q, 8);
-    r.price = ColDoubleOrNaN(q, 9);
-    r.stock = sqlite3_column_type(q, 10) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 10);
-    r.attrs_json = ColText(q, 11);
-    out.push_back(std::move(r));
+    out.push_back(ReadItemRow(st.get()));
   }
   if (rc != SQLITE_DONE) return Error("load items");
   return out;
