@@ -36,12 +36,7 @@ Result<search::IndexOptions> OptionsFromConfig(const Config& config) {
   o.fields.clear();
   std::string_view spec = config.GetString("search.fields");
   const std::vector<std::string> known = {"title", "brand", "category", "tags", "description"};
-  size_t start = 0;
-  while (start < spec.size()) {
-    size_t comma = spec.find(',', start);
-    std::string_view part = Trim(spec.substr(start, comma == std::string_view::npos ? spec.npos : comma - start));
-    start = comma == std::string_view::npos ? spec.size() : comma + 1;
-    if (part.empty()) continue;
+  for (std::string_view part : SplitTrimmed(spec, ',')) {
     size_t eq = part.find('='), slash = part.find('/');
     search::FieldSpec f;
     f.name = std::string(Trim(part.substr(0, eq)));
@@ -164,14 +159,7 @@ Result<std::vector<std::vector<std::string>>> ReadSynonyms(const std::string& di
     std::string_view l = Trim(line);
     if (l.empty() || l[0] == '#') continue;
     std::vector<std::string> g;
-    size_t start = 0;
-    while (start <= l.size()) {
-      size_t c = l.find(',', start);
-      std::string_view e = Trim(l.substr(start, c == std::string_view::npos ? l.npos : c - start));
-      if (!e.empty()) g.emplace_back(e);
-      if (c == std::string_view::npos) break;
-      start = c + 1;
-    }
+    for (std::string_view e : SplitTrimmed(l, ',')) g.emplace_back(e);
     if (g.size() < 2)
       return Status::InvalidArgument(fmt::format("{}:{}: a synonym group needs at least two entries", path, n));
     groups.push_back(std::move(g));

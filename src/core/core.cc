@@ -1,13 +1,13 @@
 #include "core/core.h"
 
-#include "souk_version.h"  // generated: SOUK_GIT_REV
-
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+
+#include "souk_version.h"  // generated: SOUK_GIT_REV
 
 namespace souk {
 
@@ -269,6 +269,27 @@ std::string_view Trim(std::string_view s) {
   while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n')) ++b;
   while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n')) --e;
   return s.substr(b, e - b);
+}
+
+std::vector<std::string_view> SplitTrimmed(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (;;) {
+    size_t end = s.find(sep, start);
+    std::string_view part = Trim(s.substr(start, end == std::string_view::npos ? s.npos : end - start));
+    if (!part.empty()) out.push_back(part);
+    if (end == std::string_view::npos) return out;
+    start = end + 1;
+  }
+}
+
+std::string Join(const std::vector<std::string_view>& parts, std::string_view glue) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += glue;
+    out += parts[i];
+  }
+  return out;
 }
 
 std::string ToLowerAscii(std::string_view s) {

@@ -138,6 +138,11 @@ std::optional<int64_t> ParseInt(std::string_view text);
 // ---- text ------------------------------------------------------------------
 
 std::string_view Trim(std::string_view s);
+// The parts of `s` between `sep`s, trimmed, empty parts left out:
+// SplitTrimmed(" a | b || c", '|') == {"a", "b", "c"}.
+std::vector<std::string_view> SplitTrimmed(std::string_view s, char sep);
+// The parts joined with `glue`.
+std::string Join(const std::vector<std::string_view>& parts, std::string_view glue);
 std::string ToLowerAscii(std::string_view s);
 // True if `s` is well-formed UTF-8 (no overlongs, surrogates or code points
 // above U+10FFFF).

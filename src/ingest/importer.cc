@@ -125,37 +125,9 @@ std::string Text(std::string_view v, Ctx& ctx, const char* column) {
   return s;
 }
 
-std::string NormalizeCategory(std::string_view v) {
-  std::string out;
-  size_t start = 0;
-  while (start <= v.size()) {
-    size_t gt = v.find('>', start);
-    std::string_view part = Trim(v.substr(start, gt == std::string_view::npos ? v.npos : gt - start));
-    if (!part.empty()) {
-      if (!out.empty()) out += " > ";
-      out += part;
-    }
-    if (gt == std::string_view::npos) break;
-    start = gt + 1;
-  }
-  return out;
-}
+std::string NormalizeCategory(std::string_view v) { return Join(SplitTrimmed(v, '>'), " > "); }
 
-std::string NormalizeTags(std::string_view v) {
-  std::string out;
-  size_t start = 0;
-  while (start <= v.size()) {
-    size_t bar = v.find('|', start);
-    std::string_view part = Trim(v.substr(start, bar == std::string_view::npos ? v.npos : bar - start));
-    if (!part.empty()) {
-      if (!out.empty()) out += '|';
-      out += part;
-    }
-    if (bar == std::string_view::npos) break;
-    start = bar + 1;
-  }
-  return out;
-}
+std::string NormalizeTags(std::string_view v) { return Join(SplitTrimmed(v, '|'), "|"); }
 
 std::string AttrsText(const json& attrs) { return attrs.is_object() && !attrs.empty() ? attrs.dump() : ""; }
 
@@ -315,17 +287,9 @@ ImportOptions ImportOptionsFromConfig(const Config& config, std::string table) {
 
 Result<EventTypeRegistry> EventTypesFromConfig(const Config& config) {
   EventTypeRegistry reg;
-  std::string_view extra = config.GetString("events.extra_types");
-  size_t start = 0;
-  while (start < extra.size()) {
-    size_t comma = extra.find(',', start);
-    std::string_view name = Trim(extra.substr(start, comma == std::string_view::npos ? extra.npos : comma - start));
-    if (!name.empty()) {
-      auto r = reg.Add(name);
-      if (!r.ok()) return r.status().WithContext("events.extra_types");
-    }
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
+  for (std::string_view name : SplitTrimmed(config.GetString("events.extra_types"), ',')) {
+    auto r = reg.Add(name);
+    if (!r.ok()) return r.status().WithContext("events.extra_types");
   }
   return reg;
 }

@@ -29,19 +29,11 @@ std::string NormalizeValue(std::string_view v) {
 }
 
 std::string NormalizeCategory(std::string_view v) {
-  std::string out;
-  size_t start = 0;
-  while (start <= v.size()) {
-    size_t gt = v.find('>', start);
-    std::string part = NormalizeValue(v.substr(start, gt == std::string_view::npos ? v.npos : gt - start));
-    if (!part.empty()) {
-      if (!out.empty()) out += " > ";
-      out += part;
-    }
-    if (gt == std::string_view::npos) break;
-    start = gt + 1;
-  }
-  return out;
+  std::vector<std::string> parts;
+  for (std::string_view p : SplitTrimmed(v, '>'))
+    if (std::string n = NormalizeValue(p); !n.empty()) parts.push_back(std::move(n));
+  std::vector<std::string_view> views(parts.begin(), parts.end());
+  return Join(views, " > ");
 }
 
 namespace {
@@ -91,15 +83,8 @@ void Index::Rep::SetAttributes(const std::vector<Document>& docs) {
     attr_stock[d] = static_cast<int32_t>(std::clamp<int64_t>(a.stock, -1, INT32_MAX));
     attr_brand[d] = Intern(Trim(a.brand), NormalizeValue(a.brand), &brands, &brands_norm, &bid);
     attr_category[d] = Intern(Trim(a.category), NormalizeCategory(a.category), &categories, &categories_norm, &cid);
-    size_t start = 0;
-    std::string_view t = a.tags;
-    while (start <= t.size()) {
-      size_t bar = t.find('|', start);
-      std::string_view one = Trim(t.substr(start, bar == std::string_view::npos ? t.npos : bar - start));
+    for (std::string_view one : SplitTrimmed(a.tags, '|'))
       if (uint32_t id = Intern(one, NormalizeValue(one), &tags, &tags_norm, &tid)) attr_tags.push_back(id);
-      if (bar == std::string_view::npos) break;
-      start = bar + 1;
-    }
   }
   tag_offsets[max_doc] = static_cast<uint32_t>(attr_tags.size());
 }

@@ -173,3 +173,15 @@ TEST(Config, DocsAreGeneratedFromTheTable) {
 
 }  // namespace
 }  // namespace souk
+
+namespace souk {
+namespace {
+
+TEST(Text, SplitTrimmedAndJoin) {
+  EXPECT_EQ(SplitTrimmed(" a | b || c ", '|'), (std::vector<std::string_view>{"a", "b", "c"}));
+  EXPECT_TRUE(SplitTrimmed("  ", ',').empty());
+  EXPECT_EQ(Join(SplitTrimmed("Shoes>Running >  Trail", '>'), " > "), "Shoes > Running > Trail");
+}
+
+}  // namespace
+}  // namespace souk
