@@ -87,6 +87,12 @@ void Index::Rep::SetAttributes(const std::vector<Document>& docs) {
       if (uint32_t id = Intern(one, NormalizeValue(one), &tags, &tags_norm, &tid)) attr_tags.push_back(id);
   }
   tag_offsets[max_doc] = static_cast<uint32_t>(attr_tags.size());
+  // Computed once, not per filtered query.
+  present.clear();
+  if (docs.size() != max_doc) {
+    present.assign(max_doc, 0);
+    for (const auto& d : docs) present[d.id] = 1;
+  }
 }
 
 std::vector<uint8_t> Index::Rep::FilterBitmap(const FilterNode& node) const {
@@ -135,11 +141,8 @@ std::vector<uint8_t> Index::Rep::FilterBitmap(const FilterNode& node) const {
     }
   }
   // Ids that are not documents (gaps) never pass.
-  if (doc_ids.size() != max_doc) {
-    std::vector<uint8_t> present(max_doc, 0);
-    for (uint32_t id : doc_ids) present[id] = 1;
+  if (!present.empty())
     for (uint32_t d = 0; d < max_doc; ++d) out[d] &= present[d];
-  }
   return out;
 }
 

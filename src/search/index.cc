@@ -585,6 +585,13 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
     return bad();
   for (float p : rep->popularity) rep->max_popularity = std::max(rep->max_popularity, p);
   if (!ReadPod(in, &rep->catalog_ms)) return bad();
+  if (rep->doc_ids.size() != rep->max_doc) {
+    rep->present.assign(rep->max_doc, 0);
+    for (uint32_t id : rep->doc_ids) {
+      if (id >= rep->max_doc) return bad();
+      rep->present[id] = 1;
+    }
+  }
   {
     const uint32_t md = rep->max_doc;
     if (rep->attr_price.size() != md || rep->attr_stock.size() != md || rep->attr_brand.size() != md ||

@@ -65,6 +65,7 @@ struct Index::Rep {
   std::vector<uint32_t> attr_tags;
   std::vector<std::string> brands, categories, tags;                 // display values
   std::vector<std::string> brands_norm, categories_norm, tags_norm;  // normalised for filters
+  std::vector<uint8_t> present;  // 1 per id that is a document; empty when ids are dense
   void SetAttributes(const std::vector<Document>& docs);
   // 1 for documents that pass the filter.
   std::vector<uint8_t> FilterBitmap(const struct FilterNode& node) const;

@@ -724,3 +724,29 @@ TEST(SearchQuery, MultiWordSynonyms) {
 
 }  // namespace
 }  // namespace souk::search
+
+namespace souk::search {
+namespace {
+
+TEST(SearchFilter, BrowseNeverListsIdGapsEvenAfterLoad) {
+  TempDir dir;
+  std::vector<Document> docs = {{2, {"mug", "", ""}, "A", {}}, {5, {"cup", "", ""}, "B", {}}};
+  docs[0].attrs.price = 3;
+  docs[1].attrs.price = 4;
+  auto index = Index::Build(docs, TestOptions(), nullptr);
+  ASSERT_TRUE(index->Save(dir / "idx").ok());
+  auto loaded = Index::Load(dir / "idx", nullptr);
+  ASSERT_TRUE(loaded.ok());
+  for (const Index* i : {index.get(), loaded->get()}) {
+    QueryOptions qo;
+    qo.filter = "NOT brand:acme";
+    auto r = i->Search("", qo);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->hits.size(), 2u);
+    EXPECT_EQ(r->hits[0].doc, 2u);
+    EXPECT_EQ(r->hits[1].doc, 5u);
+  }
+}
+
+}  // namespace
+}  // namespace souk::search
