@@ -289,15 +289,16 @@ int main(int argc, char** argv) {
     if (!stats.ok()) return Fail(stats.status());
     json faults = json::object();
     for (const auto& [k, v] : stats->faults) faults[k] = v;
+    json out = {{"dir", dir},
+                {"generated", out_dir},
+                {"items", stats->items},
+                {"users", stats->users},
+                {"events", stats->events},
+                {"sessions", stats->sessions},
+                {"faults", faults}};
     if (no_import) {
       if (as_json)
-        PrintJson({{"dir", dir},
-                   {"generated", out_dir},
-                   {"items", stats->items},
-                   {"users", stats->users},
-                   {"events", stats->events},
-                   {"sessions", stats->sessions},
-                   {"faults", faults}});
+        PrintJson(out);
       else
         std::printf("generated %s items, %s users, %s events into %s (not imported)\n",
                     WithThousands(stats->items).c_str(), WithThousands(stats->users).c_str(),
@@ -315,14 +316,8 @@ int main(int argc, char** argv) {
         true, /*quiet=*/true, "", &imported);
     if (!s.ok()) return Fail(s);
     if (as_json) {
-      PrintJson({{"dir", dir},
-                 {"generated", out_dir},
-                 {"items", stats->items},
-                 {"users", stats->users},
-                 {"events", stats->events},
-                 {"sessions", stats->sessions},
-                 {"faults", faults},
-                 {"import", imported}});
+      out["import"] = imported;
+      PrintJson(out);
     } else {
       std::printf("generated %s items, %s users, %s events (%s sessions) into %s\n",
                   WithThousands(stats->items).c_str(), WithThousands(stats->users).c_str(),
