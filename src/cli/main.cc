@@ -428,8 +428,9 @@ int main(int argc, char** argv) {
     if (!sources.ok()) return Fail(sources.status());
     auto models = o->store->Models();
     if (!models.ok()) return Fail(models.status());
-    json j = {{"items", c->items},           {"stub_items", c->stub_items}, {"users", c->users},
-              {"stub_users", c->stub_users}, {"events", c->events},         {"flagged_events", c->flagged_events},
+    json j = {{"items", c->items},          {"placeholder_items", c->placeholder_items},
+              {"users", c->users},          {"placeholder_users", c->placeholder_users},
+              {"events", c->events},        {"flagged_events", c->flagged_events},
               {"quarantine", c->quarantine}};
     j["sources"] = json::array();
     for (const auto& s : *sources)
@@ -449,11 +450,12 @@ int main(int argc, char** argv) {
     if (as_json)
       PrintJson(j);
     else {
-      std::printf("%s: %s items (+%s stubs), %s users (+%s stubs), %s events (%s flagged), %s quarantined\n",
-                  dir.c_str(), WithThousands(c->items).c_str(), WithThousands(c->stub_items).c_str(),
-                  WithThousands(c->users).c_str(), WithThousands(c->stub_users).c_str(),
-                  WithThousands(c->events).c_str(), WithThousands(c->flagged_events).c_str(),
-                  WithThousands(c->quarantine).c_str());
+      std::printf(
+          "%s: %s items (+%s placeholders), %s users (+%s placeholders), %s events (%s flagged), %s quarantined\n",
+          dir.c_str(), WithThousands(c->items).c_str(), WithThousands(c->placeholder_items).c_str(),
+          WithThousands(c->users).c_str(), WithThousands(c->placeholder_users).c_str(),
+          WithThousands(c->events).c_str(), WithThousands(c->flagged_events).c_str(),
+          WithThousands(c->quarantine).c_str());
       for (const auto& s : *sources)
         std::printf("  source %lld %-6s %-8s %s  read %s rejected %s\n", static_cast<long long>(s.id), s.table.c_str(),
                     s.status.c_str(), s.path.c_str(), WithThousands(s.read).c_str(), WithThousands(s.rejected).c_str());

@@ -392,8 +392,8 @@ Status ImportFile(Store* store, const EventTypeRegistry& types, const std::strin
     if (r.events_duplicate) summary->reasons["duplicate event"] += r.events_duplicate;
     for (const auto& [k, v] : batch_reasons) summary->reasons[k] += v;
     batch_reasons.clear();
-    summary->stub_items += r.stub_items;
-    summary->stub_users += r.stub_users;
+    summary->placeholder_items += r.placeholder_items;
+    summary->placeholder_users += r.placeholder_users;
     summary->committed_through_line = last_line;
     ++summary->batches;
     batch.items.clear();
@@ -554,8 +554,8 @@ std::string SummaryJson(const ImportSummary& s) {
   for (const auto& [k, v] : s.reasons) j["reasons"][k] = v;
   j["warnings"] = json::object();
   for (const auto& [k, v] : s.warnings) j["warnings"][k] = v;
-  j["new_users_from_events"] = s.stub_users;
-  j["unknown_items_in_events"] = s.stub_items;
+  j["new_users_from_events"] = s.placeholder_users;
+  j["unknown_items_in_events"] = s.placeholder_items;
   j["batches"] = s.batches;
   j["seconds"] = std::round(s.seconds * 1000) / 1000;
   j["rows_per_second"] = s.seconds > 0 ? std::round(s.read / s.seconds) : 0.0;
@@ -578,9 +578,9 @@ std::string SummaryText(const ImportSummary& s) {
     for (const auto& [k, v] : s.warnings) out += fmt::format(" {} {};", k, WithThousands(v));
     out.back() = '\n';
   }
-  if (s.stub_users || s.stub_items)
+  if (s.placeholder_users || s.placeholder_items)
     out += fmt::format("  events named {} users and {} items not seen before (kept as placeholders)\n",
-                       WithThousands(s.stub_users), WithThousands(s.stub_items));
+                       WithThousands(s.placeholder_users), WithThousands(s.placeholder_items));
   return out;
 }
 

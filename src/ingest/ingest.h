@@ -37,9 +37,9 @@ ImportOptions ImportOptionsFromConfig(const Config& config, std::string table);
 struct ImportSummary {
   std::string path, table, format;
   uint64_t read = 0, accepted = 0, updated = 0, duplicates = 0, rejected = 0;
-  std::map<std::string, uint64_t> reasons;   // rejected (and duplicates) by reason
-  std::map<std::string, uint64_t> warnings;  // accepted with a repair, by kind
-  uint64_t stub_items = 0, stub_users = 0;   // placeholders created by events
+  std::map<std::string, uint64_t> reasons;                // rejected (and duplicates) by reason
+  std::map<std::string, uint64_t> warnings;               // accepted with a repair, by kind
+  uint64_t placeholder_items = 0, placeholder_users = 0;  // placeholders created by events
   uint64_t batches = 0;
   double seconds = 0;
   int64_t committed_through_line = 0;  // last line of the last committed batch

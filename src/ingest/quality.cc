@@ -816,8 +816,8 @@ std::string QualityJson(const QualityReport& r) {
   j["data_dir"] = r.data_dir;
   j["generated"] = FormatTimestamp(r.generated_ms);
   j["score"] = std::round(r.score * 10000) / 10000;
-  j["counts"] = {{"items", r.counts.items},          {"stub_items", r.counts.stub_items},
-                 {"users", r.counts.users},          {"stub_users", r.counts.stub_users},
+  j["counts"] = {{"items", r.counts.items},          {"placeholder_items", r.counts.placeholder_items},
+                 {"users", r.counts.users},          {"placeholder_users", r.counts.placeholder_users},
                  {"events", r.counts.events},        {"flagged_events", r.counts.flagged_events},
                  {"quarantine", r.counts.quarantine}};
   j["rules"] = json::array();

@@ -156,8 +156,8 @@ std::string QualityHtml(const QualityReport& r) {
   s << fmt::format(
       "<p>{} catalog items ({} more named only by events), {} users ({} more named only by events), "
       "{} events ({} flagged by <code>souk clean</code>), {} quarantined records.</p>",
-      WithThousands(r.counts.items), WithThousands(r.counts.stub_items), WithThousands(r.counts.users),
-      WithThousands(r.counts.stub_users), WithThousands(r.counts.events), WithThousands(r.counts.flagged_events),
+      WithThousands(r.counts.items), WithThousands(r.counts.placeholder_items), WithThousands(r.counts.users),
+      WithThousands(r.counts.placeholder_users), WithThousands(r.counts.events), WithThousands(r.counts.flagged_events),
       WithThousands(r.counts.quarantine));
   s << "<h2>Findings per rule</h2>" << FindingsChart(r);
   s << "<table><tr><th>rule</th><th>table.column</th><th>flagged</th><th>checked</th><th>score</th><th>what it "

@@ -1,6 +1,6 @@
 // SQLite backend of Store. Schema and the reasons behind it:
 // - items/users: INTEGER PRIMARY KEY is the dense id (assigned here, 0..n-1);
-//   ext_id is UNIQUE. known = 0 marks a stub created by an event.
+//   ext_id is UNIQUE. known = 0 marks a placeholder created by an event.
 // - events: rowid table, append-only. The unique index events_dedup, led by
 //   ts so that time-ordered logs insert near the end of the index, makes exact
 //   duplicates (user, item, type, ts, session) a cheap INSERT OR IGNORE.
@@ -281,8 +281,8 @@ class SqliteStore final : public Store {
   int64_t rows_written_ = 0;
   bool maps_loaded_ = false;
   IdMap items_, users_;
-  Stmt insert_item_, update_item_, stub_item_;
-  Stmt insert_user_, update_user_, stub_user_;
+  Stmt insert_item_, update_item_, placeholder_item_;
+  Stmt insert_user_, update_user_, placeholder_user_;
   Stmt insert_quarantine_, update_source_, find_event_;
   std::vector<std::unique_ptr<Stmt>> insert_events_;  // by rows per statement
   int64_t max_event_rowid_ = -1;                      // -1: not loaded
@@ -348,12 +348,12 @@ Status SqliteStore::Init() {
       db_,
       "UPDATE items SET known=1,deleted=0,title=?3,description=?4,brand=?5,category=?6,tags=?7,price=?8,"
       "stock=?9,attrs=?10,src=?11,line=?12,updated_ms=?13 WHERE id=?1"));
-  SOUK_RETURN_IF_ERROR(stub_item_.Prepare(db_, "INSERT INTO items(id,ext_id,known) VALUES(?1,?2,0)"));
+  SOUK_RETURN_IF_ERROR(placeholder_item_.Prepare(db_, "INSERT INTO items(id,ext_id,known) VALUES(?1,?2,0)"));
   SOUK_RETURN_IF_ERROR(insert_user_.Prepare(
       db_, "INSERT INTO users(id,ext_id,known,attrs,src,line,updated_ms) VALUES(?1,?2,1,?3,?4,?5,?6)"));
   SOUK_RETURN_IF_ERROR(
       update_user_.Prepare(db_, "UPDATE users SET known=1,attrs=?3,src=?4,line=?5,updated_ms=?6 WHERE id=?1"));
-  SOUK_RETURN_IF_ERROR(stub_user_.Prepare(db_, "INSERT INTO users(id,ext_id,known) VALUES(?1,?2,0)"));
+  SOUK_RETURN_IF_ERROR(placeholder_user_.Prepare(db_, "INSERT INTO users(id,ext_id,known) VALUES(?1,?2,0)"));
   SOUK_RETURN_IF_ERROR(find_event_.Prepare(
       db_, "SELECT id FROM events WHERE ts=?1 AND user=?2 AND coalesce(item,-1)=?3 AND type=?4 AND session=?5"));
   SOUK_RETURN_IF_ERROR(insert_quarantine_.Prepare(
@@ -432,12 +432,12 @@ Result<uint32_t> SqliteStore::ResolveUser(std::string_view ext, WriteResult* r) 
   if (uint32_t id = users_.ids.Find(ext); id != kNoId) return id;
   SOUK_RETURN_IF_ERROR(CheckFault());
   auto id = static_cast<uint32_t>(users_.known.size());
-  stub_user_.Reset();
-  stub_user_.Int(1, id);
-  stub_user_.Text(2, ext);
-  SOUK_RETURN_IF_ERROR(Step(stub_user_, "insert user stub"));
+  placeholder_user_.Reset();
+  placeholder_user_.Int(1, id);
+  placeholder_user_.Text(2, ext);
+  SOUK_RETURN_IF_ERROR(Step(placeholder_user_, "insert user placeholder"));
   users_.Add(ext, 0);
-  ++r->stub_users;
+  ++r->placeholder_users;
   return id;
 }
 
@@ -445,12 +445,12 @@ Result<uint32_t> SqliteStore::ResolveItem(std::string_view ext, WriteResult* r) 
   if (uint32_t id = items_.ids.Find(ext); id != kNoId) return id;
   SOUK_RETURN_IF_ERROR(CheckFault());
   auto id = static_cast<uint32_t>(items_.known.size());
-  stub_item_.Reset();
-  stub_item_.Int(1, id);
-  stub_item_.Text(2, ext);
-  SOUK_RETURN_IF_ERROR(Step(stub_item_, "insert item stub"));
+  placeholder_item_.Reset();
+  placeholder_item_.Int(1, id);
+  placeholder_item_.Text(2, ext);
+  SOUK_RETURN_IF_ERROR(Step(placeholder_item_, "insert item placeholder"));
   items_.Add(ext, 0);
-  ++r->stub_items;
+  ++r->placeholder_items;
   return id;
 }
 
@@ -500,7 +500,7 @@ Status SqliteStore::WriteRows(const WriteBatch& batch, const SourceInfo* counts_
       ++r->items_inserted;
     } else if (items_.known[id]) {
       ++r->items_updated;
-    } else {  // a stub filled in: new to the catalog
+    } else {  // a placeholder filled in: new to the catalog
       items_.known_changes.emplace_back(id, 0);
       items_.known[id] = 1;
       ++r->items_inserted;
@@ -740,9 +740,9 @@ Result<StoreCounts> SqliteStore::Counts() {
     uint64_t* out;
   } qs[] = {
       {"SELECT count(*) FROM items WHERE known=1 AND deleted=0", &c.items},
-      {"SELECT count(*) FROM items WHERE known=0", &c.stub_items},
+      {"SELECT count(*) FROM items WHERE known=0", &c.placeholder_items},
       {"SELECT count(*) FROM users WHERE known=1", &c.users},
-      {"SELECT count(*) FROM users WHERE known=0", &c.stub_users},
+      {"SELECT count(*) FROM users WHERE known=0", &c.placeholder_users},
       {"SELECT count(*) FROM events", &c.events},
       {"SELECT count(*) FROM events WHERE flags<>0", &c.flagged_events},
       {"SELECT count(*) FROM quarantine", &c.quarantine},

@@ -4,8 +4,8 @@
 // default.
 //
 // Ids: every item and user gets a dense id 0..n-1 the first time it is seen.
-// An event that names an unknown item or user creates a placeholder ("stub",
-// known = false) so no event is lost; importing the record later fills it in.
+// An event that names an unknown item or user creates a placeholder row
+// (known = false) so no event is lost; importing the record later fills it in.
 //
 // Writes go through WriteBatch, which is atomic: it commits whole or leaves the
 // store exactly as it was. Reads return flat columns (hot data is flat).
@@ -45,9 +45,9 @@ struct WriteResult {
   uint64_t items_inserted = 0, items_updated = 0;
   uint64_t users_inserted = 0, users_updated = 0;
   uint64_t events_stored = 0;
-  uint64_t events_duplicate = 0;  // already stored: kept in quarantine as "duplicate event"
-  uint64_t stub_items = 0;        // placeholders created for unknown items named by events
-  uint64_t stub_users = 0;
+  uint64_t events_duplicate = 0;   // already stored: kept in quarantine as "duplicate event"
+  uint64_t placeholder_items = 0;  // placeholders created for unknown items named by events
+  uint64_t placeholder_users = 0;
   uint64_t quarantined = 0;  // quarantine rows written (rejects + duplicates)
 };
 
@@ -64,7 +64,7 @@ struct SourceInfo {
 struct ItemRow {
   ItemId id;
   std::string ext_id;
-  bool known;    // false: a stub created by an event
+  bool known;    // false: a placeholder created by an event
   bool deleted;  // removed from the catalog
   std::string title, description, brand, category, tags;
   double price;   // NaN = missing
@@ -125,8 +125,8 @@ struct ModelRecord {
 };
 
 struct StoreCounts {
-  uint64_t items = 0, stub_items = 0, users = 0, stub_users = 0, events = 0, flagged_events = 0, quarantine = 0,
-           sources = 0, models = 0;
+  uint64_t items = 0, placeholder_items = 0, users = 0, placeholder_users = 0, events = 0, flagged_events = 0,
+           quarantine = 0, sources = 0, models = 0;
 };
 
 class Store {

@@ -266,7 +266,7 @@ TEST_F(ImportTest, FailingBatchRollsBackWholeAndReimportIsSafe) {
   std::string csv = "user_id,item_id,event_type,timestamp\n";
   for (int i = 0; i < 10; ++i) csv += "u1,I1,view," + std::to_string(1700000000 + i) + "\n";
   ImportSummary s;
-  // Batches of 3 lines: batch 1 writes stubs u1, I1 + 3 events (rows 0-4);
+  // Batches of 3 lines: batch 1 writes placeholders u1, I1 + 3 events (rows 0-4);
   // batch 2 writes rows 5-7 and fails on its third event.
   Status st = Import("events", "ev.csv", csv, &s, /*batch_rows=*/3);
   ASSERT_FALSE(st.ok());

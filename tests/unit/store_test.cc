@@ -61,7 +61,7 @@ TEST(Store, UpsertsItemsAndCountsUpdates) {
   EXPECT_EQ((*items)[2].id, 2u);
 }
 
-TEST(Store, EventsCreateStubsAndDeduplicate) {
+TEST(Store, EventsCreatePlaceholdersAndDeduplicate) {
   TempDir dir;
   auto store = Open(dir);
   WriteBatch b;
@@ -75,8 +75,8 @@ TEST(Store, EventsCreateStubsAndDeduplicate) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->events_stored, 4u);
   EXPECT_EQ(r->events_duplicate, 1u);
-  EXPECT_EQ(r->stub_items, 1u);  // Z
-  EXPECT_EQ(r->stub_users, 2u);  // u1, u2 (no users imported)
+  EXPECT_EQ(r->placeholder_items, 1u);  // Z
+  EXPECT_EQ(r->placeholder_users, 2u);  // u1, u2 (no users imported)
   // The same search again is a duplicate too (NULL item still dedups).
   WriteBatch again;
   again.events = {MakeEvent("u2", "", EventType::kSearch, 3000)};
@@ -87,7 +87,7 @@ TEST(Store, EventsCreateStubsAndDeduplicate) {
   ASSERT_TRUE(q.ok());
   ASSERT_EQ(q->size(), 2u);
   EXPECT_EQ((*q)[0].reason, "duplicate event");
-  // Filling a stub counts as a new catalog item, not an update.
+  // Filling a placeholder counts as a new catalog item, not an update.
   WriteBatch fill;
   fill.items = {MakeItem("Z", "Zoom", 90)};
   r = store->Write(fill);
@@ -97,7 +97,7 @@ TEST(Store, EventsCreateStubsAndDeduplicate) {
   auto counts = store->Counts();
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ(counts->items, 2u);
-  EXPECT_EQ(counts->stub_items, 0u);
+  EXPECT_EQ(counts->placeholder_items, 0u);
   EXPECT_EQ(counts->events, 4u);
   auto ev = store->LoadEvents();
   ASSERT_TRUE(ev.ok());
@@ -117,8 +117,8 @@ TEST(Store, FailedWriteLeavesTheStoreAsItWas) {
   ASSERT_TRUE(store->Write(first).ok());  // rows 0-1
   WriteBatch b;
   b.items = {MakeItem("C", "Road", 60)};                      // row 2
-  b.events = {MakeEvent("u1", "A", EventType::kView, 1000),   // stub u1 = row 3, event row 4
-              MakeEvent("u2", "Q", EventType::kView, 1000)};  // stub u2 = row 5: fails
+  b.events = {MakeEvent("u1", "A", EventType::kView, 1000),   // placeholder u1 = row 3, event row 4
+              MakeEvent("u2", "Q", EventType::kView, 1000)};  // placeholder u2 = row 5: fails
   auto r = store->Write(b);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kIoError);
@@ -126,7 +126,7 @@ TEST(Store, FailedWriteLeavesTheStoreAsItWas) {
   auto c = store->Counts();
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->items, 2u);
-  EXPECT_EQ(c->stub_users, 0u);
+  EXPECT_EQ(c->placeholder_users, 0u);
   EXPECT_EQ(c->events, 0u);
   // The in-memory id maps were rolled back too: new ids stay dense.
   WriteBatch next;
@@ -154,7 +154,7 @@ TEST(Store, PersistsAcrossReopen) {
   auto r = store->Write(b);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->events_duplicate, 1u);
-  EXPECT_EQ(r->stub_users, 1u);
+  EXPECT_EQ(r->placeholder_users, 1u);
   auto users = store->LoadUsers();
   ASSERT_TRUE(users.ok());
   ASSERT_EQ(users->size(), 2u);
