@@ -1,6 +1,7 @@
 // Subcommands of `souk` that live outside main.cc (internal to src/cli).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,5 +37,34 @@ int SuggestCommand(const std::string& dir, const std::string& prefix, size_t k, 
                    bool json);
 // `souk search-eval DIR --judgments FILE`.
 int SearchEvalCommand(const SearchArgs& args, const std::string& judgments, Store* store, const Config& config);
+
+struct RecArgs {
+  std::string dir;
+  std::vector<std::string> models;     // specs: --model (repeatable)
+  std::string model;                   // recommend/similar: the trained model to serve (default from souk.toml)
+  std::string user, users_file;        // recommend for users
+  std::string session, sessions_file;  // ... or for anonymous sessions (item ids, comma-separated)
+  std::string item;                    // similar
+  size_t k = 10;
+  std::optional<bool> exclude_seen;  // default: yes for users, no for sessions
+  bool all = false;                  // eval every model
+  std::string split = "leave-one-out";
+  std::string protocol = "full";
+  std::string html;                // eval: HTML report path
+  int trials = 20;                 // tune
+  std::string metric = "NDCG@10";  // tune
+  bool json = false;
+};
+
+// `souk train DIR [--model SPEC]...`: fits and saves models (rec.models by default).
+int TrainCommand(const RecArgs& args, Store* store, const Config& config);
+// `souk recommend DIR USER | --users FILE | --session ITEMS | --sessions FILE`.
+int RecommendCommand(const RecArgs& args, Store* store, const Config& config);
+// `souk similar DIR ITEM`.
+int SimilarCommand(const RecArgs& args, Store* store, const Config& config);
+// `souk eval DIR --model SPEC | --all [--split S] [--protocol P]`.
+int EvalCommand(const RecArgs& args, Store* store, const Config& config);
+// `souk tune DIR --model NAME --trials N`.
+int TuneCommand(const RecArgs& args, Store* store, const Config& config);
 
 }  // namespace souk::cli

@@ -230,7 +230,69 @@ int main(int argc, char** argv) {
   seval->add_flag("!--no-synonyms", eargs.synonyms, "ignore DIR/synonyms.txt");
   seval->add_flag("--json", as_json, "machine-readable output");
 
+  // train / recommend / similar / eval / tune
+  cli::RecArgs rargs;
+  auto* train_cmd = app.add_subcommand("train", "Fit recommendation models and save them in DIR/models");
+  train_cmd->add_option("DIR", dir, "data directory")->required();
+  train_cmd->add_option("--model", rargs.models, "model spec, e.g. ials or 'ials:f=64,reg=0.01' (default: rec.models)");
+  train_cmd->add_flag("--json", as_json, "machine-readable output");
+  auto* rec_cmd = app.add_subcommand("recommend", "Recommend items for a user or an anonymous session");
+  rec_cmd->add_option("DIR", dir, "data directory")->required();
+  rec_cmd->add_option("USER", rargs.user, "user id");
+  rec_cmd->add_option("--users", rargs.users_file, "one user id a line -> one JSON line each");
+  rec_cmd->add_option("--session", rargs.session, "item ids of an anonymous session, comma-separated, in order");
+  rec_cmd->add_option("--sessions", rargs.sessions_file, "one session a line (comma-separated item ids)");
+  rec_cmd->add_option("--k", rargs.k, "items to return")->capture_default_str();
+  rec_cmd->add_option("--model", rargs.model, "trained model to use (default rec.user_model / rec.session_model)");
+  bool exclude_seen = false, include_seen = false;
+  rec_cmd->add_flag("--exclude-seen", exclude_seen, "drop items in the history (default for users)");
+  rec_cmd->add_flag("--include-seen", include_seen, "keep items in the history (default for sessions)");
+  rec_cmd->add_flag("--json", as_json, "machine-readable output");
+  auto* sim_cmd = app.add_subcommand("similar", "Items similar to an item");
+  sim_cmd->add_option("DIR", dir, "data directory")->required();
+  sim_cmd->add_option("ITEM", rargs.item, "item id")->required();
+  sim_cmd->add_option("--k", rargs.k, "items to return")->capture_default_str();
+  sim_cmd->add_option("--model", rargs.model, "trained model to use (default rec.similar_model)");
+  sim_cmd->add_flag("--json", as_json, "machine-readable output");
+  auto* eval_cmd = app.add_subcommand("eval", "Offline evaluation of recommendation models");
+  eval_cmd->add_option("DIR", dir, "data directory")->required();
+  eval_cmd->add_option("--model", rargs.models, "model spec (repeatable)");
+  eval_cmd->add_flag("--all", rargs.all, "every model; writes an HTML report (DIR/reports/eval.html)");
+  eval_cmd->add_option("--split", rargs.split, "leave-one-out, temporal or sessions")
+      ->check(CLI::IsMember({"leave-one-out", "loo", "temporal", "sessions"}))
+      ->capture_default_str();
+  eval_cmd->add_option("--protocol", rargs.protocol, "full, sampled:N or popsampled:N")->capture_default_str();
+  eval_cmd->add_option("--html", rargs.html, "write the HTML report here");
+  eval_cmd->add_flag("--json", as_json, "machine-readable output");
+  auto* tune_cmd = app.add_subcommand("tune", "Random search of a model's parameters on the validation split");
+  tune_cmd->add_option("DIR", dir, "data directory")->required();
+  tune_cmd->add_option("--model", rargs.models, "model name (trial 1 runs this spec as given)")->required();
+  tune_cmd->add_option("--trials", rargs.trials, "configurations to try")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  tune_cmd->add_option("--metric", rargs.metric, "metric to maximise")->capture_default_str();
+  tune_cmd->add_option("--split", rargs.split, "leave-one-out, temporal or sessions")
+      ->check(CLI::IsMember({"leave-one-out", "loo", "temporal", "sessions"}))
+      ->capture_default_str();
+  tune_cmd->add_option("--protocol", rargs.protocol, "full, sampled:N or popsampled:N")->capture_default_str();
+  tune_cmd->add_flag("--json", as_json, "machine-readable output");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (train_cmd->parsed() || rec_cmd->parsed() || sim_cmd->parsed() || eval_cmd->parsed() || tune_cmd->parsed()) {
+    auto o = OpenDir(dir);
+    if (!o.ok()) return Fail(o.status());
+    rargs.dir = dir;
+    rargs.json = as_json;
+    if (exclude_seen && include_seen)
+      return Fail(Status::InvalidArgument("--exclude-seen and --include-seen conflict"));
+    if (exclude_seen || include_seen) rargs.exclude_seen = exclude_seen;
+    if (train_cmd->parsed()) return cli::TrainCommand(rargs, o->store.get(), o->config);
+    if (rec_cmd->parsed()) return cli::RecommendCommand(rargs, o->store.get(), o->config);
+    if (sim_cmd->parsed()) return cli::SimilarCommand(rargs, o->store.get(), o->config);
+    if (eval_cmd->parsed()) return cli::EvalCommand(rargs, o->store.get(), o->config);
+    return cli::TuneCommand(rargs, o->store.get(), o->config);
+  }
 
   if (index_cmd->parsed() || search_cmd->parsed() || seval->parsed() || suggest_cmd->parsed()) {
     auto o = OpenDir(dir);

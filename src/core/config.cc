@@ -66,6 +66,26 @@ const std::vector<SettingDef>& AllSettings() {
       {"quality.day_min_events", T::kInt, "200",
        "Days are compared only when their baseline has at least this many events."},
       {"quality.examples", T::kInt, "5", "Examples shown per rule."},
+      // recommendations
+      {"rec.view_weight", T::kDouble, "1", "Interaction weight of a view event."},
+      {"rec.click_weight", T::kDouble, "2", "Interaction weight of a click event."},
+      {"rec.cart_weight", T::kDouble, "4", "Interaction weight of an add-to-cart event."},
+      {"rec.purchase_weight", T::kDouble, "8", "Interaction weight of a purchase event."},
+      {"rec.rating_weight", T::kDouble, "4", "Interaction weight of a rating event."},
+      {"rec.other_weight", T::kDouble, "1",
+       "Interaction weight of events.extra_types events (search and impression count 0)."},
+      {"rec.half_life_days", T::kDouble, "0",
+       "Time decay of interaction weights: an event half_life_days older than the latest counts half; 0 = no decay."},
+      {"rec.include_flagged", T::kBool, "false",
+       "Train on events that `souk clean` flagged (bots, bad timestamps...)."},
+      {"rec.models", T::kString, "pop,itemknn,sknn,ials",
+       "Models `souk train` fits, as model specs separated by ';' or names separated by ','."},
+      {"rec.user_model", T::kString, "ials", "Model that `souk recommend DIR USER` serves."},
+      {"rec.session_model", T::kString, "sknn",
+       "Model that `souk recommend --session(s)` serves for anonymous sessions."},
+      {"rec.similar_model", T::kString, "itemknn", "Model that `souk similar` serves."},
+      {"rec.threads", T::kInt, "0", "Threads for training and evaluation; 0 = all cores."},
+      {"rec.seed", T::kInt, "42", "Random seed for training, negative sampling and bootstrap intervals."},
   };
   return kSettings;
 }

@@ -224,6 +224,9 @@ class SqliteStore final : public Store {
   Result<std::vector<ItemRow>> ItemsChangedSince(int64_t since_ms) override;
   Result<int64_t> LatestItemChange() override;
   Result<EventColumns> LoadEvents(bool training_only) override;
+  Result<EventColumns> LoadUserEvents(UserId user) override;
+  Result<UserId> FindUser(std::string_view ext_id) override { return FindId("users", ext_id); }
+  Result<ItemId> FindItem(std::string_view ext_id) override { return FindId("items", ext_id); }
   Result<std::vector<QuarantineRow>> LoadQuarantine() override;
   Result<std::vector<std::pair<std::string, int>>> EventTypes() override;
   Result<std::vector<std::pair<std::string, uint64_t>>> SearchQueryCounts() override;
@@ -258,6 +261,8 @@ class SqliteStore final : public Store {
   };
 
   Status Exec(const char* sql);
+  Result<uint32_t> FindId(const char* table, std::string_view ext_id);
+  Result<EventColumns> ReadEvents(const char* sql, int64_t bind);
   Status Error(const char* what) const {
     return Status::IoError(fmt::format("SQLite {}: {}", what, sqlite3_errmsg(db_)));
   }
@@ -818,11 +823,33 @@ Result<std::vector<UserRow>> SqliteStore::LoadUsers() {
 }
 
 Result<EventColumns> SqliteStore::LoadEvents(bool training_only) {
+  return ReadEvents(
+      training_only ? "SELECT id,user,item,type,ts,value,session,src,line,flags FROM events WHERE flags=0 ORDER BY id"
+                    : "SELECT id,user,item,type,ts,value,session,src,line,flags FROM events ORDER BY id",
+      -1);
+}
+
+Result<EventColumns> SqliteStore::LoadUserEvents(UserId user) {
+  // No index on user: a scan of the events table (tens of millions of rows a
+  // second) keeps imports fast; the server keeps histories in memory.
+  return ReadEvents("SELECT id,user,item,type,ts,value,session,src,line,flags FROM events WHERE user=?1 ORDER BY id",
+                    user);
+}
+
+Result<uint32_t> SqliteStore::FindId(const char* table, std::string_view ext_id) {
   Stmt st;
-  SOUK_RETURN_IF_ERROR(st.Prepare(
-      db_, training_only
-               ? "SELECT id,user,item,type,ts,value,session,src,line,flags FROM events WHERE flags=0 ORDER BY id"
-               : "SELECT id,user,item,type,ts,value,session,src,line,flags FROM events ORDER BY id"));
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, fmt::format("SELECT id FROM {} WHERE ext_id=?1", table).c_str()));
+  st.Text(1, ext_id);
+  const int rc = sqlite3_step(st.get());
+  if (rc == SQLITE_ROW) return static_cast<uint32_t>(sqlite3_column_int64(st.get(), 0));
+  if (rc != SQLITE_DONE) return Error("find id");
+  return kNoId;
+}
+
+Result<EventColumns> SqliteStore::ReadEvents(const char* sql, int64_t bind) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, sql));
+  if (bind >= 0) st.Int(1, bind);
   EventColumns c;
   c.sessions.emplace_back();
   std::unordered_map<std::string, uint32_t> session_ids;

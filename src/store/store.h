@@ -166,6 +166,12 @@ class Store {
   virtual Result<std::vector<UserRow>> LoadUsers() = 0;  // index == dense id
   // All events; with `training_only`, only those with no flags.
   virtual Result<EventColumns> LoadEvents(bool training_only = false) = 0;
+  // All events of one user (flags included, to be filtered by the caller), in
+  // storage order: what real-time recommendations read for a request.
+  virtual Result<EventColumns> LoadUserEvents(UserId user) = 0;
+  // Dense id of an external id, or kNoId when the store has none.
+  virtual Result<UserId> FindUser(std::string_view ext_id) = 0;
+  virtual Result<ItemId> FindItem(std::string_view ext_id) = 0;
   virtual Result<std::vector<QuarantineRow>> LoadQuarantine() = 0;
   virtual Result<std::vector<std::pair<std::string, int>>> EventTypes() = 0;
   // Distinct query texts of search events with how often each was searched

@@ -1,0 +1,573 @@
+// `souk train`, `recommend`, `similar`, `eval` and `tune`: the recommender
+// side of the CLI. Models live in DIR/models/NAME.bin and are listed in the
+// store's model registry; `souk tune` keeps the best spec per model in
+// DIR/tuned.json, which a bare model name (`--model ials`) then resolves to.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "cli/commands.h"
+#include "core/core.h"
+#include "eval/eval.h"
+#include "rec/rec.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace souk::cli {
+namespace {
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "souk: error: %s\n", s.message().c_str());
+  return 1;
+}
+
+void PrintJson(const json& j) { std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str()); }
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+int Threads(const Config& config) {
+  const int64_t t = config.GetInt("rec.threads");
+  if (t > 0) return static_cast<int>(t);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+rec::EventWeights WeightsFromConfig(const Config& c) {
+  rec::EventWeights w;
+  w.view = static_cast<float>(c.GetDouble("rec.view_weight"));
+  w.click = static_cast<float>(c.GetDouble("rec.click_weight"));
+  w.cart = static_cast<float>(c.GetDouble("rec.cart_weight"));
+  w.purchase = static_cast<float>(c.GetDouble("rec.purchase_weight"));
+  w.rating = static_cast<float>(c.GetDouble("rec.rating_weight"));
+  w.other = static_cast<float>(c.GetDouble("rec.other_weight"));
+  w.half_life_days = c.GetDouble("rec.half_life_days");
+  w.include_flagged = c.GetBool("rec.include_flagged");
+  return w;
+}
+
+std::string ModelsDir(const std::string& dir) { return (fs::path(dir) / "models").string(); }
+std::string ModelPath(const std::string& dir, const std::string& name) {
+  return (fs::path(ModelsDir(dir)) / (name + ".bin")).string();
+}
+std::string TunedPath(const std::string& dir) { return (fs::path(dir) / "tuned.json").string(); }
+
+json ReadTuned(const std::string& dir) {
+  std::ifstream in(TunedPath(dir));
+  if (!in) return json::object();
+  try {
+    return json::parse(in);
+  } catch (const json::exception&) {
+    return json::object();
+  }
+}
+
+// A bare name ("ials") becomes the tuned spec when `souk tune` saved one.
+std::string ResolveSpec(const std::string& dir, const std::string& spec) {
+  if (spec.find(':') != std::string::npos) return spec;
+  const json tuned = ReadTuned(dir);
+  if (tuned.contains(spec) && tuned[spec].contains("spec")) return tuned[spec]["spec"].get<std::string>();
+  return spec;
+}
+
+// "pop,itemknn" or "ials:f=32,reg=0.1;pop": ';' separates specs when any
+// spec has parameters, else ',' does.
+std::vector<std::string> SplitSpecs(const std::string& text) {
+  std::vector<std::string> out;
+  const char sep = text.find(':') != std::string::npos ? ';' : ',';
+  for (std::string_view s : SplitTrimmed(text, sep)) out.emplace_back(s);
+  return out;
+}
+
+rec::FitContext MakeContext(const Config& config, const rec::TrainingData& data, Progress* progress) {
+  rec::FitContext ctx;
+  ctx.threads = Threads(config);
+  ctx.seed = static_cast<uint64_t>(config.GetInt("rec.seed"));
+  ctx.item_category = data.item_category;
+  if (progress)
+    ctx.progress = [progress](uint64_t done, uint64_t total) {
+      progress->Update(done * 1000 / std::max<uint64_t>(total, 1));
+    };
+  return ctx;
+}
+
+// External ids of items, fetched for the ids a response names.
+Result<std::vector<ItemRow>> Rows(Store* store, const std::vector<rec::ScoredItem>& items) {
+  std::vector<ItemId> ids;
+  for (const auto& x : items) ids.push_back(x.item);
+  return store->GetItems(ids);
+}
+
+// Keeps the first k items that exist and are not deleted, as JSON.
+Result<json> ItemsJson(Store* store, const std::vector<rec::ScoredItem>& items, size_t k) {
+  SOUK_ASSIGN_OR_RETURN(std::vector<ItemRow> rows, Rows(store, items));
+  std::unordered_map<ItemId, const ItemRow*> by_id;
+  for (const ItemRow& r : rows) by_id[r.id] = &r;
+  json out = json::array();
+  for (const auto& x : items) {
+    if (out.size() == k) break;
+    auto it = by_id.find(x.item);
+    if (it == by_id.end() || it->second->deleted) continue;
+    out.push_back({{"item_id", it->second->ext_id}, {"score", x.score}});
+  }
+  return out;
+}
+
+void PrintItemsText(const json& items) {
+  size_t rank = 1;
+  for (const auto& x : items) {
+    std::printf("%3zu. %-24s %.4f\n", rank++, x["item_id"].get<std::string>().c_str(), x["score"].get<double>());
+  }
+  if (items.empty()) std::printf("(no recommendations)\n");
+}
+
+Result<std::unique_ptr<rec::Model>> LoadNamed(const std::string& dir, const std::string& name) {
+  auto m = rec::LoadModel(ModelPath(dir, name));
+  if (!m.ok() && m.status().code() == StatusCode::kNotFound) {
+    return Status::NotFound(
+        fmt::format("no trained model '{}' in {} (run `souk train {} --model {}`)", name, dir, dir, name));
+  }
+  return m;
+}
+
+std::string NameOf(const std::string& spec) { return spec.substr(0, spec.find(':')); }
+
+}  // namespace
+
+// ---- train -----------------------------------------------------------------
+
+int TrainCommand(const RecArgs& args, Store* store, const Config& config) {
+  std::vector<std::string> specs = args.models;
+  if (specs.empty()) specs = SplitSpecs(config.GetString("rec.models"));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto data = rec::LoadTrainingData(*store, WeightsFromConfig(config));
+  if (!data.ok()) return Fail(data.status());
+  if (data->interactions.empty()) {
+    return Fail(Status::FailedPrecondition(fmt::format("no training events in {} (import events first)", args.dir)));
+  }
+  const rec::Interactions m = rec::BuildInteractions(data->interactions, data->num_users, data->num_items);
+  const double load_seconds = Seconds(t0);
+  std::error_code ec;
+  fs::create_directories(ModelsDir(args.dir), ec);
+  if (ec) return Fail(Status::IoError(fmt::format("cannot create {}: {}", ModelsDir(args.dir), ec.message())));
+  json out = {{"users", m.num_users},         {"items", m.num_items},
+              {"interactions", m.nnz()},      {"events", data->interactions.size()},
+              {"load_seconds", load_seconds}, {"models", json::array()}};
+  if (!args.json) {
+    std::printf("training data: %s events -> %s user-item pairs, %s users, %s items (%.1f s)\n",
+                WithThousands(data->interactions.size()).c_str(), WithThousands(m.nnz()).c_str(),
+                WithThousands(m.num_users).c_str(), WithThousands(m.num_items).c_str(), load_seconds);
+  }
+  for (const std::string& raw : specs) {
+    const std::string spec = ResolveSpec(args.dir, raw);
+    auto model = rec::MakeModel(spec);
+    if (!model.ok()) return Fail(model.status());
+    const std::string name = (*model)->Name();
+    Progress progress("train " + name, 1000);
+    const auto t = std::chrono::steady_clock::now();
+    Status s = (*model)->Fit(m, MakeContext(config, *data, &progress));
+    progress.Finish();
+    if (!s.ok()) return Fail(s);
+    const double fit_seconds = Seconds(t);
+    const std::string path = ModelPath(args.dir, name);
+    s = rec::SaveModel(**model, path);
+    if (!s.ok()) return Fail(s);
+    ModelRecord rec;
+    rec.name = name;
+    rec.spec = (*model)->Describe();
+    rec.path = fs::relative(path, args.dir).string();
+    rec.metrics_json = json({{"fit_seconds", fit_seconds}}).dump();
+    rec.created_ms = NowMs();
+    rec.active = true;
+    auto id = store->RegisterModel(rec);
+    if (!id.ok()) return Fail(id.status());
+    out["models"].push_back({{"name", name}, {"spec", rec.spec}, {"path", path}, {"fit_seconds", fit_seconds}});
+    if (!args.json)
+      std::printf("trained %-9s %-48s %7.2f s -> %s\n", name.c_str(), rec.spec.c_str(), fit_seconds, path.c_str());
+  }
+  if (args.json) PrintJson(out);
+  return 0;
+}
+
+// ---- recommend ---------------------------------------------------------------
+
+namespace {
+
+// Recommendations for one history; falls back to popularity when the
+// history holds nothing the model knows.
+Result<json> RecommendOne(Store* store, const rec::Model& model, const rec::Model* fallback, const rec::History& h,
+                          size_t k, bool exclude_seen, std::vector<float>* buffer) {
+  bool known = false;
+  for (uint32_t i : h.items) known = known || i < model.num_items();
+  const rec::Model& use = known || !fallback ? model : *fallback;
+  rec::RecommendOptions ro;
+  ro.k = k + 16;  // room for deleted items dropped below
+  ro.exclude_seen = exclude_seen;
+  std::vector<rec::ScoredItem> top = rec::Recommend(use, h, ro, buffer);
+  SOUK_ASSIGN_OR_RETURN(json items, ItemsJson(store, top, k));
+  json j = {{"model", use.Describe()}, {"items", items}};
+  if (&use != &model) j["fallback"] = "popularity (no history the model knows)";
+  return j;
+}
+
+}  // namespace
+
+int RecommendCommand(const RecArgs& args, Store* store, const Config& config) {
+  const bool sessions = !args.session.empty() || !args.sessions_file.empty();
+  const std::string name =
+      !args.model.empty() ? args.model : config.GetString(sessions ? "rec.session_model" : "rec.user_model");
+  auto model = LoadNamed(args.dir, name);
+  if (!model.ok()) return Fail(model.status());
+  std::unique_ptr<rec::Model> fallback;
+  if (name != "pop") {
+    auto pop = rec::LoadModel(ModelPath(args.dir, "pop"));
+    if (pop.ok()) fallback = std::move(*pop);
+  }
+  std::vector<float> buffer;
+  const rec::EventWeights weights = WeightsFromConfig(config);
+
+  if (sessions) {
+    std::vector<std::string> lines;
+    if (!args.session.empty()) {
+      lines.push_back(args.session);
+    } else {
+      std::ifstream in(args.sessions_file);
+      if (!in) return Fail(Status::IoError(fmt::format("cannot read {}", args.sessions_file)));
+      for (std::string line; std::getline(in, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        lines.push_back(line);
+      }
+    }
+    std::unordered_map<std::string, ItemId> ids;                  // ext id -> dense id cache
+    const bool exclude_seen = args.exclude_seen.value_or(false);  // sessions revisit items
+    for (const std::string& line : lines) {
+      rec::History h;
+      json unknown = json::array();
+      for (std::string_view piece : SplitTrimmed(line, ',')) {
+        const std::string ext(piece);
+        auto it = ids.find(ext);
+        if (it == ids.end()) {
+          auto id = store->FindItem(ext);
+          if (!id.ok()) return Fail(id.status());
+          it = ids.emplace(ext, *id).first;
+        }
+        if (it->second == kNoId) {
+          unknown.push_back(ext);
+        } else {
+          h.items.push_back(it->second);
+        }
+      }
+      auto j = RecommendOne(store, **model, fallback.get(), h, args.k, exclude_seen, &buffer);
+      if (!j.ok()) return Fail(j.status());
+      (*j)["session"] = line;
+      if (!unknown.empty()) (*j)["unknown_items"] = unknown;
+      if (args.json) {
+        PrintJson(*j);
+      } else {
+        std::printf("session %s (%s):\n", line.c_str(), (*j)["model"].get<std::string>().c_str());
+        PrintItemsText((*j)["items"]);
+      }
+    }
+    return 0;
+  }
+
+  std::vector<std::string> users;
+  if (!args.user.empty()) {
+    users.push_back(args.user);
+  } else if (!args.users_file.empty()) {
+    std::ifstream in(args.users_file);
+    if (!in) return Fail(Status::IoError(fmt::format("cannot read {}", args.users_file)));
+    for (std::string line; std::getline(in, line);) {
+      const std::string_view t = Trim(line);
+      if (!t.empty()) users.emplace_back(t);
+    }
+  } else {
+    return Fail(Status::InvalidArgument("give a USER, --users FILE, --session ITEMS or --sessions FILE"));
+  }
+  const bool exclude_seen = args.exclude_seen.value_or(true);
+  for (const std::string& user : users) {
+    auto id = store->FindUser(user);
+    if (!id.ok()) return Fail(id.status());
+    rec::History h;
+    json j;
+    if (*id == kNoId) {
+      if (users.size() == 1 && !fallback) {
+        return Fail(
+            Status::NotFound(fmt::format("unknown user '{}' (no events; train a pop model for a fallback)", user)));
+      }
+    } else {
+      auto hist = rec::LoadHistory(*store, *id, weights);
+      if (!hist.ok()) return Fail(hist.status());
+      h = std::move(*hist);
+    }
+    auto r = RecommendOne(store, **model, fallback.get(), h, args.k, exclude_seen, &buffer);
+    if (!r.ok()) return Fail(r.status());
+    j = std::move(*r);
+    j["user"] = user;
+    j["history"] = h.items.size();
+    if (*id == kNoId) j["fallback"] = "popularity (unknown user)";
+    if (args.json) {
+      PrintJson(j);
+    } else {
+      std::printf("user %s, %zu events in history (%s)%s:\n", user.c_str(), h.items.size(),
+                  j["model"].get<std::string>().c_str(),
+                  j.contains("fallback") ? (" — " + j["fallback"].get<std::string>()).c_str() : "");
+      PrintItemsText(j["items"]);
+    }
+  }
+  return 0;
+}
+
+// ---- similar -------------------------------------------------------------------
+
+int SimilarCommand(const RecArgs& args, Store* store, const Config& config) {
+  const std::string name = !args.model.empty() ? args.model : config.GetString("rec.similar_model");
+  auto model = LoadNamed(args.dir, name);
+  if (!model.ok()) return Fail(model.status());
+  auto id = store->FindItem(args.item);
+  if (!id.ok()) return Fail(id.status());
+  if (*id == kNoId) return Fail(Status::NotFound(fmt::format("unknown item '{}'", args.item)));
+  auto sim = (*model)->Similar(*id, args.k + 16);
+  if (!sim.ok()) return Fail(sim.status());
+  auto items = ItemsJson(store, *sim, args.k);
+  if (!items.ok()) return Fail(items.status());
+  json j = {{"item", args.item}, {"model", (*model)->Describe()}, {"items", *items}};
+  if (args.json) {
+    PrintJson(j);
+  } else {
+    std::printf("items similar to %s (%s):\n", args.item.c_str(), (*model)->Describe().c_str());
+    PrintItemsText(*items);
+  }
+  return 0;
+}
+
+// ---- eval / tune ---------------------------------------------------------------
+
+namespace {
+
+struct Prepared {
+  rec::TrainingData data;
+  eval::Split split;
+  rec::Interactions train;
+  eval::EvalOptions options;
+};
+
+Result<eval::Split> MakeSplit(const std::string& kind, std::span<const rec::Interaction> data, uint32_t num_users,
+                              bool validation) {
+  if (kind == "leave-one-out" || kind == "loo") {
+    return eval::LeaveOneOut(data, num_users, validation ? eval::Stage::kValidation : eval::Stage::kTest);
+  }
+  if (kind == "temporal") {
+    if (!validation) return eval::Temporal(data, num_users, 0.8);
+    SOUK_ASSIGN_OR_RETURN(eval::Split outer, eval::Temporal(data, num_users, 0.8));
+    return eval::Temporal(outer.train, num_users, 0.8);
+  }
+  if (kind == "sessions") {
+    if (!validation) return eval::Sessions(data, num_users);
+    SOUK_ASSIGN_OR_RETURN(eval::Split outer, eval::Sessions(data, num_users));
+    return eval::Sessions(outer.train, num_users);
+  }
+  return Status::InvalidArgument(fmt::format("unknown split '{}' (leave-one-out, temporal or sessions)", kind));
+}
+
+Result<Prepared> Prepare(const RecArgs& args, Store* store, const Config& config, bool validation) {
+  Prepared p;
+  SOUK_ASSIGN_OR_RETURN(p.data, rec::LoadTrainingData(*store, WeightsFromConfig(config)));
+  if (p.data.interactions.empty()) {
+    return Status::FailedPrecondition(fmt::format("no training events in {} (import events first)", args.dir));
+  }
+  SOUK_ASSIGN_OR_RETURN(p.split, MakeSplit(args.split, p.data.interactions, p.data.num_users, validation));
+  if (p.split.cases.empty()) {
+    return Status::FailedPrecondition(
+        fmt::format("the {} split leaves no test cases (too little data per user?)", args.split));
+  }
+  p.train = rec::BuildInteractions(p.split.train, p.data.num_users, p.data.num_items);
+  SOUK_ASSIGN_OR_RETURN(p.options.protocol, eval::ParseProtocol(args.protocol));
+  p.options.threads = Threads(config);
+  p.options.seed = static_cast<uint64_t>(config.GetInt("rec.seed"));
+  p.options.item_category = p.data.item_category;
+  return p;
+}
+
+Result<eval::EvalResult> FitAndEvaluate(const std::string& spec, const Prepared& p, const Config& config, bool quiet,
+                                        size_t bootstrap) {
+  SOUK_ASSIGN_OR_RETURN(std::unique_ptr<rec::Model> model, rec::MakeModel(spec));
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    Progress progress("fit " + model->Name(), 1000);
+    rec::FitContext ctx = MakeContext(config, p.data, quiet ? nullptr : &progress);
+    SOUK_RETURN_IF_ERROR(model->Fit(p.train, ctx));
+    progress.Finish();
+  }
+  const double fit_seconds = Seconds(t0);
+  eval::EvalOptions options = p.options;
+  options.bootstrap = bootstrap;
+  Progress progress("evaluate " + model->Name(), p.split.cases.size());
+  if (!quiet) options.progress = [&](uint64_t done, uint64_t) { progress.Update(done); };
+  const auto t1 = std::chrono::steady_clock::now();
+  SOUK_ASSIGN_OR_RETURN(eval::EvalResult r, eval::Evaluate(*model, p.split, p.data.num_items, options));
+  progress.Finish();
+  r.fit_seconds = fit_seconds;
+  r.eval_seconds = Seconds(t1);
+  return r;
+}
+
+}  // namespace
+
+int EvalCommand(const RecArgs& args, Store* store, const Config& config) {
+  std::vector<std::string> specs = args.models;
+  if (args.all) specs = rec::ModelNames();
+  if (specs.empty()) return Fail(Status::InvalidArgument("give --model SPEC (repeatable) or --all"));
+  auto p = Prepare(args, store, config, /*validation=*/false);
+  if (!p.ok()) return Fail(p.status());
+  std::vector<eval::EvalResult> results;
+  json failures = json::array();
+  for (const std::string& raw : specs) {
+    const std::string spec = ResolveSpec(args.dir, raw);
+    auto r = FitAndEvaluate(spec, *p, config, args.json, 1000);
+    if (!r.ok()) {
+      if (specs.size() == 1) return Fail(r.status());
+      std::fprintf(stderr, "souk: %s: %s\n", spec.c_str(), r.status().message().c_str());
+      failures.push_back({{"model", spec}, {"error", r.status().message()}});
+      continue;
+    }
+    results.push_back(std::move(*r));
+  }
+  if (results.empty()) return 1;
+  std::string html = args.html;
+  if (html.empty() && args.all) html = (fs::path(args.dir) / "reports" / "eval.html").string();
+  if (!html.empty()) {
+    std::error_code ec;
+    if (fs::path(html).has_parent_path()) fs::create_directories(fs::path(html).parent_path(), ec);
+    Status s = eval::WriteHtmlReport(results, html,
+                                     fmt::format("souk eval: {} split, {} protocol", args.split, results[0].protocol));
+    if (!s.ok()) return Fail(s);
+  }
+  if (args.json) {
+    if (results.size() == 1 && failures.empty()) {
+      PrintJson(eval::ToJson(results[0]));
+    } else {
+      json all = json::array();
+      for (const auto& r : results) all.push_back(eval::ToJson(r));
+      PrintJson({{"results", all}, {"failed", failures}});
+    }
+  } else {
+    std::printf("%s split, %s protocol, %s cases (%s users)\n", results[0].split.c_str(), results[0].protocol.c_str(),
+                WithThousands(results[0].cases).c_str(), WithThousands(results[0].users).c_str());
+    std::printf("%s", eval::TableText(results).c_str());
+    if (!html.empty()) std::printf("report: %s\n", html.c_str());
+  }
+  return 0;
+}
+
+namespace {
+
+// Random-search space of each model family: a spec drawn per trial.
+std::string SampleSpec(const std::string& name, std::mt19937_64& rng) {
+  auto pick = [&](std::initializer_list<const char*> v) {
+    std::uniform_int_distribution<size_t> d(0, v.size() - 1);
+    return std::string(*(v.begin() + d(rng)));
+  };
+  // Log-uniform in [lo, hi], three significant digits.
+  auto log_uniform = [&](double lo, double hi) {
+    std::uniform_real_distribution<double> d(std::log(lo), std::log(hi));
+    const double v = std::exp(d(rng));
+    const double scale = std::pow(10.0, 2 - std::floor(std::log10(v)));
+    return rec::FormatNumber(std::round(v * scale) / scale);
+  };
+  if (name == "ials") {
+    return "ials:f=" + pick({"32", "64", "128"}) + ",reg=" + (log_uniform(1e-3, 50)) + ",a=" + (log_uniform(0.5, 100)) +
+           ",it=" + pick({"10", "15", "20"});
+  }
+  if (name == "bpr") {
+    return "bpr:f=" + pick({"32", "64", "128"}) + ",lr=" + (log_uniform(0.005, 0.2)) +
+           ",reg=" + (log_uniform(1e-4, 0.1)) + ",it=" + pick({"20", "50", "100"});
+  }
+  if (name == "itemknn") {
+    return "itemknn:k=" + pick({"20", "50", "100", "200", "500"}) + ",shrink=" + pick({"0", "1", "10", "50", "100"}) +
+           ",w=" + pick({"0", "1"});
+  }
+  if (name == "ease") return "ease:lambda=" + (log_uniform(10, 5000));
+  if (name == "sknn") {
+    return "sknn:k=" + pick({"50", "100", "200", "500"}) + ",sample=" + pick({"250", "500", "1000", "2500"}) +
+           ",w=" + pick({"div", "linear", "log", "quadratic", "same"}) +
+           ",ws=" + pick({"div", "linear", "log", "quadratic", "same"}) + ",idf=" + pick({"0", "1", "2", "5", "10"});
+  }
+  if (name == "pop") return "pop:by=" + pick({"users", "weight"}) + ",cat=" + pick({"0", "1"});
+  if (name == "trending") {
+    return "trending:half_life=" + (log_uniform(0.5, 30)) + ",window=" + pick({"3", "7", "14", "30", "60"});
+  }
+  return name;
+}
+
+}  // namespace
+
+int TuneCommand(const RecArgs& args, Store* store, const Config& config) {
+  if (args.models.size() != 1) return Fail(Status::InvalidArgument("give one --model NAME to tune"));
+  const std::string name = NameOf(args.models[0]);
+  {
+    auto probe = rec::MakeModel(name);
+    if (!probe.ok()) return Fail(probe.status());
+  }
+  auto p = Prepare(args, store, config, /*validation=*/true);
+  if (!p.ok()) return Fail(p.status());
+  std::mt19937_64 rng(static_cast<uint64_t>(config.GetInt("rec.seed")));
+  json trials = json::array();
+  std::string best_spec;
+  double best = -1;
+  for (int t = 0; t < args.trials; ++t) {
+    // Trial 0 is the default (or the given) configuration.
+    const std::string spec = t == 0 ? args.models[0] : SampleSpec(name, rng);
+    auto r = FitAndEvaluate(spec, *p, config, /*quiet=*/true, /*bootstrap=*/0);
+    if (!r.ok()) {
+      std::fprintf(stderr, "souk: trial %d %s: %s\n", t + 1, spec.c_str(), r.status().message().c_str());
+      continue;
+    }
+    const double v = r->metrics.count(args.metric) ? r->metrics.at(args.metric) : -1;
+    if (v < 0) return Fail(Status::InvalidArgument(fmt::format("no metric '{}' (e.g. NDCG@10, HR@10)", args.metric)));
+    trials.push_back({{"trial", t + 1}, {"spec", r->model}, {args.metric, v}, {"fit_seconds", r->fit_seconds}});
+    const bool better = v > best;
+    if (better) {
+      best = v;
+      best_spec = r->model;
+    }
+    if (!args.json) {
+      std::printf("trial %3d  %s %.4f  %-60s %6.1f s%s\n", t + 1, args.metric.c_str(), v, r->model.c_str(),
+                  r->fit_seconds + r->eval_seconds, better ? "  *best" : "");
+      std::fflush(stdout);
+    }
+  }
+  if (best_spec.empty()) return Fail(Status::Internal("every trial failed"));
+  json tuned = ReadTuned(args.dir);
+  tuned[name] = {{"spec", best_spec},
+                 {"metric", args.metric},
+                 {"value", best},
+                 {"split", p->split.name},
+                 {"protocol", eval::ProtocolText(p->options.protocol)},
+                 {"trials", args.trials}};
+  std::ofstream out(TunedPath(args.dir));
+  out << tuned.dump(2) << "\n";
+  if (!out) return Fail(Status::IoError("cannot write " + TunedPath(args.dir)));
+  if (args.json) {
+    PrintJson({{"model", name},
+               {"best", best_spec},
+               {args.metric, best},
+               {"trials", trials},
+               {"saved", TunedPath(args.dir)}});
+  } else {
+    std::printf("best %s on the validation split: %.4f with %s\nsaved to %s (`--model %s` now uses it)\n",
+                args.metric.c_str(), best, best_spec.c_str(), TunedPath(args.dir).c_str(), name.c_str());
+  }
+  return 0;
+}
+
+}  // namespace souk::cli
