@@ -67,4 +67,8 @@ int EvalCommand(const RecArgs& args, Store* store, const Config& config);
 // `souk tune DIR --model NAME --trials N`.
 int TuneCommand(const RecArgs& args, Store* store, const Config& config);
 
+// `souk score-lists FILE [--k 20]`: HR, MRR, NDCG and recall of ranked lists
+// produced elsewhere (lines TARGET<TAB>ITEM,ITEM,...), with souk's metric code.
+int ScoreListsCommand(const std::string& path, const std::vector<size_t>& ks, bool as_json);
+
 }  // namespace souk::cli

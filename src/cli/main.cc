@@ -277,7 +277,16 @@ int main(int argc, char** argv) {
   tune_cmd->add_option("--protocol", rargs.protocol, "full, sampled:N or popsampled:N")->capture_default_str();
   tune_cmd->add_flag("--json", as_json, "machine-readable output");
 
+  auto* score_cmd = app.add_subcommand("score-lists", "HR/MRR/NDCG/recall of ranked lists made elsewhere");
+  std::string lists_file;
+  std::vector<size_t> score_ks = {10, 20};
+  score_cmd->add_option("FILE", lists_file, "lines TARGET<TAB>ITEM,ITEM,... (best first)")->required();
+  score_cmd->add_option("--k", score_ks, "cut-offs")->delimiter(',')->capture_default_str();
+  score_cmd->add_flag("--json", as_json, "machine-readable output");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (score_cmd->parsed()) return cli::ScoreListsCommand(lists_file, score_ks, as_json);
 
   if (train_cmd->parsed() || rec_cmd->parsed() || sim_cmd->parsed() || eval_cmd->parsed() || tune_cmd->parsed()) {
     auto o = OpenDir(dir);

@@ -570,4 +570,49 @@ int TuneCommand(const RecArgs& args, Store* store, const Config& config) {
   return 0;
 }
 
+// ---- score-lists -----------------------------------------------------------
+
+int ScoreListsCommand(const std::string& path, const std::vector<size_t>& ks, bool as_json) {
+  std::ifstream in(path);
+  if (!in) return Fail(Status::IoError(fmt::format("cannot read {}", path)));
+  // Item ids are strings; map them to dense ints for the metric functions.
+  std::unordered_map<std::string, uint32_t> ids;
+  auto id = [&](std::string_view s) {
+    return ids.emplace(std::string(s), static_cast<uint32_t>(ids.size())).first->second;
+  };
+  std::map<std::string, double> sums;
+  uint64_t n = 0, lineno = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (Trim(line).empty()) continue;
+    const size_t tab = line.find('\t');
+    if (tab == std::string::npos) {
+      return Fail(Status::InvalidArgument(
+          fmt::format("{}:{}: expected TARGET<TAB>ITEM,ITEM,... (the ranked list, best first)", path, lineno)));
+    }
+    std::vector<uint32_t> targets;
+    for (std::string_view t : SplitTrimmed(std::string_view(line).substr(0, tab), ',')) targets.push_back(id(t));
+    std::vector<uint32_t> ranked;
+    for (std::string_view t : SplitTrimmed(std::string_view(line).substr(tab + 1), ',')) ranked.push_back(id(t));
+    for (size_t k : ks) {
+      sums[fmt::format("HR@{}", k)] += eval::HitRateAtK(ranked, targets, k);
+      sums[fmt::format("MRR@{}", k)] += eval::MrrAtK(ranked, targets, k);
+      sums[fmt::format("NDCG@{}", k)] += eval::NdcgAtK(ranked, targets, k);
+      sums[fmt::format("Recall@{}", k)] += eval::RecallAtK(ranked, targets, k);
+    }
+    ++n;
+  }
+  if (n == 0) return Fail(Status::InvalidArgument(fmt::format("{}: no lists", path)));
+  json metrics = json::object();
+  for (const auto& [name, sum] : sums) metrics[name] = sum / static_cast<double>(n);
+  if (as_json) {
+    PrintJson({{"file", path}, {"lists", n}, {"metrics", metrics}});
+  } else {
+    std::printf("%s: %s lists\n", path.c_str(), WithThousands(n).c_str());
+    for (const auto& [name, v] : metrics.items()) std::printf("  %-10s %.4f\n", name.c_str(), v.get<double>());
+  }
+  return 0;
+}
+
 }  // namespace souk::cli
