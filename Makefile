@@ -28,9 +28,15 @@ demo: build
 	$(BUILD)/souk index $(DEMO_DIR)
 	$(BUILD)/souk search $(DEMO_DIR) "running shoes" --k 5 --facets brand,price
 	$(BUILD)/souk suggest $(DEMO_DIR) "wat" --k 3
+	$(BUILD)/souk clean $(DEMO_DIR)
+	$(BUILD)/souk train $(DEMO_DIR)
+	$(BUILD)/souk recommend $(DEMO_DIR) U000042 --k 5
+	$(BUILD)/souk recommend $(DEMO_DIR) --session I000007,I000031 --k 5
+	$(BUILD)/souk eval $(DEMO_DIR) --all
 	@echo
 	@echo "demo shop in $(DEMO_DIR)/ (raw files and ground truth in $(DEMO_DIR)/generated/)"
 	@echo "data-quality report: $(DEMO_DIR)/quality.html"
+	@echo "recommender evaluation: $(DEMO_DIR)/reports/eval.html"
 	@echo "try: $(BUILD)/souk search $(DEMO_DIR) \"trail runnign shoes\" --filter 'price:<100'"
 
 asan: deps

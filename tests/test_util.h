@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
@@ -43,6 +44,20 @@ inline std::string ReadText(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Runs the built `souk` binary (SOUK_BINARY) with `args` (a shell command
+// line), stdin closed; stdout and stderr go through files in `dir`.
+struct CmdResult {
+  int code;
+  std::string out, err;
+};
+
+inline CmdResult RunSouk(const TempDir& dir, const std::string& args) {
+  std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
+  std::string cmd = std::string(SOUK_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  int status = std::system(cmd.c_str());
+  return CmdResult{WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadText(out), ReadText(err)};
 }
 
 }  // namespace souk::testing

@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-build/bench/rec/rec_bench}
-FILE=${FILE:-/work/shared/datasets/sasrec-video/Video.txt}
+FILE=${FILE:-../shared/datasets/sasrec-video/Video.txt}
 THREADS=${THREADS:-2}
 ITEMS=${ITEMS:-1000000}
 QUERIES=${QUERIES:-300}

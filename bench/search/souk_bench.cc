@@ -2,12 +2,27 @@
 // results are comparable: one field (title + description), BM25 with k1 = 1
 // and b = 0.5 (Xapian's BM25Weight defaults), English stemming, OR queries
 // (souk's --exact mode). Index layout: INDEX_DIR/souk.idx.
+#include <cstdlib>
+#include <string_view>
+
 #include "common.h"
 #include "search/search.h"
 #include "text/text.h"
 
 namespace souk::bench {
 namespace {
+
+// SOUK_BENCH_CJK=bigram: Han text as character bigrams (search.cjk = false)
+// instead of jieba words, closer to Xapian's n-grams.
+bool Bigrams() {
+  const char* v = std::getenv("SOUK_BENCH_CJK");
+  return v != nullptr && std::string_view(v) == "bigram";
+}
+
+Result<std::shared_ptr<const text::Dictionary>> Dictionary() {
+  if (Bigrams()) return std::shared_ptr<const text::Dictionary>();
+  return text::LoadDictionary();
+}
 
 search::IndexOptions Options() {
   search::IndexOptions o;
@@ -40,10 +55,11 @@ class SoukEngine : public Engine {
  public:
   std::string Name() const override { return "souk"; }
   std::string Describe() const override {
-    return index_ ? index_->Describe() : "bm25f:k1=1,text=1/0.5;text:stem=1,stop=0,cjk=jieba";
+    return index_ ? index_->Describe()
+                  : std::string("bm25f:k1=1,text=1/0.5;text:stem=1,stop=0,cjk=") + (Bigrams() ? "bigram" : "jieba");
   }
   Status Build(std::span<const Doc> docs, const std::string& dir) override {
-    SOUK_ASSIGN_OR_RETURN(dict_, text::LoadDictionary());
+    SOUK_ASSIGN_OR_RETURN(dict_, Dictionary());
     std::vector<search::Document> in;
     in.reserve(docs.size());
     for (const Doc& d : docs) {
@@ -59,7 +75,7 @@ class SoukEngine : public Engine {
     return index_->Save(dir + "/souk.idx");
   }
   Status Open(const std::string& dir, uint64_t* docs) override {
-    SOUK_ASSIGN_OR_RETURN(dict_, text::LoadDictionary());
+    SOUK_ASSIGN_OR_RETURN(dict_, Dictionary());
     SOUK_ASSIGN_OR_RETURN(index_, search::Index::Load(dir + "/souk.idx", dict_));
     *docs = index_->num_docs();
     return Status::Ok();

@@ -2,7 +2,6 @@
 // through the command-line contract, on a small generated shop: JSON shapes,
 // real-time use of new events without retraining, fallbacks and errors.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -15,21 +14,12 @@ namespace souk {
 namespace {
 
 using json = nlohmann::json;
+using souk::testing::CmdResult;
 using souk::testing::ReadText;
 using souk::testing::TempDir;
 using souk::testing::WriteText;
 
-struct CmdResult {
-  int code;
-  std::string out, err;
-};
-
-CmdResult Souk(const TempDir& dir, const std::string& args) {
-  std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
-  std::string cmd = std::string(SOUK_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
-  int status = std::system(cmd.c_str());
-  return CmdResult{WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadText(out), ReadText(err)};
-}
+CmdResult Souk(const TempDir& dir, const std::string& args) { return souk::testing::RunSouk(dir, args); }
 
 std::vector<std::string> ItemIds(const json& j) {
   std::vector<std::string> ids;

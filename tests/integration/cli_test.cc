@@ -1,7 +1,6 @@
 // The `souk` binary through its command-line contract: exit codes, one-line
 // errors on stderr, and the --json shapes other tools script against.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
@@ -11,21 +10,12 @@ namespace souk {
 namespace {
 
 using json = nlohmann::json;
+using souk::testing::CmdResult;
 using souk::testing::ReadText;
 using souk::testing::TempDir;
 using souk::testing::WriteText;
 
-struct CmdResult {
-  int code;
-  std::string out, err;
-};
-
-CmdResult Souk(const TempDir& dir, const std::string& args) {
-  std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
-  std::string cmd = std::string(SOUK_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
-  int status = std::system(cmd.c_str());
-  return CmdResult{WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadText(out), ReadText(err)};
-}
+CmdResult Souk(const TempDir& dir, const std::string& args) { return souk::testing::RunSouk(dir, args); }
 
 TEST(Cli, InitImportQualityClean) {
   TempDir dir;

@@ -295,6 +295,17 @@ TEST(Models, SaveLoadGivesIdenticalScores) {
   EXPECT_EQ(LoadModel(dir / "missing.bin").status().code(), StatusCode::kNotFound);
 }
 
+TEST(Models, SameSeedSameModel) {
+  Interactions m = Communities();
+  for (const std::string& spec : ModelNames()) {
+    FitContext ctx;
+    ctx.seed = 7;
+    auto a = Fitted(spec, m, ctx);
+    auto b = Fitted(spec, m, ctx);
+    for (const auto& h : {Hist({}), Hist({0, 1}), Hist({4})}) EXPECT_EQ(Scores(*a, h), Scores(*b, h)) << spec;
+  }
+}
+
 TEST(Models, ScoreIgnoresItemsNewerThanTheModel) {
   Interactions m = Communities();
   for (const char* spec : {"pop", "itemknn", "sknn", "ease"}) {
@@ -303,6 +314,62 @@ TEST(Models, ScoreIgnoresItemsNewerThanTheModel) {
     EXPECT_EQ(s.size(), 6u);
     for (float x : s) EXPECT_FALSE(std::isnan(x)) << spec;
   }
+}
+
+TEST(TrainingData, WeightsDecayFlagsAndHistories) {
+  TempDir dir;
+  auto store = Store::OpenSqlite(dir / "souk.db");
+  ASSERT_TRUE(store.ok());
+  constexpr int64_t kDay = 86400000;
+  auto ev = [](const char* user, const char* item, EventType type, int64_t ts) {
+    Event e;
+    e.user = user;
+    e.item = item;
+    e.type = static_cast<int>(type);
+    e.ts_ms = ts;
+    return e;
+  };
+  WriteBatch b;
+  b.events = {ev("u1", "a", EventType::kView, 0),          ev("u1", "a", EventType::kPurchase, kDay),
+              ev("u1", "b", EventType::kCart, 2 * kDay),   ev("u2", "b", EventType::kClick, 2 * kDay),
+              ev("u2", "c", EventType::kImpression, kDay), ev("u2", "", EventType::kSearch, kDay)};
+  b.events.back().query = "mug";
+  ASSERT_TRUE((*store)->Write(b).ok());
+  EventWeights w;  // view 1, click 2, cart 4, purchase 8
+  auto data = LoadTrainingData(**store, w);
+  ASSERT_TRUE(data.ok()) << data.status().ToString();
+  ASSERT_EQ(data->interactions.size(), 4u);  // impression and search weigh 0
+  float total = 0;
+  for (const auto& x : data->interactions) total += x.weight;
+  EXPECT_FLOAT_EQ(total, 1 + 8 + 4 + 2);
+
+  // Half-life of one day: the view two days before the latest event counts 1/4.
+  w.half_life_days = 1;
+  data = LoadTrainingData(**store, w);
+  ASSERT_TRUE(data.ok());
+  EXPECT_FLOAT_EQ(data->interactions[0].weight, 0.25f);
+  EXPECT_FLOAT_EQ(data->interactions[1].weight, 4.0f);
+
+  // Flagged events (souk clean) are left out unless asked for.
+  auto cols = (*store)->LoadEvents();
+  ASSERT_TRUE(cols.ok());
+  ASSERT_TRUE((*store)->SetEventFlags({{cols->rowid[1], kFlagBot}}).ok());
+  w.half_life_days = 0;
+  data = LoadTrainingData(**store, w);
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(data->interactions.size(), 3u);
+  w.include_flagged = true;
+  EXPECT_EQ(LoadTrainingData(**store, w)->interactions.size(), 4u);
+
+  // The history as stored now, in time order, and lookups of unknown ids.
+  auto u1 = (*store)->FindUser("u1");
+  ASSERT_TRUE(u1.ok());
+  auto h = LoadHistory(**store, *u1, EventWeights{});
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->items.size(), 2u);  // the flagged purchase is left out
+  EXPECT_EQ(h->weights, (std::vector<float>{1, 4}));
+  EXPECT_EQ(*(*store)->FindUser("nobody"), kNoId);
+  EXPECT_EQ(*(*store)->FindItem("zzz"), kNoId);
 }
 
 }  // namespace
