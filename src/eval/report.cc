@@ -179,7 +179,7 @@ namespace {
 // A horizontal bar chart of one metric, one bar per result, with the 95%
 // interval as a whisker.
 std::string SvgChart(const std::vector<EvalResult>& results, const std::string& metric) {
-  constexpr int kLabel = 230, kBars = 330, kValue = 70, kRow = 26, kTop = 28;
+  constexpr int kLabel = 320, kBars = 330, kValue = 70, kRow = 26, kTop = 28;
   const int height = kTop + kRow * static_cast<int>(results.size()) + 8;
   double max_value = 0;
   for (const auto& r : results) {
@@ -202,7 +202,7 @@ std::string SvgChart(const std::vector<EvalResult>& results, const std::string& 
     const int y = kTop + kRow * static_cast<int>(i);
     s += "<g><title>" + HtmlEscape(r.model) + "</title>";
     std::snprintf(buf, sizeof(buf), "<text x=\"%d\" y=\"%d\" class=\"label\">", kLabel - 8, y + 15);
-    s += buf + HtmlEscape(Shorten(r.model, 34)) + "</text>";
+    s += buf + HtmlEscape(Shorten(r.model, 44)) + "</text>";
     const double* v = Find(r, metric);
     if (v && std::isfinite(*v)) {
       std::snprintf(buf, sizeof(buf), "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"18\" class=\"bar\"/>", kLabel,
