@@ -498,9 +498,10 @@ std::string SampleSpec(const std::string& name, std::mt19937_64& rng) {
   }
   if (name == "ease") return "ease:lambda=" + (log_uniform(10, 5000));
   if (name == "sknn") {
-    return "sknn:k=" + pick({"50", "100", "200", "500"}) + ",sample=" + pick({"250", "500", "1000", "2500"}) +
+    return "sknn:k=" + pick({"50", "100", "200", "500", "1000"}) + ",sample=" + pick({"500", "1000", "2500", "5000"}) +
            ",w=" + pick({"div", "linear", "log", "quadratic", "same"}) +
-           ",ws=" + pick({"div", "linear", "log", "quadratic", "same"}) + ",idf=" + pick({"0", "1", "2", "5", "10"});
+           ",ws=" + pick({"div", "linear", "log", "quadratic", "same"}) + ",idf=" + pick({"0", "1", "2", "5", "10"}) +
+           ",idfby=" + pick({"events", "sessions"});
   }
   if (name == "pop") return "pop:by=" + pick({"users", "weight"}) + ",cat=" + pick({"0", "1"});
   if (name == "trending") {
