@@ -135,7 +135,28 @@ Result<std::vector<ScoredItem>> Model::Similar(uint32_t, size_t) const {
 
 // ---- factory -----------------------------------------------------------------
 
-std::vector<std::string> ModelNames() { return {"pop", "trending", "itemknn", "sknn", "ease", "ials", "bpr"}; }
+namespace {
+std::vector<std::pair<std::string, ModelFactory>>& Registry() {
+  static std::vector<std::pair<std::string, ModelFactory>> registry;
+  return registry;
+}
+}  // namespace
+
+void RegisterModelFactory(const std::string& name, ModelFactory factory) {
+  for (auto& [n, f] : Registry()) {
+    if (n == name) {
+      f = std::move(factory);
+      return;
+    }
+  }
+  Registry().emplace_back(name, std::move(factory));
+}
+
+std::vector<std::string> ModelNames() {
+  std::vector<std::string> names = {"pop", "trending", "itemknn", "sknn", "ease", "ials", "bpr"};
+  for (const auto& [n, f] : Registry()) names.push_back(n);
+  return names;
+}
 
 Result<std::unique_ptr<Model>> MakeModel(std::string_view text) {
   SOUK_ASSIGN_OR_RETURN(Spec spec, Spec::Parse(text));
@@ -155,6 +176,9 @@ Result<std::unique_ptr<Model>> MakeModel(std::string_view text) {
     model = NewBpr(spec);
   } else if (name == "ease") {
     model = NewEase(spec);
+  } else if (auto it = std::find_if(Registry().begin(), Registry().end(), [&](const auto& r) { return r.first == name; });
+             it != Registry().end()) {
+    model = it->second(spec);
   } else {
     std::string names;
     for (const std::string& n : ModelNames()) names += (names.empty() ? "" : ", ") + n;

@@ -191,8 +191,17 @@ class Model {
 // values, are InvalidArgument naming the key.
 Result<std::unique_ptr<Model>> MakeModel(std::string_view spec);
 
-// The model names MakeModel accepts, in the order `souk eval --all` runs them.
+// The model names MakeModel accepts, in the order `souk eval --all` runs them
+// (built-ins, then registered families).
 std::vector<std::string> ModelNames();
+
+// Modules above rec (src/deep) add model families here, so MakeModel,
+// LoadModel, `souk eval` and `souk recommend` use them like the built-ins.
+// The factory reads its keys from the spec (MakeModel Finish()es it).
+// Register before any MakeModel call; not thread-safe.
+class Spec;
+using ModelFactory = std::function<std::unique_ptr<Model>(Spec&)>;
+void RegisterModelFactory(const std::string& name, ModelFactory factory);
 
 // File format: "SOUKREC1", u32 spec length, spec bytes, then SaveState.
 Status SaveModel(const Model& model, const std::string& path);
