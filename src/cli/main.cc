@@ -1,6 +1,7 @@
 // `souk`: the command-line front door. Each subcommand parses its flags, opens
 // the data directory, calls one module API and prints text or --json. Errors
 // are one line on stderr and a non-zero exit.
+#include <dlfcn.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "deep/deep.h"
 #include "gen/gen.h"
 #include "ingest/ingest.h"
+#include "rec/rec.h"
 #include "store/store.h"
 
 namespace fs = std::filesystem;
@@ -121,25 +123,38 @@ void PrintJson(const json& j) { std::printf("%s\n", j.dump(-1, ' ', false, json:
 }  // namespace
 }  // namespace souk
 
-// OpenBLAS (linked through libtorch's BLAS, and used by EASE) picks its
-// kernels from the CPU model when it loads, before main(); virtual machines
+// OpenBLAS (libtorch's BLAS in the deep-model module, and EASE's LAPACK)
+// picks its kernels from the CPU model when it is loaded; virtual machines
 // that report a generic "Intel Xeon Processor" get its SSE3 kernels, 1.5-3x
-// slower than the AVX2/AVX-512 ones the CPU has. So when the user has not
-// chosen, name the core type from the CPU's feature bits and re-execute
-// once with it set.
-void ChooseBlasKernels(char** argv) {
+// slower than the AVX2/AVX-512 ones the CPU has. Both load it with dlopen
+// after main() starts, so naming the core type from the CPU's feature bits
+// here (unless the user chose one) is enough.
+void ChooseBlasKernels() {
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
   __builtin_cpu_init();
-  const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX" : __builtin_cpu_supports("avx2") ? "Haswell" : nullptr;
-  if (core == nullptr) return;
-  setenv("OPENBLAS_CORETYPE", core, 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: carry on with the default kernels
+  const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX"
+                     : __builtin_cpu_supports("avx2")  ? "Haswell"
+                                                       : nullptr;
+  if (core != nullptr) setenv("OPENBLAS_CORETYPE", core, 1);
 }
 
 int main(int argc, char** argv) {
   using namespace souk;
-  ChooseBlasKernels(argv);
-  deep::RegisterModels();
+  ChooseBlasKernels();
+  // Deep models live in libsouk_deep.so beside the binary, loaded on first use.
+  rec::SetModelLoader([](const std::string& name) -> Status {
+    bool deep_name = false;
+    for (const char* n : deep::kModelNames) deep_name = deep_name || name == n;
+    if (!deep_name) return Status::Ok();
+    std::error_code ec;
+    const fs::path module = fs::read_symlink("/proc/self/exe", ec).parent_path() / "libsouk_deep.so";
+    void* lib = dlopen(module.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) return Status::NotFound(fmt::format("cannot load the deep-model module: {}", dlerror()));
+    auto reg = reinterpret_cast<void (*)()>(dlsym(lib, "souk_deep_register"));
+    if (reg == nullptr) return Status::NotFound(fmt::format("{} has no souk_deep_register", module.string()));
+    reg();
+    return Status::Ok();
+  });
   CLI::App app{"souk: e-commerce search, recommendations and data quality in one engine"};
   app.set_version_flag("--version", SoukVersion());
   app.require_subcommand(1);

@@ -12,12 +12,23 @@
 //    last training item). Serving scores the user's current sequence, so
 //    events stored a moment ago count.
 //    Spec: sasrec:d=50,len=50,layers=2,heads=1,drop=0.5,lr=0.001,bs=128,
-//          epochs=200,patience=5,every=2,loss=bce,neg=1
+//          epochs=200,patience=5,every=2,loss=bce,neg=1,minutes=20
+//    (`minutes` is a training time budget: training stops after the first
+//    validation past it and keeps the best epoch so far; 0 = no budget.)
 #pragma once
 
 namespace souk::deep {
 
-// Registers the deep model families with rec::MakeModel. Call once at start.
+// Registers the deep model families with rec::MakeModel.
 void RegisterModels();
 
+// The model family names this module provides.
+inline constexpr const char* kModelNames[] = {"sasrec"};
+
 }  // namespace souk::deep
+
+// The module's entry point for dlopen (the `souk` executable loads
+// libsouk_deep.so from its own directory when a deep model is named).
+extern "C" void souk_deep_register();
+
+namespace souk::deep {}  // namespace souk::deep

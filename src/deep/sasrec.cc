@@ -29,19 +29,24 @@ struct Config {
   double dropout = 0.5, lr = 0.001;
   std::string loss = "bce";
   int64_t seed = -1;
+  double minutes = 20;  // training time budget; 0 = none
 };
 
 struct SasRecNetImpl : torch::nn::Module {
   SasRecNetImpl(int64_t num_items, const Config& c) : d(c.d), len(c.len) {
-    item_emb = register_module("item_emb", torch::nn::Embedding(torch::nn::EmbeddingOptions(num_items + 1, c.d).padding_idx(0)));
+    item_emb = register_module("item_emb",
+                               torch::nn::Embedding(torch::nn::EmbeddingOptions(num_items + 1, c.d).padding_idx(0)));
     pos_emb = register_module("pos_emb", torch::nn::Embedding(c.len, c.d));
     drop = register_module("drop", torch::nn::Dropout(c.dropout));
     for (int64_t b = 0; b < c.layers; ++b) {
       const std::string s = std::to_string(b);
-      attn_ln.push_back(register_module("attn_ln" + s, torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d}).eps(1e-8))));
+      attn_ln.push_back(
+          register_module("attn_ln" + s, torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d}).eps(1e-8))));
       attn.push_back(register_module(
-          "attn" + s, torch::nn::MultiheadAttention(torch::nn::MultiheadAttentionOptions(c.d, c.heads).dropout(c.dropout))));
-      ffn_ln.push_back(register_module("ffn_ln" + s, torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d}).eps(1e-8))));
+          "attn" + s,
+          torch::nn::MultiheadAttention(torch::nn::MultiheadAttentionOptions(c.d, c.heads).dropout(c.dropout))));
+      ffn_ln.push_back(
+          register_module("ffn_ln" + s, torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d}).eps(1e-8))));
       ff1.push_back(register_module("ff1_" + s, torch::nn::Linear(c.d, c.d)));
       ff2.push_back(register_module("ff2_" + s, torch::nn::Linear(c.d, c.d)));
     }
@@ -95,15 +100,17 @@ class SasRec : public rec::Model {
     c_.loss = spec.String("loss", "bce");
     c_.neg = spec.Int("neg", 1);
     c_.seed = spec.Int("seed", -1);
+    c_.minutes = spec.Double("minutes", 20);
   }
 
   std::string Name() const override { return "sasrec"; }
   std::string Describe() const override {
     std::string s = "sasrec:d=" + std::to_string(c_.d) + ",len=" + std::to_string(c_.len) +
                     ",layers=" + std::to_string(c_.layers) + ",heads=" + std::to_string(c_.heads) +
-                    ",drop=" + FormatNumber(c_.dropout) + ",lr=" + FormatNumber(c_.lr) + ",bs=" + std::to_string(c_.batch) +
-                    ",epochs=" + std::to_string(c_.epochs) + ",patience=" + std::to_string(c_.patience) +
-                    ",every=" + std::to_string(c_.every) + ",loss=" + c_.loss + ",neg=" + std::to_string(c_.neg);
+                    ",drop=" + FormatNumber(c_.dropout) + ",lr=" + FormatNumber(c_.lr) +
+                    ",bs=" + std::to_string(c_.batch) + ",epochs=" + std::to_string(c_.epochs) +
+                    ",patience=" + std::to_string(c_.patience) + ",every=" + std::to_string(c_.every) +
+                    ",loss=" + c_.loss + ",neg=" + std::to_string(c_.neg) + ",minutes=" + FormatNumber(c_.minutes);
     if (c_.seed >= 0) s += ",seed=" + std::to_string(c_.seed);
     return s;
   }
@@ -113,7 +120,7 @@ class SasRec : public rec::Model {
       return Status::InvalidArgument("sasrec: need d, len, layers, heads >= 1 and d divisible by heads");
     }
     if (!(c_.dropout >= 0 && c_.dropout < 1) || !(c_.lr > 0) || c_.batch < 1 || c_.epochs < 1 || c_.patience < 1 ||
-        c_.every < 1 || c_.neg < 1) {
+        c_.every < 1 || c_.neg < 1 || !(c_.minutes >= 0)) {
       return Status::InvalidArgument("sasrec: need 0 <= drop < 1, lr > 0, bs, epochs, patience, every, neg >= 1");
     }
     if (c_.loss != "bce" && c_.loss != "ssm") return Status::InvalidArgument("sasrec: loss must be bce or ssm");
@@ -170,6 +177,11 @@ class SasRec : public rec::Model {
 
     double best = -1;
     int64_t bad_evals = 0;
+    const auto started = std::chrono::steady_clock::now();
+    auto out_of_time = [&] {
+      return c_.minutes > 0 &&
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() > c_.minutes * 60;
+    };
     std::stringstream best_state;
     epochs_run_ = 0;
     for (int64_t epoch = 1; epoch <= c_.epochs; ++epoch) {
@@ -204,8 +216,8 @@ class SasRec : public rec::Model {
             }
           }
         }
-        auto h = net_->Encode(inp);                                     // [B, L, d]
-        auto pos_logit = (h * net_->item_emb(pos)).sum(-1);             // [B, L]
+        auto h = net_->Encode(inp);                                       // [B, L, d]
+        auto pos_logit = (h * net_->item_emb(pos)).sum(-1);               // [B, L]
         auto neg_logit = (h.unsqueeze(2) * net_->item_emb(neg)).sum(-1);  // [B, L, nneg]
         auto mask = (pos != 0);
         torch::Tensor loss;
@@ -229,7 +241,8 @@ class SasRec : public rec::Model {
       }
       epochs_run_ = epoch;
       if (ctx.progress) ctx.progress(static_cast<uint64_t>(epoch), static_cast<uint64_t>(c_.epochs));
-      if (epoch % c_.every != 0 && epoch != c_.epochs) continue;
+      const bool last = epoch == c_.epochs || out_of_time();
+      if (epoch % c_.every != 0 && !last) continue;
       // Validation: full-ranking NDCG@10 of each sampled user's last training item.
       const double ndcg = ValidationNdcg(seqs, val_target, val_users);
       curve_.push_back({epoch, ndcg});
@@ -244,6 +257,7 @@ class SasRec : public rec::Model {
       } else if (++bad_evals >= c_.patience) {
         break;
       }
+      if (last) break;
     }
     if (best >= 0) {
       torch::serialize::InputArchive ar;
@@ -307,7 +321,8 @@ class SasRec : public rec::Model {
       ar.load_from(is);
       net_->load(ar);
     } catch (const c10::Error& e) {
-      return Status::Corruption(std::string("sasrec: cannot load the network (wrong shapes?): ") + e.what_without_backtrace());
+      return Status::Corruption(std::string("sasrec: cannot load the network (wrong shapes?): ") +
+                                e.what_without_backtrace());
     }
     net_->eval();
     CacheItemEmbeddings();
@@ -324,7 +339,8 @@ class SasRec : public rec::Model {
     auto inp = torch::zeros({1, L}, torch::kLong);
     auto a = inp.accessor<int64_t, 2>();
     const int64_t take = std::min<int64_t>(static_cast<int64_t>(seq.size()), L);
-    for (int64_t t = 0; t < take; ++t) a[0][L - take + t] = seq[seq.size() - static_cast<size_t>(take) + static_cast<size_t>(t)];
+    for (int64_t t = 0; t < take; ++t)
+      a[0][L - take + t] = seq[seq.size() - static_cast<size_t>(take) + static_cast<size_t>(t)];
     torch::NoGradGuard no_grad;
     auto h = net_->Encode(inp).index({0, L - 1}).contiguous();
     return std::vector<float>(h.data_ptr<float>(), h.data_ptr<float>() + c_.d);
@@ -347,7 +363,8 @@ class SasRec : public rec::Model {
         const size_t i = users[start + static_cast<size_t>(r)];
         const auto& s = seqs[i];
         const int64_t take = std::min<int64_t>(static_cast<int64_t>(s.size()), L);
-        for (int64_t t = 0; t < take; ++t) a[r][L - take + t] = s[s.size() - static_cast<size_t>(take) + static_cast<size_t>(t)];
+        for (int64_t t = 0; t < take; ++t)
+          a[r][L - take + t] = s[s.size() - static_cast<size_t>(take) + static_cast<size_t>(t)];
         tg[static_cast<size_t>(r)] = target[i];
       }
       auto h = net_->Encode(inp).select(1, L - 1);  // [B, d]
@@ -390,3 +407,5 @@ void RegisterModels() {
 }
 
 }  // namespace souk::deep
+
+extern "C" void souk_deep_register() { souk::deep::RegisterModels(); }

@@ -142,6 +142,13 @@ std::vector<std::pair<std::string, ModelFactory>>& Registry() {
 }
 }  // namespace
 
+ModelLoader& Loader() {
+  static ModelLoader loader;
+  return loader;
+}
+
+void SetModelLoader(ModelLoader loader) { Loader() = std::move(loader); }
+
 void RegisterModelFactory(const std::string& name, ModelFactory factory) {
   for (auto& [n, f] : Registry()) {
     if (n == name) {
@@ -158,8 +165,19 @@ std::vector<std::string> ModelNames() {
   return names;
 }
 
+namespace {
+bool Registered(const std::string& name) {
+  return std::any_of(Registry().begin(), Registry().end(), [&](const auto& r) { return r.first == name; });
+}
+}  // namespace
+
 Result<std::unique_ptr<Model>> MakeModel(std::string_view text) {
   SOUK_ASSIGN_OR_RETURN(Spec spec, Spec::Parse(text));
+  const std::vector<std::string> builtin = {"pop",   "popularity", "trending", "itemknn", "sknn",
+                                            "vsknn", "ials",       "als",      "bpr",     "ease"};
+  if (std::find(builtin.begin(), builtin.end(), spec.name()) == builtin.end() && !Registered(spec.name()) && Loader()) {
+    SOUK_RETURN_IF_ERROR(Loader()(spec.name()));
+  }
   std::unique_ptr<Model> model;
   const std::string& name = spec.name();
   if (name == "pop" || name == "popularity") {
@@ -176,7 +194,8 @@ Result<std::unique_ptr<Model>> MakeModel(std::string_view text) {
     model = NewBpr(spec);
   } else if (name == "ease") {
     model = NewEase(spec);
-  } else if (auto it = std::find_if(Registry().begin(), Registry().end(), [&](const auto& r) { return r.first == name; });
+  } else if (auto it =
+                 std::find_if(Registry().begin(), Registry().end(), [&](const auto& r) { return r.first == name; });
              it != Registry().end()) {
     model = it->second(spec);
   } else {

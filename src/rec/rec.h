@@ -203,6 +203,12 @@ class Spec;
 using ModelFactory = std::function<std::unique_ptr<Model>(Spec&)>;
 void RegisterModelFactory(const std::string& name, ModelFactory factory);
 
+// Called by MakeModel with a name it does not know, before giving up: a
+// chance to load the module that provides it (the CLI loads src/deep's
+// libsouk_deep.so on demand). Returns an error to report, or Ok.
+using ModelLoader = std::function<Status(const std::string& name)>;
+void SetModelLoader(ModelLoader loader);
+
 // File format: "SOUKREC1", u32 spec length, spec bytes, then SaveState.
 Status SaveModel(const Model& model, const std::string& path);
 Result<std::unique_ptr<Model>> LoadModel(const std::string& path);
