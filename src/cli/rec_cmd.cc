@@ -461,8 +461,8 @@ int EvalCommand(const RecArgs& args, Store* store, const Config& config) {
       PrintJson({{"results", all}, {"failed", failures}});
     }
   } else {
-    std::printf("%s split, %s protocol, %s cases (%s users)\n", results[0].split.c_str(), results[0].protocol.c_str(),
-                WithThousands(results[0].cases).c_str(), WithThousands(results[0].users).c_str());
+    std::printf("%s cases (%s users)\n", WithThousands(results[0].cases).c_str(),
+                WithThousands(results[0].users).c_str());
     std::printf("%s", eval::TableText(results).c_str());
     if (!html.empty()) std::printf("report: %s\n", html.c_str());
   }
