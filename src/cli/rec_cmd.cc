@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -86,6 +87,21 @@ std::vector<std::string> SplitSpecs(const std::string& text) {
   const char sep = text.find(':') != std::string::npos ? ';' : ',';
   for (std::string_view s : SplitTrimmed(text, sep)) out.emplace_back(s);
   return out;
+}
+
+// DIR/runs/NAME-YYYYmmdd-HHMMSS.jsonl: one JSON line per training epoch.
+std::function<void(const std::string&)> RunLog(const std::string& dir, const std::string& name) {
+  const fs::path runs = fs::path(dir) / "runs";
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::gmtime(&now));
+  const std::string path = (runs / (name + "-" + stamp + ".jsonl")).string();
+  return [runs, path](const std::string& line) {
+    std::error_code ec;
+    fs::create_directories(runs, ec);  // only models that train by epochs write runs
+    std::ofstream out(path, std::ios::app);
+    out << line << "\n";
+  };
 }
 
 rec::FitContext MakeContext(const Config& config, const rec::TrainingData& data, Progress* progress) {
@@ -174,7 +190,9 @@ int TrainCommand(const RecArgs& args, Store* store, const Config& config) {
     const std::string name = (*model)->Name();
     Progress progress("train " + name, 1000);
     const auto t = std::chrono::steady_clock::now();
-    Status s = (*model)->Fit(m, MakeContext(config, *data, &progress));
+    rec::FitContext ctx = MakeContext(config, *data, &progress);
+    ctx.log = RunLog(args.dir, name);
+    Status s = (*model)->Fit(m, ctx);
     progress.Finish();
     if (!s.ok()) return Fail(s);
     const double fit_seconds = Seconds(t);
@@ -355,6 +373,7 @@ int SimilarCommand(const RecArgs& args, Store* store, const Config& config) {
 namespace {
 
 struct Prepared {
+  std::string dir;
   rec::TrainingData data;
   eval::Split split;
   rec::Interactions train;
@@ -381,6 +400,7 @@ Result<eval::Split> MakeSplit(const std::string& kind, std::span<const rec::Inte
 
 Result<Prepared> Prepare(const RecArgs& args, Store* store, const Config& config, bool validation) {
   Prepared p;
+  p.dir = args.dir;
   SOUK_ASSIGN_OR_RETURN(p.data, rec::LoadTrainingData(*store, WeightsFromConfig(config)));
   if (p.data.interactions.empty()) {
     return Status::FailedPrecondition(fmt::format("no training events in {} (import events first)", args.dir));
@@ -405,6 +425,7 @@ Result<eval::EvalResult> FitAndEvaluate(const std::string& spec, const Prepared&
   {
     Progress progress("fit " + model->Name(), 1000);
     rec::FitContext ctx = MakeContext(config, p.data, quiet ? nullptr : &progress);
+    ctx.log = RunLog(p.dir, "eval-" + model->Name());
     SOUK_RETURN_IF_ERROR(model->Fit(p.train, ctx));
     progress.Finish();
   }

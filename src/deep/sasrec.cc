@@ -51,6 +51,14 @@ struct SasRecNetImpl : torch::nn::Module {
       ff2.push_back(register_module("ff2_" + s, torch::nn::Linear(c.d, c.d)));
     }
     last_ln = register_module("last_ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d}).eps(1e-8)));
+    // Xavier-normal for every matrix, as the authors' PyTorch port: torch's
+    // default N(0, 1) embeddings, scaled by sqrt(d), start with logits of
+    // std ~sqrt(d) and the model barely learns.
+    torch::NoGradGuard no_grad;
+    for (auto& p : parameters()) {
+      if (p.dim() >= 2) torch::nn::init::xavier_normal_(p);
+    }
+    item_emb->weight[0].zero_();  // padding
   }
 
   // seq: [B, L] int64 (0 = padding) -> hidden states [B, L, d].
@@ -187,6 +195,8 @@ class SasRec : public rec::Model {
     for (int64_t epoch = 1; epoch <= c_.epochs; ++epoch) {
       net_->train();
       std::shuffle(order.begin(), order.end(), rng);
+      double loss_sum = 0;
+      int64_t loss_batches = 0;
       for (size_t start = 0; start < order.size(); start += static_cast<size_t>(c_.batch)) {
         const size_t end = std::min(order.size(), start + static_cast<size_t>(c_.batch));
         const int64_t B = static_cast<int64_t>(end - start);
@@ -238,14 +248,22 @@ class SasRec : public rec::Model {
         opt.zero_grad();
         loss.backward();
         opt.step();
+        loss_sum += loss.item<double>();
+        ++loss_batches;
       }
       epochs_run_ = epoch;
       if (ctx.progress) ctx.progress(static_cast<uint64_t>(epoch), static_cast<uint64_t>(c_.epochs));
       const bool last = epoch == c_.epochs || out_of_time();
-      if (epoch % c_.every != 0 && !last) continue;
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      const double mean_loss = loss_sum / static_cast<double>(std::max<int64_t>(loss_batches, 1));
+      if (epoch % c_.every != 0 && !last) {
+        if (ctx.log) ctx.log(Json(epoch, mean_loss, -1, seconds));
+        continue;
+      }
       // Validation: full-ranking NDCG@10 of each sampled user's last training item.
       const double ndcg = ValidationNdcg(seqs, val_target, val_users);
       curve_.push_back({epoch, ndcg});
+      if (ctx.log) ctx.log(Json(epoch, mean_loss, ndcg, seconds));
       if (ndcg > best) {
         best = ndcg;
         bad_evals = 0;
@@ -333,6 +351,18 @@ class SasRec : public rec::Model {
   const std::vector<std::pair<int64_t, double>>& curve() const { return curve_; }
 
  private:
+  static std::string Json(int64_t epoch, double loss, double ndcg, double seconds) {
+    char buf[160];
+    if (ndcg < 0) {
+      std::snprintf(buf, sizeof(buf), "{\"epoch\":%lld,\"loss\":%.6f,\"seconds\":%.2f}", static_cast<long long>(epoch),
+                    loss, seconds);
+    } else {
+      std::snprintf(buf, sizeof(buf), "{\"epoch\":%lld,\"loss\":%.6f,\"val_ndcg10\":%.6f,\"seconds\":%.2f}",
+                    static_cast<long long>(epoch), loss, ndcg, seconds);
+    }
+    return buf;
+  }
+
   // The last hidden state after `seq` (ids already shifted), length d.
   std::vector<float> Hidden(const std::vector<int64_t>& seq) const {
     const int64_t L = c_.len;

@@ -144,6 +144,10 @@ struct FitContext {
   std::vector<uint32_t> item_category;
   // Called with (done, total) during long fits; may be empty.
   std::function<void(uint64_t, uint64_t)> progress;
+  // Training curve: models that train by epochs call this with one JSON
+  // object per epoch ({"epoch":..,"loss":..,"val_ndcg10":..,"seconds":..});
+  // the CLI appends them to DIR/runs/NAME-TIME.jsonl. May be empty.
+  std::function<void(const std::string&)> log;
 };
 
 struct ScoredItem {
