@@ -123,24 +123,9 @@ void PrintJson(const json& j) { std::printf("%s\n", j.dump(-1, ' ', false, json:
 }  // namespace
 }  // namespace souk
 
-// OpenBLAS (libtorch's BLAS in the deep-model module, and EASE's LAPACK)
-// picks its kernels from the CPU model when it is loaded; virtual machines
-// that report a generic "Intel Xeon Processor" get its SSE3 kernels, 1.5-3x
-// slower than the AVX2/AVX-512 ones the CPU has. Both load it with dlopen
-// after main() starts, so naming the core type from the CPU's feature bits
-// here (unless the user chose one) is enough.
-void ChooseBlasKernels() {
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
-  __builtin_cpu_init();
-  const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX"
-                     : __builtin_cpu_supports("avx2")  ? "Haswell"
-                                                       : nullptr;
-  if (core != nullptr) setenv("OPENBLAS_CORETYPE", core, 1);
-}
-
 int main(int argc, char** argv) {
   using namespace souk;
-  ChooseBlasKernels();
+  rec::ChooseBlasKernels();  // before the deep module or EASE load OpenBLAS
   // Deep models live in libsouk_deep.so beside the binary, loaded on first use.
   rec::SetModelLoader([](const std::string& name) -> Status {
     bool deep_name = false;

@@ -23,6 +23,17 @@
 #include "rec/internal.h"
 
 namespace souk::rec {
+namespace {}  // namespace
+
+void ChooseBlasKernels() {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+  __builtin_cpu_init();
+  const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX"
+                     : __builtin_cpu_supports("avx2")  ? "Haswell"
+                                                       : nullptr;
+  if (core != nullptr) setenv("OPENBLAS_CORETYPE", core, 1);
+}
+
 namespace {
 
 struct Lapack {
@@ -36,14 +47,7 @@ const Lapack& GetLapack() {
   static Lapack lapack;
   static std::once_flag once;
   std::call_once(once, [] {
-    if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
-      __builtin_cpu_init();
-      if (__builtin_cpu_supports("avx512f")) {
-        setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
-      } else if (__builtin_cpu_supports("avx2")) {
-        setenv("OPENBLAS_CORETYPE", "Haswell", 0);
-      }
-    }
+    ChooseBlasKernels();
     void* lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
     if (!lib) return;
     lapack.spotrf = reinterpret_cast<Lapack::Potr>(dlsym(lib, "spotrf_"));

@@ -253,6 +253,12 @@ class Spec {
   Status error_;
 };
 
+// OpenBLAS (EASE's LAPACK, libtorch's BLAS) picks its kernels from the CPU
+// model when it loads; VMs that report a generic CPU get SSE3 kernels, 1.5-3x
+// slower. Sets OPENBLAS_CORETYPE from the CPU's feature bits unless the user
+// set it; call before anything loads OpenBLAS (EASE and the CLI do).
+void ChooseBlasKernels();
+
 // Formats a float for Describe(): shortest text that round-trips to the
 // same value within 1e-6 relative ("0.01", "10", "0.5").
 std::string FormatNumber(double value);
