@@ -67,6 +67,10 @@ int EvalCommand(const RecArgs& args, Store* store, const Config& config);
 // `souk tune DIR --model NAME --trials N`.
 int TuneCommand(const RecArgs& args, Store* store, const Config& config);
 
+// `souk runs DIR [RUN]`: training runs in DIR/runs (per-epoch loss and
+// validation NDCG@10), a line each, or one run's curve.
+int RunsCommand(const std::string& dir, const std::string& run, bool as_json);
+
 // `souk score-lists FILE [--k 20]`: HR, MRR, NDCG and recall of ranked lists
 // produced elsewhere (lines TARGET<TAB>ITEM,ITEM,...), with souk's metric code.
 int ScoreListsCommand(const std::string& path, const std::vector<size_t>& ks, bool as_json);

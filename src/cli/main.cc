@@ -303,7 +303,15 @@ int main(int argc, char** argv) {
   score_cmd->add_option("--k", score_ks, "cut-offs")->delimiter(',')->capture_default_str();
   score_cmd->add_flag("--json", as_json, "machine-readable output");
 
+  auto* runs_cmd = app.add_subcommand("runs", "Training runs: per-epoch loss and validation metrics (DIR/runs)");
+  std::string run_name;
+  runs_cmd->add_option("DIR", dir, "data directory")->required();
+  runs_cmd->add_option("RUN", run_name, "one run's curve (a name from the list)");
+  runs_cmd->add_flag("--json", as_json, "machine-readable output");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (runs_cmd->parsed()) return cli::RunsCommand(dir, run_name, as_json);
 
   if (score_cmd->parsed()) return cli::ScoreListsCommand(lists_file, score_ks, as_json);
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -89,17 +90,29 @@ std::vector<std::string> SplitSpecs(const std::string& text) {
   return out;
 }
 
-// DIR/runs/NAME-YYYYmmdd-HHMMSS.jsonl: one JSON line per training epoch.
-std::function<void(const std::string&)> RunLog(const std::string& dir, const std::string& name) {
+// DIR/runs/NAME-YYYYmmdd-HHMMSS.jsonl: a first line {"run":..,"model":SPEC,
+// "started":ISO-8601} and then one JSON line per training epoch. The file
+// appears with the first epoch (models that do not train by epochs write
+// none).
+std::function<void(const std::string&)> RunLog(const std::string& dir, const std::string& name,
+                                               const std::string& spec) {
   const fs::path runs = fs::path(dir) / "runs";
   const std::time_t now = std::time(nullptr);
-  char stamp[32];
+  char stamp[32], iso[32];
   std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::gmtime(&now));
-  const std::string path = (runs / (name + "-" + stamp + ".jsonl")).string();
-  return [runs, path](const std::string& line) {
+  std::strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  const std::string run = name + "-" + stamp;
+  const std::string path = (runs / (run + ".jsonl")).string();
+  const std::string header = json{{"run", run}, {"model", spec}, {"started", iso}}.dump();
+  auto wrote_header = std::make_shared<bool>(false);
+  return [runs, path, header, wrote_header](const std::string& line) {
     std::error_code ec;
-    fs::create_directories(runs, ec);  // only models that train by epochs write runs
+    fs::create_directories(runs, ec);
     std::ofstream out(path, std::ios::app);
+    if (!*wrote_header) {
+      out << header << "\n";
+      *wrote_header = true;
+    }
     out << line << "\n";
   };
 }
@@ -191,7 +204,7 @@ int TrainCommand(const RecArgs& args, Store* store, const Config& config) {
     Progress progress("train " + name, 1000);
     const auto t = std::chrono::steady_clock::now();
     rec::FitContext ctx = MakeContext(config, *data, &progress);
-    ctx.log = RunLog(args.dir, name);
+    ctx.log = RunLog(args.dir, name, (*model)->Describe());
     Status s = (*model)->Fit(m, ctx);
     progress.Finish();
     if (!s.ok()) return Fail(s);
@@ -425,7 +438,7 @@ Result<eval::EvalResult> FitAndEvaluate(const std::string& spec, const Prepared&
   {
     Progress progress("fit " + model->Name(), 1000);
     rec::FitContext ctx = MakeContext(config, p.data, quiet ? nullptr : &progress);
-    ctx.log = RunLog(p.dir, "eval-" + model->Name());
+    ctx.log = RunLog(p.dir, "eval-" + model->Name(), model->Describe());
     SOUK_RETURN_IF_ERROR(model->Fit(p.train, ctx));
     progress.Finish();
   }
@@ -633,6 +646,126 @@ int ScoreListsCommand(const std::string& path, const std::vector<size_t>& ks, bo
   } else {
     std::printf("%s: %s lists\n", path.c_str(), WithThousands(n).c_str());
     for (const auto& [name, v] : metrics.items()) std::printf("  %-10s %.4f\n", name.c_str(), v.get<double>());
+  }
+  return 0;
+}
+
+}  // namespace souk::cli
+
+namespace souk::cli {
+namespace {
+
+struct RunSummary {
+  std::string run, model, started, file;
+  json epochs = json::array();
+  uint64_t bad_lines = 0;
+};
+
+// Reads one DIR/runs/*.jsonl file; lines that are not JSON objects are
+// counted, not fatal (a run killed mid-write leaves half a line).
+RunSummary ReadRun(const fs::path& path) {
+  RunSummary r;
+  r.file = path.string();
+  r.run = path.stem().string();
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (Trim(line).empty()) continue;
+    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) {
+      ++r.bad_lines;
+      continue;
+    }
+    if (j.contains("epoch")) {
+      r.epochs.push_back(std::move(j));
+    } else {
+      r.run = j.value("run", r.run);
+      r.model = j.value("model", "");
+      r.started = j.value("started", "");
+    }
+  }
+  return r;
+}
+
+json SummaryJson(const RunSummary& r) {
+  json out = {{"run", r.run}, {"model", r.model}, {"started", r.started}, {"file", r.file},
+              {"epochs", r.epochs.size()}};
+  double best = -1, seconds = 0, last_loss = 0;
+  int64_t best_epoch = 0;
+  for (const json& e : r.epochs) {
+    if (e.contains("val_ndcg10") && e["val_ndcg10"].get<double>() > best) {
+      best = e["val_ndcg10"].get<double>();
+      best_epoch = e.value("epoch", int64_t{0});
+    }
+    seconds = e.value("seconds", seconds);
+    last_loss = e.value("loss", last_loss);
+  }
+  if (best >= 0) {
+    out["best_val_ndcg10"] = best;
+    out["best_epoch"] = best_epoch;
+  }
+  out["last_loss"] = last_loss;
+  out["seconds"] = seconds;
+  if (r.bad_lines) out["bad_lines"] = r.bad_lines;
+  return out;
+}
+
+}  // namespace
+
+int RunsCommand(const std::string& dir, const std::string& run, bool as_json) {
+  const fs::path runs = fs::path(dir) / "runs";
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (fs::is_directory(runs, ec)) {
+    for (const auto& e : fs::directory_iterator(runs, ec)) {
+      if (e.path().extension() == ".jsonl") files.push_back(e.path());
+    }
+  }
+  std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
+    // NAME-YYYYmmdd-HHMMSS: by time, then name.
+    const std::string sa = a.stem().string(), sb = b.stem().string();
+    const std::string ta = sa.size() > 15 ? sa.substr(sa.size() - 15) : sa;
+    const std::string tb = sb.size() > 15 ? sb.substr(sb.size() - 15) : sb;
+    return ta != tb ? ta < tb : sa < sb;
+  });
+  if (!run.empty()) {
+    for (const fs::path& f : files) {
+      if (f.stem().string() != run) continue;
+      const RunSummary r = ReadRun(f);
+      if (as_json) {
+        json out = SummaryJson(r);
+        out["curve"] = r.epochs;
+        PrintJson(out);
+        return 0;
+      }
+      std::printf("%s  %s  (started %s)\n", r.run.c_str(), r.model.c_str(), r.started.c_str());
+      std::printf("%6s %10s %12s %9s\n", "epoch", "loss", "val NDCG@10", "seconds");
+      for (const json& e : r.epochs) {
+        std::string v = e.contains("val_ndcg10") ? fmt::format("{:.4f}", e["val_ndcg10"].get<double>()) : "";
+        std::printf("%6lld %10.4f %12s %9.1f\n", static_cast<long long>(e.value("epoch", int64_t{0})),
+                    e.value("loss", 0.0), v.c_str(), e.value("seconds", 0.0));
+      }
+      return 0;
+    }
+    return Fail(Status::NotFound(fmt::format("no run '{}' in {} (souk runs {} lists them)", run, runs.string(), dir)));
+  }
+  json list = json::array();
+  for (const fs::path& f : files) list.push_back(SummaryJson(ReadRun(f)));
+  if (as_json) {
+    PrintJson({{"dir", dir}, {"runs", list}});
+    return 0;
+  }
+  if (list.empty()) {
+    std::printf("no training runs in %s (models that train by epochs write them there)\n", runs.string().c_str());
+    return 0;
+  }
+  std::printf("%-34s %7s %10s %10s %9s  %s\n", "run", "epochs", "best val", "last loss", "seconds", "model");
+  for (const json& r : list) {
+    std::string best = r.contains("best_val_ndcg10")
+                           ? fmt::format("{:.4f}@{}", r["best_val_ndcg10"].get<double>(), r["best_epoch"].get<int64_t>())
+                           : "-";
+    std::printf("%-34s %7zu %10s %10.4f %9.1f  %s\n", r["run"].get<std::string>().c_str(), r["epochs"].get<size_t>(),
+                best.c_str(), r["last_loss"].get<double>(), r["seconds"].get<double>(),
+                r["model"].get<std::string>().c_str());
   }
   return 0;
 }
