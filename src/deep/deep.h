@@ -17,6 +17,8 @@
 //    validation past it and keeps the best epoch so far; 0 = no budget.)
 #pragma once
 
+#include <cstdint>
+
 namespace souk::deep {
 
 // Registers the deep model families with rec::MakeModel.
@@ -30,5 +32,18 @@ inline constexpr const char* kModelNames[] = {"sasrec"};
 // The module's entry point for dlopen (the `souk` executable loads
 // libsouk_deep.so from its own directory when a deep model is named).
 extern "C" void souk_deep_register();
+
+namespace souk::rec {
+class Model;
+}
+
+// SASRec's hidden state after every prefix of `items` (dense item ids, in
+// time order; the last `len` are used): writes min(n, len) rows of d floats
+// to `out` (row t = the state that predicts the item after position t) and
+// returns the number of rows, or -1 when `model` is not a fitted sasrec or
+// `out_rows` is too small. Position t depends on items 0..t only (causal
+// attention); the tests check that, and explanations can use it.
+extern "C" int64_t souk_deep_sasrec_states(const souk::rec::Model* model, const uint32_t* items, int64_t n,
+                                           float* out, int64_t out_rows);
 
 namespace souk::deep {}  // namespace souk::deep

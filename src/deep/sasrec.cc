@@ -8,6 +8,8 @@
 // layer norm. The score of item i after a sequence is <h_last, E_i>.
 #include <torch/torch.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -26,14 +28,17 @@ using rec::FormatNumber;
 
 struct Config {
   int64_t d = 50, len = 50, layers = 2, heads = 1, batch = 128, epochs = 200, patience = 5, every = 2, neg = 1;
-  double dropout = 0.5, lr = 0.001;
+  double dropout = 0.5, lr = 0.001, l2 = 0;
+  double t = 0.75;  // gbce calibration
   std::string loss = "bce";
   int64_t seed = -1;
   double minutes = 20;  // training time budget; 0 = none
 };
 
+constexpr float kMasked = -1e9f;  // additive attention mask (finite: a fully masked padding row stays finite)
+
 struct SasRecNetImpl : torch::nn::Module {
-  SasRecNetImpl(int64_t num_items, const Config& c) : d(c.d), len(c.len) {
+  SasRecNetImpl(int64_t num_items, const Config& c) : d(c.d), len(c.len), heads(c.heads), dropout(c.dropout) {
     item_emb = register_module("item_emb",
                                torch::nn::Embedding(torch::nn::EmbeddingOptions(num_items + 1, c.d).padding_idx(0)));
     pos_emb = register_module("pos_emb", torch::nn::Embedding(c.len, c.d));
@@ -42,9 +47,9 @@ struct SasRecNetImpl : torch::nn::Module {
       const std::string s = std::to_string(b);
       attn_ln.push_back(
           register_module("attn_ln" + s, torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d}).eps(1e-8))));
-      attn.push_back(register_module(
-          "attn" + s,
-          torch::nn::MultiheadAttention(torch::nn::MultiheadAttentionOptions(c.d, c.heads).dropout(c.dropout))));
+      wq.push_back(register_module("wq" + s, torch::nn::Linear(c.d, c.d)));
+      wkv.push_back(register_module("wkv" + s, torch::nn::Linear(c.d, 2 * c.d)));
+      wo.push_back(register_module("wo" + s, torch::nn::Linear(c.d, c.d)));
       ffn_ln.push_back(
           register_module("ffn_ln" + s, torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d}).eps(1e-8))));
       ff1.push_back(register_module("ff1_" + s, torch::nn::Linear(c.d, c.d)));
@@ -58,23 +63,44 @@ struct SasRecNetImpl : torch::nn::Module {
     for (auto& p : parameters()) {
       if (p.dim() >= 2) torch::nn::init::xavier_normal_(p);
     }
+    for (auto& b : wq) b->bias.zero_();
+    for (auto& b : wkv) b->bias.zero_();
+    for (auto& b : wo) b->bias.zero_();
     item_emb->weight[0].zero_();  // padding
   }
 
-  // seq: [B, L] int64 (0 = padding) -> hidden states [B, L, d].
+  // seq: [B, m] int64 (0 = padding, left-padded, m <= len) -> hidden states
+  // [B, m, d]. The columns are the last m of the model's `len` positions, so
+  // a batch trimmed to its longest sequence gives exactly what the full
+  // padded batch gives: padding keys are masked out of attention, not just
+  // zeroed.
   torch::Tensor Encode(const torch::Tensor& seq) {
-    const int64_t b = seq.size(0), l = seq.size(1);
-    auto x = item_emb(seq) * std::sqrt(static_cast<double>(d));
-    auto positions = torch::arange(l, torch::kLong).unsqueeze(0).expand({b, l});
-    x = drop(x + pos_emb(positions));
-    auto keep = (seq != 0).unsqueeze(-1).to(torch::kFloat);
+    const int64_t b = seq.size(0), m = seq.size(1);
+    const int64_t dh = d / heads;
+    auto x = Items(seq) * std::sqrt(static_cast<double>(d));
+    auto positions = torch::arange(len - m, len, torch::kLong);
+    x = drop(x + pos_emb(positions).unsqueeze(0));
+    auto real = seq != 0;                                 // [B, m]
+    auto keep = real.unsqueeze(-1).to(torch::kFloat);     // [B, m, 1]
     x = x * keep;
-    auto causal = torch::triu(torch::ones({l, l}, torch::kBool), 1);  // true = may not attend
-    for (size_t i = 0; i < attn.size(); ++i) {
+    // Query t may attend key s when s <= t and s is a real item.
+    auto allowed = torch::tril(torch::ones({m, m}, torch::kBool)).unsqueeze(0) & real.unsqueeze(1);  // [B, m, m]
+    auto mask = torch::zeros({b, 1, m, m}).masked_fill_(allowed.logical_not().unsqueeze(1), kMasked);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+    for (size_t i = 0; i < wq.size(); ++i) {
       auto q = attn_ln[i](x);
-      auto kv = x.transpose(0, 1);
-      auto out = std::get<0>(attn[i]->forward(q.transpose(0, 1), kv, kv, {}, /*need_weights=*/false, causal));
-      x = q + out.transpose(0, 1);
+      auto qh = wq[i](q).view({b, m, heads, dh}).transpose(1, 2);            // [B, H, m, dh]
+      auto kv = wkv[i](x).view({b, m, 2, heads, dh}).permute({2, 0, 3, 1, 4});  // [2, B, H, m, dh]
+      auto att = torch::baddbmm(mask.expand({b, heads, m, m}).reshape({b * heads, m, m}),
+                                qh.reshape({b * heads, m, dh}), kv[0].reshape({b * heads, m, dh}).transpose(1, 2),
+                                1.0, scale);
+      att = torch::softmax(att, -1);
+      if (is_training() && dropout > 0) att = torch::dropout(att, dropout, true);
+      auto out = torch::bmm(att, kv[1].reshape({b * heads, m, dh}))
+                     .view({b, heads, m, dh})
+                     .transpose(1, 2)
+                     .reshape({b, m, d});
+      x = q + wo[i](out);
       x = ffn_ln[i](x);
       auto h = drop(ff2[i](drop(torch::relu(ff1[i](x)))));
       x = (x + h) * keep;
@@ -82,11 +108,20 @@ struct SasRecNetImpl : torch::nn::Module {
     return last_ln(x);
   }
 
-  int64_t d, len;
+  // Rows of the item table for ids of any shape -> [..., d]. index_select
+  // rather than nn::Embedding: its CPU backward is ~10x slower here.
+  torch::Tensor Items(const torch::Tensor& ids) {
+    auto sizes = ids.sizes().vec();
+    sizes.push_back(d);
+    return item_emb->weight.index_select(0, ids.reshape({-1})).view(sizes);
+  }
+
+  int64_t d, len, heads;
+  double dropout;
   torch::nn::Embedding item_emb{nullptr}, pos_emb{nullptr};
   torch::nn::Dropout drop{nullptr};
   std::vector<torch::nn::LayerNorm> attn_ln, ffn_ln;
-  std::vector<torch::nn::MultiheadAttention> attn;
+  std::vector<torch::nn::Linear> wq, wkv, wo;
   std::vector<torch::nn::Linear> ff1, ff2;
   torch::nn::LayerNorm last_ln{nullptr};
 };
@@ -107,6 +142,8 @@ class SasRec : public rec::Model {
     c_.every = spec.Int("every", 2);
     c_.loss = spec.String("loss", "bce");
     c_.neg = spec.Int("neg", 1);
+    c_.l2 = spec.Double("l2", 0);
+    c_.t = spec.Double("t", 0.75);
     c_.seed = spec.Int("seed", -1);
     c_.minutes = spec.Double("minutes", 20);
   }
@@ -118,7 +155,8 @@ class SasRec : public rec::Model {
                     ",drop=" + FormatNumber(c_.dropout) + ",lr=" + FormatNumber(c_.lr) +
                     ",bs=" + std::to_string(c_.batch) + ",epochs=" + std::to_string(c_.epochs) +
                     ",patience=" + std::to_string(c_.patience) + ",every=" + std::to_string(c_.every) +
-                    ",loss=" + c_.loss + ",neg=" + std::to_string(c_.neg) + ",minutes=" + FormatNumber(c_.minutes);
+                    ",loss=" + c_.loss + ",neg=" + std::to_string(c_.neg) + ",l2=" + FormatNumber(c_.l2) + (c_.loss == "gbce" ? ",t=" + FormatNumber(c_.t) : std::string()) +
+                    ",minutes=" + FormatNumber(c_.minutes);
     if (c_.seed >= 0) s += ",seed=" + std::to_string(c_.seed);
     return s;
   }
@@ -128,10 +166,13 @@ class SasRec : public rec::Model {
       return Status::InvalidArgument("sasrec: need d, len, layers, heads >= 1 and d divisible by heads");
     }
     if (!(c_.dropout >= 0 && c_.dropout < 1) || !(c_.lr > 0) || c_.batch < 1 || c_.epochs < 1 || c_.patience < 1 ||
-        c_.every < 1 || c_.neg < 1 || !(c_.minutes >= 0)) {
-      return Status::InvalidArgument("sasrec: need 0 <= drop < 1, lr > 0, bs, epochs, patience, every, neg >= 1");
+        c_.every < 1 || c_.neg < 0 || !(c_.l2 >= 0) || !(c_.minutes >= 0)) {
+      return Status::InvalidArgument(
+          "sasrec: need 0 <= drop < 1, lr > 0, bs, epochs, patience, every >= 1, neg >= 0 (0 = every item), l2 >= 0");
     }
-    if (c_.loss != "bce" && c_.loss != "ssm") return Status::InvalidArgument("sasrec: loss must be bce or ssm");
+    if (c_.loss != "bce" && c_.loss != "ssm" && c_.loss != "gbce")
+      return Status::InvalidArgument("sasrec: loss must be bce, ssm or gbce");
+    if (!(c_.t >= 0 && c_.t <= 1)) return Status::InvalidArgument("sasrec: need 0 <= t <= 1");
     return Status::Ok();
   }
 
@@ -173,15 +214,17 @@ class SasRec : public rec::Model {
     std::shuffle(val_users.begin(), val_users.end(), rng);
     if (val_users.size() > 3000) val_users.resize(3000);
 
+    // Adam with decoupled weight decay only where asked (l2 > 0 regularises
+    // the item embeddings, as the paper's l2_emb).
     torch::optim::Adam opt(net_->parameters(), torch::optim::AdamOptions(c_.lr).betas({0.9, 0.98}));
     const int64_t L = c_.len;
-    std::vector<size_t> order(seqs.size());
-    std::iota(order.begin(), order.end(), 0);
     std::uniform_int_distribution<int64_t> any_item(1, num_items_);
     auto seen = [&](size_t i, int64_t item) {
       auto items = data.UserItems(users[i]);
       return std::binary_search(items.begin(), items.end(), static_cast<uint32_t>(item - 1));
     };
+    // Training pairs per user, capped at the model length.
+    auto pairs = [&](size_t i) { return std::min<int64_t>(static_cast<int64_t>(seqs[i].size()) - 1, L); };
 
     double best = -1;
     int64_t bad_evals = 0;
@@ -192,59 +235,98 @@ class SasRec : public rec::Model {
     };
     std::stringstream best_state;
     epochs_run_ = 0;
+    std::vector<size_t> order(seqs.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::vector<std::pair<size_t, size_t>> batches;
     for (int64_t epoch = 1; epoch <= c_.epochs; ++epoch) {
       net_->train();
+      // Length buckets: shuffle, sort each run of 64 batches by length, cut
+      // into batches, shuffle the batches. A batch is trimmed to its longest
+      // sequence, so short sequences do not pay for `len` positions.
       std::shuffle(order.begin(), order.end(), rng);
+      const size_t bs = static_cast<size_t>(c_.batch), run = bs * 64;
+      batches.clear();
+      for (size_t r = 0; r < order.size(); r += run) {
+        const size_t re = std::min(order.size(), r + run);
+        std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(r), order.begin() + static_cast<std::ptrdiff_t>(re),
+                         [&](size_t a, size_t b) { return pairs(a) < pairs(b); });
+        for (size_t s = r; s < re; s += bs) batches.emplace_back(s, std::min(re, s + bs));
+      }
+      std::shuffle(batches.begin(), batches.end(), rng);
       double loss_sum = 0;
       int64_t loss_batches = 0;
-      for (size_t start = 0; start < order.size(); start += static_cast<size_t>(c_.batch)) {
-        const size_t end = std::min(order.size(), start + static_cast<size_t>(c_.batch));
+      for (const auto& [start, end] : batches) {
         const int64_t B = static_cast<int64_t>(end - start);
-        auto inp = torch::zeros({B, L}, torch::kLong);
-        auto pos = torch::zeros({B, L}, torch::kLong);
-        const int64_t nneg = c_.loss == "ssm" ? c_.neg : 1;
-        auto neg = torch::zeros({B, L, nneg}, torch::kLong);
+        int64_t m = 1;
+        for (size_t r = start; r < end; ++r) m = std::max(m, pairs(order[r]));
+        auto inp = torch::zeros({B, m}, torch::kLong);
+        auto pos = torch::zeros({B, m}, torch::kLong);
         auto pi = inp.accessor<int64_t, 2>();
         auto pp = pos.accessor<int64_t, 2>();
-        auto pn = neg.accessor<int64_t, 3>();
         for (int64_t r = 0; r < B; ++r) {
-          const size_t i = order[start + static_cast<size_t>(r)];
-          const auto& s = seqs[i];
-          // Inputs s[0..n-2] predict s[1..n-1]; keep the last L pairs.
+          const auto& s = seqs[order[start + static_cast<size_t>(r)]];
+          // Inputs s[0..n-2] predict s[1..n-1]; keep the last `take` pairs.
           const int64_t n = static_cast<int64_t>(s.size()) - 1;
-          const int64_t take = std::min(n, L);
+          const int64_t take = std::min(n, m);
           for (int64_t t = 0; t < take; ++t) {
             const int64_t src = n - take + t;
-            const int64_t col = L - take + t;
-            pi[r][col] = s[static_cast<size_t>(src)];
-            pp[r][col] = s[static_cast<size_t>(src + 1)];
-            for (int64_t k = 0; k < nneg; ++k) {
+            pi[r][m - take + t] = s[static_cast<size_t>(src)];
+            pp[r][m - take + t] = s[static_cast<size_t>(src + 1)];
+          }
+        }
+        auto h = net_->Encode(inp).reshape({B * m, c_.d});  // [B*m, d]
+        auto flat_pos = pos.reshape({B * m});
+        auto valid = flat_pos.nonzero().squeeze(1);
+        auto hv = h.index_select(0, valid);                  // [P, d]
+        auto pv = flat_pos.index_select(0, valid);           // [P]
+        auto pos_logit = (hv * net_->Items(pv)).sum(-1);  // [P]
+        const int64_t P = pv.size(0);
+        torch::Tensor loss;
+        if (c_.loss == "bce") {
+          // The paper: one uniform negative per position, outside the user's items.
+          auto neg = torch::empty({P}, torch::kLong);
+          auto pn = neg.accessor<int64_t, 1>();
+          int64_t k = 0;
+          for (int64_t r = 0; r < B; ++r) {
+            const size_t i = order[start + static_cast<size_t>(r)];
+            const int64_t count = std::min(static_cast<int64_t>(seqs[i].size()) - 1, m);
+            for (int64_t t = 0; t < count; ++t) {
               int64_t x;
               do x = any_item(rng);
               while (seen(i, x));
-              pn[r][col][k] = x;
+              pn[k++] = x;
             }
           }
-        }
-        auto h = net_->Encode(inp);                                       // [B, L, d]
-        auto pos_logit = (h * net_->item_emb(pos)).sum(-1);               // [B, L]
-        auto neg_logit = (h.unsqueeze(2) * net_->item_emb(neg)).sum(-1);  // [B, L, nneg]
-        auto mask = (pos != 0);
-        torch::Tensor loss;
-        if (c_.loss == "bce") {
-          auto lp = torch::nn::functional::binary_cross_entropy_with_logits(
-              pos_logit, torch::ones_like(pos_logit),
-              torch::nn::functional::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone));
-          auto ln = torch::nn::functional::binary_cross_entropy_with_logits(
-              neg_logit.squeeze(-1), torch::zeros_like(pos_logit),
-              torch::nn::functional::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone));
-          loss = ((lp + ln) * mask).sum() / mask.sum().clamp_min(1);
+          auto neg_logit = (hv * net_->Items(neg)).sum(-1);
+          loss = (torch::nn::functional::softplus(-pos_logit) + torch::nn::functional::softplus(neg_logit)).mean();
         } else {
-          // Sampled softmax: the positive against nneg negatives.
-          auto logits = torch::cat({pos_logit.unsqueeze(-1), neg_logit}, -1);  // [B, L, 1 + nneg]
-          auto lse = torch::logsumexp(logits, -1);
-          loss = ((lse - pos_logit) * mask).sum() / mask.sum().clamp_min(1);
+          // Sampled softmax: each position's item against `neg` uniform
+          // negatives shared by the batch (neg=0: against every item).
+          // A negative equal to the position's own item is masked out.
+          torch::Tensor cand;
+          if (c_.neg == 0) {
+            cand = torch::arange(int64_t{1}, static_cast<int64_t>(num_items_) + 1, torch::kLong);
+          } else {
+            cand = torch::randint(1, static_cast<int64_t>(num_items_) + 1, {c_.neg}, torch::kLong);
+          }
+          auto neg_logit = torch::matmul(hv, net_->Items(cand).t());  // [P, N]
+          neg_logit = neg_logit.masked_fill(pv.unsqueeze(1) == cand.unsqueeze(0), kMasked);
+          if (c_.loss == "ssm") {
+            auto logits = torch::cat({pos_logit.unsqueeze(1), neg_logit}, 1);
+            loss = (torch::logsumexp(logits, 1) - pos_logit).mean();
+          } else {
+            // gBCE (Petrov & Macdonald 2023): BCE over the positive and N
+            // negatives with the positive's probability raised to beta,
+            // which undoes the overconfidence negative sampling causes.
+            const double n = static_cast<double>(cand.size(0));
+            const double alpha = n / std::max(1.0, static_cast<double>(num_items_) - 1);
+            const double beta = alpha * (c_.t * (1 - 1 / alpha) + 1 / alpha);
+            loss = (beta * torch::nn::functional::softplus(-pos_logit) +
+                    torch::nn::functional::softplus(neg_logit).sum(1))
+                       .mean();
+          }
         }
+        if (c_.l2 > 0) loss = loss + c_.l2 * net_->Items(pv).pow(2).sum() / std::max<int64_t>(P, 1);
         opt.zero_grad();
         loss.backward();
         opt.step();
@@ -347,6 +429,21 @@ class SasRec : public rec::Model {
     return Status::Ok();
   }
 
+  // Hidden states after each prefix of the last min(n, len) items.
+  int64_t States(const uint32_t* items, int64_t n, float* out, int64_t out_rows) const {
+    if (!net_) return -1;
+    std::vector<int64_t> seq;
+    for (int64_t i = 0; i < n; ++i) seq.push_back(items[i] < num_items_ ? static_cast<int64_t>(items[i]) + 1 : 0);
+    if (seq.empty()) return 0;
+    torch::NoGradGuard no_grad;
+    auto inp = Batch({&seq});
+    const int64_t m = inp.size(1);
+    if (out_rows < m) return -1;
+    auto h = net_->Encode(inp).select(0, 0).contiguous();  // [m, d]
+    std::copy(h.data_ptr<float>(), h.data_ptr<float>() + h.numel(), out);
+    return m;
+  }
+
   // Per-evaluation validation NDCG@10 (epoch, value), for training curves.
   const std::vector<std::pair<int64_t, double>>& curve() const { return curve_; }
 
@@ -363,16 +460,27 @@ class SasRec : public rec::Model {
     return buf;
   }
 
+  // Left-padded [B, m] input of the last min(len, |seq|) items of each
+  // sequence, m = the longest of them (ids already shifted).
+  torch::Tensor Batch(const std::vector<const std::vector<int64_t>*>& rows) const {
+    int64_t m = 1;
+    for (const auto* s : rows) m = std::max<int64_t>(m, std::min<int64_t>(static_cast<int64_t>(s->size()), c_.len));
+    auto inp = torch::zeros({static_cast<int64_t>(rows.size()), m}, torch::kLong);
+    auto a = inp.accessor<int64_t, 2>();
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const auto& s = *rows[r];
+      const int64_t take = std::min<int64_t>(static_cast<int64_t>(s.size()), m);
+      for (int64_t t = 0; t < take; ++t) a[static_cast<int64_t>(r)][m - take + t] = s[s.size() - static_cast<size_t>(take) + static_cast<size_t>(t)];
+    }
+    return inp;
+  }
+
   // The last hidden state after `seq` (ids already shifted), length d.
   std::vector<float> Hidden(const std::vector<int64_t>& seq) const {
-    const int64_t L = c_.len;
-    auto inp = torch::zeros({1, L}, torch::kLong);
-    auto a = inp.accessor<int64_t, 2>();
-    const int64_t take = std::min<int64_t>(static_cast<int64_t>(seq.size()), L);
-    for (int64_t t = 0; t < take; ++t)
-      a[0][L - take + t] = seq[seq.size() - static_cast<size_t>(take) + static_cast<size_t>(t)];
+    if (seq.empty()) return std::vector<float>(static_cast<size_t>(c_.d), 0.0f);
     torch::NoGradGuard no_grad;
-    auto h = net_->Encode(inp).index({0, L - 1}).contiguous();
+    auto inp = Batch({&seq});
+    auto h = net_->Encode(inp).select(1, inp.size(1) - 1).contiguous();
     return std::vector<float>(h.data_ptr<float>(), h.data_ptr<float>() + c_.d);
   }
 
@@ -385,30 +493,20 @@ class SasRec : public rec::Model {
     const size_t chunk = 256;
     for (size_t start = 0; start < users.size(); start += chunk) {
       const size_t end = std::min(users.size(), start + chunk);
-      const int64_t B = static_cast<int64_t>(end - start), L = c_.len;
-      auto inp = torch::zeros({B, L}, torch::kLong);
-      auto a = inp.accessor<int64_t, 2>();
-      std::vector<int64_t> tg(static_cast<size_t>(B));
-      for (int64_t r = 0; r < B; ++r) {
-        const size_t i = users[start + static_cast<size_t>(r)];
-        const auto& s = seqs[i];
-        const int64_t take = std::min<int64_t>(static_cast<int64_t>(s.size()), L);
-        for (int64_t t = 0; t < take; ++t)
-          a[r][L - take + t] = s[s.size() - static_cast<size_t>(take) + static_cast<size_t>(t)];
-        tg[static_cast<size_t>(r)] = target[i];
-      }
-      auto h = net_->Encode(inp).select(1, L - 1);  // [B, d]
-      auto scores = torch::matmul(h, e.t());        // [B, n+1]
-      scores.select(1, 0).fill_(-1e30);
-      // Seen items do not compete (as in exclude-seen serving).
-      for (int64_t r = 0; r < B; ++r) {
-        for (int64_t x : seqs[users[start + static_cast<size_t>(r)]]) scores[r][x] = -1e30;
-      }
+      std::vector<const std::vector<int64_t>*> rows;
+      for (size_t r = start; r < end; ++r) rows.push_back(&seqs[users[r]]);
+      auto inp = Batch(rows);
+      auto h = net_->Encode(inp).select(1, inp.size(1) - 1);  // [B, d]
+      auto scores = torch::matmul(h, e.t()).contiguous();   // [B, n+1]
       auto acc = scores.accessor<float, 2>();
-      for (int64_t r = 0; r < B; ++r) {
-        const float t = acc[r][tg[static_cast<size_t>(r)]];
+      for (size_t r = 0; r < rows.size(); ++r) {
+        const int64_t row = static_cast<int64_t>(r);
+        acc[row][0] = -1e30f;
+        // Seen items do not compete (as in exclude-seen serving).
+        for (int64_t x : *rows[r]) acc[row][x] = -1e30f;
+        const float t = acc[row][target[users[start + r]]];
         int64_t rank = 0;
-        for (int64_t j = 1; j < scores.size(1) && rank < 10; ++j) rank += acc[r][j] > t;
+        for (int64_t j = 1; j < scores.size(1) && rank < 10; ++j) rank += acc[row][j] > t;
         if (rank < 10) sum += 1.0 / std::log2(static_cast<double>(rank) + 2.0);
       }
     }
@@ -432,10 +530,27 @@ class SasRec : public rec::Model {
 
 }  // namespace
 
+// libtorch allocates and frees multi-megabyte tensors (the item table's
+// gradient, Adam's temporaries) every step. glibc returns such blocks to the
+// kernel on free and page-faults them back in on the next step, which tripled
+// SASRec's backward pass on Games. Keep freed memory in the heap instead.
+void TuneAllocator() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
+}
+
 void RegisterModels() {
+  TuneAllocator();
   rec::RegisterModelFactory("sasrec", [](rec::Spec& spec) { return std::make_unique<SasRec>(spec); });
 }
 
 }  // namespace souk::deep
 
 extern "C" void souk_deep_register() { souk::deep::RegisterModels(); }
+
+extern "C" int64_t souk_deep_sasrec_states(const souk::rec::Model* model, const uint32_t* items, int64_t n,
+                                           float* out, int64_t out_rows) {
+  const auto* s = dynamic_cast<const souk::deep::SasRec*>(model);
+  return s == nullptr ? -1 : s->States(items, n, out, out_rows);
+}
