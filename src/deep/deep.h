@@ -15,6 +15,12 @@
 //          epochs=200,patience=5,every=2,loss=bce,neg=1,minutes=20
 //    (`minutes` is a training time budget: training stops after the first
 //    validation past it and keeps the best epoch so far; 0 = no budget.)
+//
+// Text encoders (text::TextEncoder, spec in text/text.h):
+//  - torchscript: a pretrained transformer exported with torch.jit.trace
+//    (e.g. sentence-transformers/all-MiniLM-L6-v2; docs/deep.md says how),
+//    fed BERT WordPiece ids; mean or [CLS] pooling, optional L2
+//    normalisation, batched, with a thread cap.
 #pragma once
 
 namespace souk::deep {
@@ -25,10 +31,15 @@ void RegisterModels();
 // The model family names this module provides.
 inline constexpr const char* kModelNames[] = {"sasrec"};
 
+// Registers the text encoder kinds with text::MakeEncoder.
+void RegisterEncoders();
+
+// The encoder kinds this module provides.
+inline constexpr const char* kEncoderNames[] = {"torchscript"};
+
 }  // namespace souk::deep
 
 // The module's entry point for dlopen (the `souk` executable loads
-// libsouk_deep.so from its own directory when a deep model is named).
+// libsouk_deep.so from its own directory when a deep model or an encoder is
+// named): registers the models and the encoders.
 extern "C" void souk_deep_register();
-
-namespace souk::deep {}  // namespace souk::deep

@@ -437,5 +437,3 @@ void RegisterModels() {
 }
 
 }  // namespace souk::deep
-
-extern "C" void souk_deep_register() { souk::deep::RegisterModels(); }
