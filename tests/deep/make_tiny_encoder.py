@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""Writes a tiny TorchScript text encoder and the reference outputs that
+tests/integration/embed_test.cc checks `souk embed` against.
+
+usage: make_tiny_encoder.py OUTDIR
+
+OUTDIR gets:
+  vocab.txt        a few hundred WordPiece tokens ([PAD]=0, [UNK], [CLS], [SEP],
+                   [MASK], punctuation, letters and ## pieces, words, CJK, accents)
+  model.pt         a 2-layer transformer encoder (hidden 32) traced with
+                   torch.jit.trace; forward(input_ids, attention_mask) returns a
+                   tuple (last_hidden_state [B, T, 32], pooled [B, 32]), as
+                   HuggingFace models traced with torchscript=True do
+  model_plain.pt   the same network returning the hidden-state tensor itself
+  model_pooled.pt  a wrong export: returns [B, 32] (for the error test)
+  texts.txt        the test sentences, one a line
+  reference.json   per configuration: the spec options, and per text the ids
+                   (from the reference tokenizer below) and the pooled vector
+
+The tokenizer here is written from the published algorithm (google-research/
+bert tokenization.py: BasicTokenizer + WordpieceTokenizer), with the two
+things HuggingFace's BertTokenizer adds: NFC before the whitespace split,
+and lower-casing character by character. No transformers package is needed.
+Only Debian's python3-torch.
+"""
+
+import json
+import os
+import sys
+import unicodedata
+
+import torch
+from torch import nn
+
+# ---- reference tokenizer ----------------------------------------------------
+
+
+def is_whitespace(ch):
+    if ch in (" ", "\t", "\n", "\r"):
+        return True
+    return unicodedata.category(ch) == "Zs"
+
+
+def is_control(ch):
+    if ch in ("\t", "\n", "\r"):
+        return False
+    return unicodedata.category(ch) in ("Cc", "Cf")
+
+
+def is_punctuation(ch):
+    cp = ord(ch)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(ch).startswith("P")
+
+
+def is_chinese_char(cp):
+    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
+            or 0x2A700 <= cp <= 0x2B73F or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF
+            or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
+
+
+def basic_tokenize(text, lower, strip_accents):
+    out = []
+    for ch in text:  # _clean_text
+        cp = ord(ch)
+        if cp == 0 or cp == 0xFFFD or is_control(ch):
+            continue
+        out.append(" " if is_whitespace(ch) else ch)
+    text = "".join(out)
+    text = "".join(" %s " % ch if is_chinese_char(ord(ch)) else ch for ch in text)  # _tokenize_chinese_chars
+    text = unicodedata.normalize("NFC", text)  # HuggingFace
+    words = []
+    for token in text.split():
+        if lower:
+            token = "".join(ch.lower() for ch in token)  # HuggingFace: per character
+        if strip_accents:
+            token = "".join(ch for ch in unicodedata.normalize("NFD", token) if unicodedata.category(ch) != "Mn")
+        piece = []  # _run_split_on_punc
+        for ch in token:
+            if is_punctuation(ch):
+                if piece:
+                    words.append("".join(piece))
+                    piece = []
+                words.append(ch)
+            else:
+                piece.append(ch)
+        if piece:
+            words.append("".join(piece))
+    return " ".join(words).split()
+
+
+def wordpiece(word, vocab, max_chars=100):
+    if len(word) > max_chars:
+        return ["[UNK]"]
+    pieces = []
+    start = 0
+    while start < len(word):
+        end = len(word)
+        cur = None
+        while start < end:
+            sub = word[start:end]
+            if start > 0:
+                sub = "##" + sub
+            if sub in vocab:
+                cur = sub
+                break
+            end -= 1
+        if cur is None:
+            return ["[UNK]"]
+        pieces.append(cur)
+        start = end
+    return pieces
+
+
+def encode(text, vocab, lower, strip_accents, maxlen):
+    pieces = []
+    for w in basic_tokenize(text, lower, strip_accents):
+        pieces.extend(wordpiece(w, vocab))
+    ids = [vocab[p] for p in pieces][: maxlen - 2]
+    return [vocab["[CLS]"]] + ids + [vocab["[SEP]"]]
+
+
+# ---- the data -----------------------------------------------------------------
+
+PUNCT = list("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~") + ["—", "…", "«", "»", "¿", "¡"]
+LETTERS = [c for c in "abcdefghijklmnoprstuvwxyz"]  # no q: q-words are [UNK]
+WORDS = """the quick brown fox jumps over lazy dog and then runs away from red running shoes for men
+hello world off cafe creme brulee naive facade un ##aff ##able ##ing ##er ##s ##ed run runner iphone pro
+max gb tab separated text with zero width stra ##sse istanbul angstrom zurich blue cotton shirt size
+women kids sale new best price free shipping phone case black white leather bag watch""".split()
+CASED = """Red Hello Café Crème Brûlée USB Straße İstanbul ÅNGSTRÖM Zürich iPhone Pro Max The
+café crème brûlée naïve façade é ##é è ##è ü ##ü ö ##ö ß ##ß ç ##ç ï ##ï û ##û""".split()
+CJK = list("运动鞋很好看手机壳中国的红色")
+
+TEXTS = [
+    "Red running shoes for men",
+    "Café crème brûlée, naïve façade",
+    "Hello, world!!! (USB-C) $9.99 & 50% off... «sale» ¿best?",
+    "运动鞋很好看",
+    "iPhone 15 Pro Max 256GB 手机壳 black",
+    "qwerty xyzzy Ωmega 🙂 カメラ",
+    "unaffable running runner runs",
+    "the quick brown fox jumps over the lazy dog and then the dog runs away from the fox",
+    "ÅNGSTRÖM Straße İstanbul Zürich",
+    "Tab\tseparated\u00a0text\u3000with\u200bzero width\u00adsoft",
+    "   ",
+    "supercalifragilistic" * 6 + " shirt",
+    "Cafe\u0301 decomposed e\u0301",
+]
+
+# Configurations: the spec options souk embed gets, and the tokenizer and
+# pooling settings they mean.
+CONFIGS = [
+    {"name": "uncased_mean", "spec": "pool=mean,norm=1,maxlen=16,bs=4", "lower": True, "strip": True,
+     "pool": "mean", "norm": True, "maxlen": 16},
+    {"name": "cased_cls", "spec": "pool=cls,norm=0,lower=0,maxlen=16,bs=5", "lower": False, "strip": False,
+     "pool": "cls", "norm": False, "maxlen": 16},
+    {"name": "uncased_keep_accents", "spec": "pool=mean,norm=0,lower=1,strip_accents=0,maxlen=24,bs=8",
+     "lower": True, "strip": False, "pool": "mean", "norm": False, "maxlen": 24},
+]
+
+
+class TinyEncoder(nn.Module):
+    """Token + position embeddings, a 2-layer transformer encoder that
+    ignores padding (the attention mask as key padding mask), layer norm."""
+
+    def __init__(self, vocab_size, hidden=32, layers=2, heads=4, max_positions=64):
+        super().__init__()
+        self.tok = nn.Embedding(vocab_size, hidden)
+        self.pos = nn.Embedding(max_positions, hidden)
+        layer = nn.TransformerEncoderLayer(hidden, heads, dim_feedforward=64, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(hidden)
+
+    def forward(self, input_ids, attention_mask):
+        # Positions from a cumulative sum, not arange(T): the trace then
+        # follows the input's width instead of freezing the traced one.
+        positions = torch.cumsum(torch.ones_like(input_ids), dim=1) - 1
+        x = self.tok(input_ids) + self.pos(positions)
+        x = self.encoder(x, src_key_padding_mask=attention_mask == 0)
+        h = self.norm(x)
+        return h, h[:, 0]
+
+
+class Plain(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, input_ids, attention_mask):
+        return self.inner(input_ids, attention_mask)[0]
+
+
+class Pooled(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, input_ids, attention_mask):
+        return self.inner(input_ids, attention_mask)[1]
+
+
+def pool(hidden, mask, how, norm):
+    if how == "cls":
+        v = hidden[:, 0]
+    else:
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        v = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    if norm:
+        v = torch.nn.functional.normalize(v, p=2, dim=1)
+    return v
+
+
+def main():
+    out_dir = sys.argv[1]
+    os.makedirs(out_dir, exist_ok=True)
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    for group in (PUNCT, [str(d) for d in range(10)], ["##" + str(d) for d in range(10)], LETTERS,
+                  ["##" + c for c in LETTERS], [c.upper() for c in LETTERS], WORDS, CASED, CJK):
+        for t in group:
+            if t not in tokens:
+                tokens.append(t)
+    vocab = {t: i for i, t in enumerate(tokens)}
+    with open(os.path.join(out_dir, "vocab.txt"), "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(tokens) + "\n")
+    with open(os.path.join(out_dir, "texts.txt"), "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(TEXTS) + "\n")
+
+    torch.manual_seed(1234)
+    torch.set_num_threads(1)
+    model = TinyEncoder(len(tokens)).eval()
+    # Traced with gradients on: nn.TransformerEncoder's inference fast path
+    # (nested tensors) is then off, so the trace records the plain ops.
+    example_ids = torch.tensor([encode(TEXTS[0], vocab, True, True, 16)] * 2)
+    example_mask = torch.ones_like(example_ids)
+    for name, net in (("model.pt", model), ("model_plain.pt", Plain(model)), ("model_pooled.pt", Pooled(model))):
+        traced = torch.jit.trace(net, (example_ids, example_mask), check_trace=False)
+        traced.save(os.path.join(out_dir, name))
+
+    reference = {"texts": TEXTS, "vocab_size": len(tokens), "configs": []}
+    for c in CONFIGS:
+        ids = [encode(t, vocab, c["lower"], c["strip"], c["maxlen"]) for t in TEXTS]
+        width = c["maxlen"]
+        batch = torch.full((len(ids), width), vocab["[PAD]"], dtype=torch.long)
+        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for r, row in enumerate(ids):
+            batch[r, : len(row)] = torch.tensor(row)
+            mask[r, : len(row)] = 1
+        hidden = model(batch, mask)[0].detach()
+        vectors = pool(hidden, mask, c["pool"], c["norm"])
+        reference["configs"].append({
+            "name": c["name"],
+            "spec": c["spec"],
+            "ids": ids,
+            "tokens": [[tokens[i] for i in row] for row in ids],
+            "vectors": vectors.tolist(),
+        })
+    with open(os.path.join(out_dir, "reference.json"), "w", encoding="utf-8") as f:
+        json.dump(reference, f, ensure_ascii=False, indent=1)
+
+
+if __name__ == "__main__":
+    main()
