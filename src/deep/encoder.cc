@@ -6,6 +6,7 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -60,11 +61,20 @@ class TorchScriptEncoder : public text::TextEncoder {
     try {
       module_ = torch::jit::load(path, torch::kCPU);
       module_.eval();
-    } catch (const std::exception& e) {  // c10::Error for a file that is not a TorchScript zip
-      return Status::Corruption("'" + path +
-                                "' is not a TorchScript archive (export one with torch.jit.trace and "
-                                "torch.jit.save; see docs/deep.md): " +
-                                TorchMessage(e));
+    } catch (const std::exception& e) {
+      const std::string why = TorchMessage(e);
+      // The zip reader fails on anything that is not a TorchScript file
+      // (truncated, a state_dict pickle, text); any other failure is a
+      // TorchScript file this libtorch cannot run, usually one exported
+      // with a newer torch (operators it does not know).
+      if (why.find("PytorchStreamReader") != std::string::npos || why.find("zip") != std::string::npos)
+        return Status::Corruption("'" + path +
+                                  "' is not a TorchScript archive (export one with torch.jit.trace and "
+                                  "torch.jit.save; see docs/deep.md): " +
+                                  why);
+      return Status::InvalidArgument(
+          "cannot load TorchScript model '" + path +
+          "' with libtorch " TORCH_VERSION " (exported with a newer torch? see docs/deep.md): " + why);
     }
     // One probe batch, in the shape every call will have, checks the
     // model's signature and output and gives the vector size.

@@ -13,6 +13,7 @@ OUTDIR gets:
                    HuggingFace models traced with torchscript=True do
   model_plain.pt   the same network returning the hidden-state tensor itself
   model_pooled.pt  a wrong export: returns [B, 32] (for the error test)
+  state_dict.pt    another: torch.save of the weights, not TorchScript
   texts.txt        the test sentences, one a line
   reference.json   per configuration: the spec options, and per text the ids
                    (from the reference tokenizer below) and the pooled vector
@@ -237,6 +238,8 @@ def main():
     for name, net in (("model.pt", model), ("model_plain.pt", Plain(model)), ("model_pooled.pt", Pooled(model))):
         traced = torch.jit.trace(net, (example_ids, example_mask), check_trace=False)
         traced.save(os.path.join(out_dir, name))
+    # A common mistake: torch.save of the weights, a zip but not TorchScript.
+    torch.save(model.state_dict(), os.path.join(out_dir, "state_dict.pt"))
 
     reference = {"texts": TEXTS, "vocab_size": len(tokens), "configs": []}
     for c in CONFIGS:

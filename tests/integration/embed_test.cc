@@ -247,6 +247,7 @@ TEST_F(Embed, BrokenFilesGiveOneLineErrors) {
                      "is not a TorchScript archive");
   ExpectOneLineError(embed("torchscript:path=" + (dir_ / "notes.pt") + ",vocab=" + vocab + ",maxlen=16"),
                      "is not a TorchScript archive");
+  ExpectOneLineError(embed(Spec("state_dict.pt", "maxlen=16")), "is not a TorchScript archive");
   ExpectOneLineError(embed("torchscript:path=" + (dir_ / "missing.pt") + ",vocab=" + vocab),
                      "TorchScript model '" + (dir_ / "missing.pt") + "' not found");
   ExpectOneLineError(embed("torchscript:path=" + Asset("model.pt") + ",vocab=" + (dir_ / "missing.txt")),
