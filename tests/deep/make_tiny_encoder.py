@@ -18,109 +18,20 @@ OUTDIR gets:
   reference.json   per configuration: the spec options, and per text the ids
                    (from the reference tokenizer below) and the pooled vector
 
-The tokenizer here is written from the published algorithm (google-research/
-bert tokenization.py: BasicTokenizer + WordpieceTokenizer), with the two
-things HuggingFace's BertTokenizer adds: NFC before the whitespace split,
-and lower-casing character by character. No transformers package is needed.
-Only Debian's python3-torch.
+The ids come from wordpiece_ref.py beside this script: a tokenizer written
+from the published algorithm (google-research/bert tokenization.py), with no
+transformers package. Only Debian's python3-torch is needed.
 """
 
 import json
 import os
 import sys
-import unicodedata
 
 import torch
 from torch import nn
 
-# ---- reference tokenizer ----------------------------------------------------
-
-
-def is_whitespace(ch):
-    if ch in (" ", "\t", "\n", "\r"):
-        return True
-    return unicodedata.category(ch) == "Zs"
-
-
-def is_control(ch):
-    if ch in ("\t", "\n", "\r"):
-        return False
-    return unicodedata.category(ch) in ("Cc", "Cf")
-
-
-def is_punctuation(ch):
-    cp = ord(ch)
-    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
-        return True
-    return unicodedata.category(ch).startswith("P")
-
-
-def is_chinese_char(cp):
-    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
-            or 0x2A700 <= cp <= 0x2B73F or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF
-            or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
-
-
-def basic_tokenize(text, lower, strip_accents):
-    out = []
-    for ch in text:  # _clean_text
-        cp = ord(ch)
-        if cp == 0 or cp == 0xFFFD or is_control(ch):
-            continue
-        out.append(" " if is_whitespace(ch) else ch)
-    text = "".join(out)
-    text = "".join(" %s " % ch if is_chinese_char(ord(ch)) else ch for ch in text)  # _tokenize_chinese_chars
-    text = unicodedata.normalize("NFC", text)  # HuggingFace
-    words = []
-    for token in text.split():
-        if lower:
-            token = "".join(ch.lower() for ch in token)  # HuggingFace: per character
-        if strip_accents:
-            token = "".join(ch for ch in unicodedata.normalize("NFD", token) if unicodedata.category(ch) != "Mn")
-        piece = []  # _run_split_on_punc
-        for ch in token:
-            if is_punctuation(ch):
-                if piece:
-                    words.append("".join(piece))
-                    piece = []
-                words.append(ch)
-            else:
-                piece.append(ch)
-        if piece:
-            words.append("".join(piece))
-    return " ".join(words).split()
-
-
-def wordpiece(word, vocab, max_chars=100):
-    if len(word) > max_chars:
-        return ["[UNK]"]
-    pieces = []
-    start = 0
-    while start < len(word):
-        end = len(word)
-        cur = None
-        while start < end:
-            sub = word[start:end]
-            if start > 0:
-                sub = "##" + sub
-            if sub in vocab:
-                cur = sub
-                break
-            end -= 1
-        if cur is None:
-            return ["[UNK]"]
-        pieces.append(cur)
-        start = end
-    return pieces
-
-
-def encode(text, vocab, lower, strip_accents, maxlen):
-    pieces = []
-    for w in basic_tokenize(text, lower, strip_accents):
-        pieces.extend(wordpiece(w, vocab))
-    ids = [vocab[p] for p in pieces][: maxlen - 2]
-    return [vocab["[CLS]"]] + ids + [vocab["[SEP]"]]
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wordpiece_ref import encode  # noqa: E402  (the reference tokenizer, torch-free)
 
 # ---- the data -----------------------------------------------------------------
 
