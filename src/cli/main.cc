@@ -328,7 +328,7 @@ int main(int argc, char** argv) {
                       "embed every catalog item (title, description, brand, category) into DIR/vectors/");
   embed_cmd->add_option("--name", embargs.name,
                         "--items: writes DIR/vectors/items-NAME.f32 (default: the model's stem)");
-  embed_cmd->add_flag("--tokens", embargs.tokens, "with --json: also the ids and word pieces the model saw");
+  embed_cmd->add_flag("--tokens", embargs.tokens, "also print the word pieces (and with --json the ids) the model saw");
   embed_cmd->add_flag("--json", as_json, "machine-readable output");
 
   auto* score_cmd = app.add_subcommand("score-lists", "HR/MRR/NDCG/recall of ranked lists made elsewhere");
