@@ -128,9 +128,10 @@ TEST_F(Embed, IdsAndVectorsMatchThePythonReference) {
   worst = std::max(worst, CheckAgainstReference(reference_["configs"][1], "model.pt", ",shape=dynamic,bs=1,threads=1"));
   std::printf("[ embed    ] worst max abs diff over all runs: %.3g\n", worst);
   RecordProperty("max_abs_diff", std::to_string(worst));
-}
 
-TEST_F(Embed, PlainTextOutput) {
+  // The plain-text output (repeated --text) shows the same pieces. (Part of
+  // this test rather than its own: ctest runs each test in a new process,
+  // which traces the model again.)
   CmdResult r = Souk("embed " + shop_ + " --encoder " + Spec("model.pt", "maxlen=16") +
                      " --text 'Red running shoes for men' --text '运动鞋很好看' --tokens");
   ASSERT_EQ(r.code, 0) << r.err;
