@@ -75,4 +75,18 @@ int RunsCommand(const std::string& dir, const std::string& run, bool as_json);
 // produced elsewhere (lines TARGET<TAB>ITEM,ITEM,...), with souk's metric code.
 int ScoreListsCommand(const std::string& path, const std::vector<size_t>& ks, bool as_json);
 
+struct EmbedArgs {
+  std::string dir;
+  std::string encoder;             // spec: torchscript:path=...,vocab=...
+  std::vector<std::string> texts;  // --text (repeatable), or
+  std::string texts_file;          // --texts FILE: one text a line, or
+  bool items = false;              // --items: the catalog -> DIR/vectors/items-NAME.f32
+  std::string name;                // NAME above (default: the model file's stem)
+  bool tokens = false;             // --json lines also carry "ids" and "tokens"
+  bool json = false;
+};
+
+// `souk embed DIR --encoder SPEC --text T... | --texts FILE | --items`.
+int EmbedCommand(const EmbedArgs& args, Store* store);
+
 }  // namespace souk::cli

@@ -22,6 +22,7 @@
 #include "ingest/ingest.h"
 #include "rec/rec.h"
 #include "store/store.h"
+#include "text/text.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -120,17 +121,10 @@ Status RunImport(Opened& o, const std::vector<std::pair<std::string, std::string
 
 void PrintJson(const json& j) { std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str()); }
 
-}  // namespace
-}  // namespace souk
-
-int main(int argc, char** argv) {
-  using namespace souk;
-  rec::ChooseBlasKernels();  // before the deep module or EASE load OpenBLAS
-  // Deep models live in libsouk_deep.so beside the binary, loaded on first use.
-  rec::SetModelLoader([](const std::string& name) -> Status {
-    bool deep_name = false;
-    for (const char* n : deep::kModelNames) deep_name = deep_name || name == n;
-    if (!deep_name) return Status::Ok();
+// dlopens libsouk_deep.so (beside the binary) and registers its models and
+// encoders; once per process.
+Status LoadDeepModule() {
+  static const Status loaded = [] {
     std::error_code ec;
     const fs::path module = fs::read_symlink("/proc/self/exe", ec).parent_path() / "libsouk_deep.so";
     void* lib = dlopen(module.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -138,6 +132,27 @@ int main(int argc, char** argv) {
     auto reg = reinterpret_cast<void (*)()>(dlsym(lib, "souk_deep_register"));
     if (reg == nullptr) return Status::NotFound(fmt::format("{} has no souk_deep_register", module.string()));
     reg();
+    return Status::Ok();
+  }();
+  return loaded;
+}
+
+}  // namespace
+}  // namespace souk
+
+int main(int argc, char** argv) {
+  using namespace souk;
+  rec::ChooseBlasKernels();  // before the deep module or EASE load OpenBLAS
+  // Deep models and text encoders live in libsouk_deep.so beside the binary,
+  // loaded on first use.
+  rec::SetModelLoader([](const std::string& name) -> Status {
+    for (const char* n : deep::kModelNames)
+      if (name == n) return LoadDeepModule();
+    return Status::Ok();
+  });
+  text::SetEncoderLoader([](const std::string& kind) -> Status {
+    for (const char* n : deep::kEncoderNames)
+      if (kind == n) return LoadDeepModule();
     return Status::Ok();
   });
   CLI::App app{"souk: e-commerce search, recommendations and data quality in one engine"};
@@ -296,6 +311,26 @@ int main(int argc, char** argv) {
   tune_cmd->add_option("--protocol", rargs.protocol, "full, sampled:N or popsampled:N")->capture_default_str();
   tune_cmd->add_flag("--json", as_json, "machine-readable output");
 
+  // embed
+  auto* embed_cmd = app.add_subcommand("embed", "Dense vectors of texts or of the catalog from a pretrained encoder");
+  cli::EmbedArgs embargs;
+  embed_cmd->add_option("DIR", dir, "data directory")->required();
+  embed_cmd
+      ->add_option("--encoder", embargs.encoder,
+                   "torchscript:path=MODEL.pt,vocab=VOCAB.txt[,pool=mean|cls,norm=1,lower=1,strip_accents=1,"
+                   "maxlen=128,bs=32,threads=0,shape=fixed|dynamic]")
+      ->required();
+  embed_cmd->add_option("--text", embargs.texts, "a text to embed (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  embed_cmd->add_option("--texts", embargs.texts_file, "one text a line -> one line each");
+  embed_cmd->add_flag("--items", embargs.items,
+                      "embed every catalog item (title, description, brand, category) into DIR/vectors/");
+  embed_cmd->add_option("--name", embargs.name,
+                        "--items: writes DIR/vectors/items-NAME.f32 (default: the model's stem)");
+  embed_cmd->add_flag("--tokens", embargs.tokens, "also print the word pieces (and with --json the ids) the model saw");
+  embed_cmd->add_flag("--json", as_json, "machine-readable output");
+
   auto* score_cmd = app.add_subcommand("score-lists", "HR/MRR/NDCG/recall of ranked lists made elsewhere");
   std::string lists_file;
   std::vector<size_t> score_ks = {10, 20};
@@ -314,6 +349,14 @@ int main(int argc, char** argv) {
   if (runs_cmd->parsed()) return cli::RunsCommand(dir, run_name, as_json);
 
   if (score_cmd->parsed()) return cli::ScoreListsCommand(lists_file, score_ks, as_json);
+
+  if (embed_cmd->parsed()) {
+    auto o = OpenDir(dir);
+    if (!o.ok()) return Fail(o.status());
+    embargs.dir = dir;
+    embargs.json = as_json;
+    return cli::EmbedCommand(embargs, o->store.get());
+  }
 
   if (train_cmd->parsed() || rec_cmd->parsed() || sim_cmd->parsed() || eval_cmd->parsed() || tune_cmd->parsed()) {
     auto o = OpenDir(dir);

@@ -15,6 +15,12 @@
 //          epochs=200,patience=5,every=2,loss=bce,neg=1,minutes=20
 //    (`minutes` is a training time budget: training stops after the first
 //    validation past it and keeps the best epoch so far; 0 = no budget.)
+//
+// Text encoders (text::TextEncoder, spec in text/text.h):
+//  - torchscript: a pretrained transformer exported with torch.jit.trace
+//    (e.g. sentence-transformers/all-MiniLM-L6-v2; docs/deep.md says how),
+//    fed BERT WordPiece ids; mean or [CLS] pooling, optional L2
+//    normalisation, batched, with a thread cap.
 #pragma once
 
 #include <cstdint>
@@ -27,10 +33,17 @@ void RegisterModels();
 // The model family names this module provides.
 inline constexpr const char* kModelNames[] = {"sasrec"};
 
+// Registers the text encoder kinds with text::MakeEncoder.
+void RegisterEncoders();
+
+// The encoder kinds this module provides.
+inline constexpr const char* kEncoderNames[] = {"torchscript"};
+
 }  // namespace souk::deep
 
 // The module's entry point for dlopen (the `souk` executable loads
-// libsouk_deep.so from its own directory when a deep model is named).
+// libsouk_deep.so from its own directory when a deep model or an encoder is
+// named): registers the models and the encoders.
 extern "C" void souk_deep_register();
 
 namespace souk::rec {
@@ -45,5 +58,3 @@ class Model;
 // attention); the tests check that, and explanations can use it.
 extern "C" int64_t souk_deep_sasrec_states(const souk::rec::Model* model, const uint32_t* items, int64_t n,
                                            float* out, int64_t out_rows);
-
-namespace souk::deep {}  // namespace souk::deep

@@ -547,8 +547,6 @@ void RegisterModels() {
 
 }  // namespace souk::deep
 
-extern "C" void souk_deep_register() { souk::deep::RegisterModels(); }
-
 extern "C" int64_t souk_deep_sasrec_states(const souk::rec::Model* model, const uint32_t* items, int64_t n,
                                            float* out, int64_t out_rows) {
   const auto* s = dynamic_cast<const souk::deep::SasRec*>(model);

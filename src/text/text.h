@@ -77,9 +77,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -199,5 +203,197 @@ int BoundedEditDistance(std::string_view a, std::string_view b, int max_distance
 // iphone15, 500ml, x200, 128gb, 4.5. Typo tolerance must leave these alone
 // (500ml is not a typo of 250ml).
 bool IsNumericOrCode(std::string_view term);
+
+// ---- WordPiece: BERT's tokenizer, for pretrained text encoders ----------
+//
+// A model trained with BERT's vocabulary must see exactly the ids its
+// training saw, so this is BERT's published algorithm as HuggingFace's
+// BertTokenizer (the slow, Python one) runs it, not souk's Analyzer:
+//
+//  1. Clean: NUL, U+FFFD and control characters (categories Cc, Cf; tab,
+//     newline and carriage return are whitespace) are dropped; whitespace
+//     (space, tab, newline, CR, category Zs) becomes a space. Invalid UTF-8
+//     is read as U+FFFD, so it is dropped too.
+//  2. CJK: every CJK ideograph (BERT's _is_chinese_char ranges: U+4E00-9FFF,
+//     3400-4DBF, 20000-2A6DF, 2A700-2B73F, 2B740-2B81F, 2B820-2CEAF,
+//     F900-FAFF, 2F800-2FA1F) gets a space on each side (cjk, on by default).
+//     Kana and Hangul are not ideographs and stay in their words.
+//  3. NFC, then split on whitespace (HuggingFace added the NFC step).
+//  4. Per word: lower-case (as Python's str.lower() of each character; so
+//     capital sigma always becomes σ, as HuggingFace lower-cases character
+//     by character), then strip accents: NFD and drop nonspacing marks (Mn).
+//     Accent stripping follows lower-casing unless set (BERT's default).
+//  5. Punctuation splits: every punctuation character (ASCII 33-47, 58-64,
+//     91-96, 123-126, or a Unicode P* category) is a word of its own.
+//  6. WordPiece: each word is split greedily into the longest vocabulary
+//     entries from the left, pieces after the first prefixed with "##"
+//     (unaffable -> un ##aff ##able). A word with an unmatched remainder, or
+//     longer than max_chars_per_word characters, is one [UNK].
+//
+// Encode adds [CLS] before and [SEP] after the pieces and truncates the
+// pieces so the whole is at most max_len ids. Special tokens written in the
+// text ("[SEP]") are tokenized as ordinary text (HuggingFace would keep them
+// whole): a product title cannot inject a separator into a model's input.
+//
+// Thread-safety: a WordPieceTokenizer is immutable; any number of threads may
+// call its const methods.
+
+struct WordPieceOptions {
+  bool lower_case = true;  // an "uncased" model
+  // NFD + drop nonspacing marks (café -> cafe). Unset: on exactly when
+  // lower_case is, as in BERT.
+  std::optional<bool> strip_accents;
+  bool split_cjk = true;            // spaces around CJK ideographs (tokenize_chinese_chars)
+  size_t max_len = 128;             // ids per text including [CLS] and [SEP]; >= 2
+  size_t max_chars_per_word = 100;  // longer words become [UNK]
+
+  bool StripsAccents() const { return strip_accents.value_or(lower_case); }
+};
+
+// Token ids for a batch of texts, padded to one width: rows x cols,
+// row-major. Each row is [CLS] pieces [SEP] then [PAD]s; mask is 1 on the
+// real ids and 0 on padding. ids and mask are int64, what torch models take.
+struct TokenBatch {
+  size_t rows = 0, cols = 0;
+  std::vector<int64_t> ids;
+  std::vector<int64_t> mask;
+};
+
+enum class Padding {
+  kMaxLen,   // every row max_len wide (the shape a model was traced with)
+  kLongest,  // as wide as the longest row of the batch
+};
+
+class WordPieceTokenizer {
+ public:
+  // Reads a BERT vocab.txt: one token per line (\n, \r\n or \r), id = line
+  // number from 0; a token listed twice keeps its last id (as HuggingFace).
+  // Errors: NotFound when the file does not exist, IoError when it cannot be
+  // read, Corruption for invalid UTF-8 (with the line), InvalidArgument when
+  // [UNK], [CLS], [SEP] or [PAD] is missing or the options are out of range.
+  static Result<std::shared_ptr<const WordPieceTokenizer>> Load(const std::string& vocab_path,
+                                                                const WordPieceOptions& options = {});
+  // The same from tokens in id order (tests, or a vocabulary held in memory).
+  static Result<std::shared_ptr<const WordPieceTokenizer>> FromTokens(std::vector<std::string> tokens,
+                                                                      const WordPieceOptions& options = {});
+
+  // Steps 1-5: the cleaned, normalized words and punctuation.
+  std::vector<std::string> BasicTokenize(std::string_view text) const;
+  // Steps 1-6: the word pieces ("[UNK]" for unmatched words).
+  std::vector<std::string> Tokenize(std::string_view text) const;
+  // Ids of Tokenize(text): no [CLS]/[SEP], no truncation.
+  std::vector<int64_t> TokenIds(std::string_view text) const;
+  // [CLS] ids [SEP], the pieces truncated so there are at most max_len ids.
+  std::vector<int64_t> Encode(std::string_view text) const;
+  // Encode of each text, padded with [PAD] (see Padding).
+  TokenBatch EncodeBatch(std::span<const std::string> texts, Padding padding = Padding::kMaxLen) const;
+
+  int64_t unk_id() const { return unk_; }
+  int64_t cls_id() const { return cls_; }
+  int64_t sep_id() const { return sep_; }
+  int64_t pad_id() const { return pad_; }
+  size_t vocab_size() const { return tokens_.size(); }
+  // The token of an id (vocab line), or "" when out of range.
+  const std::string& token(int64_t id) const;
+  const WordPieceOptions& options() const { return options_; }
+  // "wordpiece:lower=1,strip_accents=1,cjk=1,maxlen=128".
+  std::string Describe() const;
+
+ private:
+  WordPieceTokenizer() = default;
+  void WordPieces(const std::string& word, std::vector<int64_t>* out) const;
+
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  WordPieceOptions options_;
+  std::vector<std::string> tokens_;
+  std::unordered_map<std::string, int64_t, Hash, std::equal_to<>> ids_;
+  size_t max_token_bytes_ = 0;  // longest entry (without "##"): longer candidates cannot match
+  int64_t unk_ = -1, cls_ = -1, sep_ = -1, pad_ = -1;
+};
+
+// ---- Text encoders: texts -> dense vectors --------------------------------
+//
+// A TextEncoder turns texts into fixed-size vectors (sentence embeddings),
+// e.g. a pretrained transformer exported to TorchScript. This interface is
+// torch-free: implementations live in modules loaded on demand (src/deep's
+// libsouk_deep.so provides "torchscript") and register a factory here, so
+// the `souk` executable never links libtorch.
+//
+// Spec (every encoder can describe itself as one, and be built from it):
+//   torchscript:path=MODEL.pt,vocab=VOCAB.txt[,pool=mean|cls,norm=1,lower=1,
+//               strip_accents=1,cjk=1,maxlen=128,bs=32,threads=0,shape=fixed|dynamic]
+//  - path: a TorchScript file (torch.jit.trace of a model taking
+//    (input_ids, attention_mask), int64 [batch, tokens], and returning the
+//    last hidden states [batch, tokens, hidden], or a tuple/list/dict whose
+//    first element is that tensor, as HuggingFace models traced with
+//    torchscript=True do). Paths cannot contain ','.
+//  - vocab: its WordPiece vocab.txt (see WordPieceTokenizer).
+//  - pool: mean = the mean of the hidden states of the real tokens (masked
+//    mean, as sentence-transformers), cls = the hidden state of [CLS].
+//  - norm: 1 = scale each vector to unit L2 length (for cosine similarity).
+//  - lower, strip_accents, cjk, maxlen: WordPieceOptions (strip_accents
+//    unset: follows lower).
+//  - bs: texts per forward call; threads: libtorch's intra-op threads (0 =
+//    one per core).
+//  - shape: fixed = every call gets [bs, maxlen], short batches filled with
+//    padding rows: the shape the model was traced with, which a traced model
+//    may require; dynamic = [texts in the batch, longest text], faster for
+//    short texts, for models whose trace accepts any shape.
+enum class Pooling { kMean, kCls };
+
+struct EncoderOptions {
+  std::string kind = "torchscript";
+  std::string model_path;
+  std::string vocab_path;
+  Pooling pooling = Pooling::kMean;
+  bool normalize = true;
+  size_t batch_size = 32;
+  int threads = 0;
+  bool fixed_shape = true;
+  WordPieceOptions tokenizer;
+};
+
+// Parses a spec (above). Errors: InvalidArgument naming the key (unknown
+// keys, bad values, a missing path= or vocab=).
+Result<EncoderOptions> ParseEncoderSpec(std::string_view spec);
+// The spec of `options`, every key spelled out; ParseEncoderSpec of it gives
+// `options` back.
+std::string DescribeEncoder(const EncoderOptions& options);
+
+class TextEncoder {
+ public:
+  virtual ~TextEncoder() = default;
+  // Length of each vector.
+  virtual size_t dim() const = 0;
+  // The full spec (DescribeEncoder of its options).
+  virtual std::string Describe() const = 0;
+  // The tokenizer that makes the model's ids, or null for encoders without
+  // one.
+  virtual const WordPieceTokenizer* tokenizer() const { return nullptr; }
+  // Embeds `texts` into *out, resized to texts.size() x dim() floats,
+  // row-major, row i for texts[i]. Safe to call from several threads (calls
+  // are serialised: the model uses all its threads per call).
+  virtual Status Embed(std::span<const std::string> texts, std::vector<float>* out) const = 0;
+};
+
+// Modules register encoder kinds here (src/deep: "torchscript"). The factory
+// gets the parsed options and the tokenizer loaded from options.vocab_path.
+// Register before MakeEncoder; not thread-safe.
+using EncoderFactory = std::function<Result<std::unique_ptr<TextEncoder>>(
+    const EncoderOptions& options, std::shared_ptr<const WordPieceTokenizer> tokenizer)>;
+void RegisterEncoderFactory(const std::string& kind, EncoderFactory factory);
+
+// Called by MakeEncoder with a kind nothing registered yet: a chance to load
+// the module that provides it (the CLI loads libsouk_deep.so). Returns an
+// error to report, or Ok.
+using EncoderLoader = std::function<Status(const std::string& kind)>;
+void SetEncoderLoader(EncoderLoader loader);
+
+// Parses the spec, loads the vocab (so a bad vocab fails before any module
+// loads), then asks the kind's factory for the encoder.
+Result<std::unique_ptr<TextEncoder>> MakeEncoder(std::string_view spec);
 
 }  // namespace souk::text
