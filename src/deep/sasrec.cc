@@ -416,10 +416,25 @@ class SasRec : public rec::Model {
     }
     try {
       net_ = SasRecNet(num_items_, c_);
+      // Module::load replaces each tensor with the stored one whatever its
+      // shape, so compare against the shapes the spec implies.
+      std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
+      for (const auto& p : net_->named_parameters()) expected.emplace_back(p.key(), p.value().sizes().vec());
       torch::serialize::InputArchive ar;
       std::istringstream is(bytes);
       ar.load_from(is);
       net_->load(ar);
+      size_t k = 0;
+      for (const auto& p : net_->named_parameters()) {
+        if (k >= expected.size() || p.key() != expected[k].first || p.value().sizes().vec() != expected[k].second) {
+          std::ostringstream msg;
+          msg << "sasrec: model file has wrong shapes for its spec " << Describe() << ": " << p.key() << " is "
+              << p.value().sizes() << ", expected " << (k < expected.size() ? c10::IntArrayRef(expected[k].second) : c10::IntArrayRef{});
+          net_ = nullptr;
+          return Status::Corruption(msg.str());
+        }
+        ++k;
+      }
     } catch (const c10::Error& e) {
       return Status::Corruption(std::string("sasrec: cannot load the network (wrong shapes?): ") +
                                 e.what_without_backtrace());
