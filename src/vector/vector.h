@@ -15,8 +15,10 @@
 // An hnsw index answers exactly (the same answer as "exact") when that is as
 // cheap or cheaper: while it holds fewer than exact_below vectors, when a
 // search asks for it (SearchParams::exact), and when a filter allows so few
-// ids that walking the graph would visit most of it anyway. Exact search is
-// also the ground truth for MeasureRecall.
+// ids that walking the graph would visit most of it anyway; and for a query
+// the graph returned too few results for (a filter allowing fewer ids than
+// it seemed to, a graph cut up by removals). Exact search is also the
+// ground truth for MeasureRecall.
 //
 // Files: Save/LoadVectorIndex, format in docs/vector.md (magic "SOUKVECI",
 // version, kind, metric, dim, counts, spec, payload, checksum). A truncated,
@@ -65,7 +67,9 @@ struct VectorIndexOptions {
   // An hnsw index with fewer live vectors than this searches exactly: below
   // a few thousand vectors a scan is as fast as the graph and always right.
   size_t exact_below = 5000;
-  // Threads for Add (hnsw build) and for batch Search; 1 = the caller's.
+  // Threads one Add (the hnsw build) or one Search may use: a batch is
+  // split by query, one exact query over many rows by row. 1 = only the
+  // caller's thread, right for servers that run a request per thread.
   int threads = 1;
   // Seeds the hnsw level generator. With threads = 1 the same adds give the
   // same graph; parallel builds depend on scheduling.
