@@ -117,7 +117,11 @@ Result<std::unique_ptr<VectorIndex>> MakeVectorIndex(size_t dim, const VectorInd
   }
   SOUK_RETURN_IF_ERROR(CheckOptions(options));
   if (options.kind == IndexKind::kExact) return internal::NewExactIndex(dim, options);
-  return internal::NewHnswIndex(dim, options);
+  try {
+    return internal::NewHnswIndex(dim, options);
+  } catch (const std::exception& e) {  // hnswlib allocates its first arrays up front
+    return Status::ResourceExhausted(std::string("cannot allocate an hnsw index: ") + e.what());
+  }
 }
 
 Result<std::unique_ptr<VectorIndex>> MakeVectorIndex(std::string_view spec, size_t dim, int threads, uint64_t seed) {
