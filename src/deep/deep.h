@@ -6,13 +6,17 @@
 //  - sasrec: SASRec (Kang & McAuley 2018), self-attentive sequential
 //    recommendation: item + learned position embeddings, causal
 //    self-attention blocks with layer norm, dropout and a point-wise
-//    feed-forward net; trained with the paper's binary cross-entropy on one
-//    sampled negative per position (loss=bce) or a sampled softmax over many
-//    negatives (loss=ssm); early stopping on validation NDCG@10 (each user's
-//    last training item). Serving scores the user's current sequence, so
-//    events stored a moment ago count.
+//    feed-forward net. Losses: a sampled softmax over `neg` uniform
+//    negatives shared by the batch (loss=ssm, default; neg=0 = full
+//    softmax), the paper's binary cross-entropy on one sampled negative per
+//    position (loss=bce), or gBCE (loss=gbce, calibration t). Early stopping
+//    on validation NDCG@10 (the last item of 3,000 users, full ranking).
+//    Batches are length-bucketed and trimmed to their longest sequence.
+//    Serving scores the user's current sequence, so events stored a moment
+//    ago count.
 //    Spec: sasrec:d=50,len=50,layers=2,heads=1,drop=0.5,lr=0.001,bs=128,
-//          epochs=200,patience=5,every=2,loss=bce,neg=1,minutes=20
+//          epochs=200,patience=5,every=2,loss=ssm,neg=1024,l2=0,minutes=20
+//          [,holdout=val|all][,threads=N][,seed=S][,t=0.75 for gbce]
 //    (`minutes` is a training time budget: training stops after the first
 //    validation past it and keeps the best epoch so far; 0 = no budget.)
 //

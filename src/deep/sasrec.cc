@@ -27,10 +27,10 @@ namespace {
 using rec::FormatNumber;
 
 struct Config {
-  int64_t d = 50, len = 50, layers = 2, heads = 1, batch = 128, epochs = 200, patience = 5, every = 2, neg = 1;
+  int64_t d = 50, len = 50, layers = 2, heads = 1, batch = 128, epochs = 200, patience = 5, every = 2, neg = 1024;
   double dropout = 0.5, lr = 0.001, l2 = 0;
   double t = 0.75;  // gbce calibration
-  std::string loss = "bce";
+  std::string loss = "ssm";
   std::string holdout = "val";  // whose last item validation withholds: val users or all
   int64_t seed = -1;
   int64_t threads = 0;  // training threads; 0 = 1 below d=128, else rec.threads
@@ -142,8 +142,8 @@ class SasRec : public rec::Model {
     c_.epochs = spec.Int("epochs", 200);
     c_.patience = spec.Int("patience", 5);
     c_.every = spec.Int("every", 2);
-    c_.loss = spec.String("loss", "bce");
-    c_.neg = spec.Int("neg", 1);
+    c_.loss = spec.String("loss", "ssm");
+    c_.neg = spec.Int("neg", 1024);
     c_.l2 = spec.Double("l2", 0);
     c_.t = spec.Double("t", 0.75);
     c_.seed = spec.Int("seed", -1);
@@ -312,10 +312,11 @@ class SasRec : public rec::Model {
           loss = (torch::nn::functional::softplus(-pos_logit) + torch::nn::functional::softplus(neg_logit)).mean();
         } else {
           // Sampled softmax: each position's item against `neg` uniform
-          // negatives shared by the batch (neg=0: against every item).
+          // negatives shared by the batch (neg=0 or neg >= the catalog:
+          // against every item, a full softmax).
           // A negative equal to the position's own item is masked out.
           torch::Tensor cand;
-          if (c_.neg == 0) {
+          if (c_.neg == 0 || c_.neg >= static_cast<int64_t>(num_items_)) {
             cand = torch::arange(int64_t{1}, static_cast<int64_t>(num_items_) + 1, torch::kLong);
           } else {
             cand = torch::randint(1, static_cast<int64_t>(num_items_) + 1, {c_.neg}, torch::kLong);
