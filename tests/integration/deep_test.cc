@@ -85,6 +85,27 @@ TEST(Deep, SasRecLearnsAPlantedNextItemRule) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
 
+  // The training curve is on disk, and `souk runs` lists and shows it.
+  r = Souk(dir, "runs " + shop + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json runs = json::parse(r.out)["runs"];
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["model"].get<std::string>().rfind("sasrec:d=32,", 0), 0u) << runs[0];
+  const size_t epochs = runs[0]["epochs"].get<size_t>();
+  EXPECT_GE(epochs, 5u);
+  EXPECT_LE(epochs, 40u);
+  EXPECT_GT(runs[0]["best_val_ndcg10"].get<double>(), 0.5);  // the rule is easy to learn
+  r = Souk(dir, "runs " + shop + " " + runs[0]["run"].get<std::string>() + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json curve = json::parse(r.out)["curve"];
+  ASSERT_EQ(curve.size(), epochs);
+  EXPECT_EQ(curve[0]["epoch"], 1);
+  EXPECT_TRUE(curve[4].contains("val_ndcg10"));  // every=5 validates epoch 5
+  EXPECT_FALSE(curve[0].contains("val_ndcg10"));
+  r = Souk(dir, "runs " + shop + " no-such-run");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no run 'no-such-run'"), std::string::npos) << r.err;
+
   // Bad specs are refused before training.
   r = Souk(dir, "train " + shop + " --model 'sasrec:d=30,heads=4'");
   EXPECT_EQ(r.code, 1);
