@@ -3,9 +3,11 @@
 
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "core/config.h"
+#include "rec/rec.h"
 #include "store/store.h"
 
 namespace souk::cli {
@@ -25,6 +27,15 @@ struct SearchArgs {
   std::string sort = "relevance";   // relevance, price_asc, price_desc, popularity
   size_t page = 1;                  // 1-based; k results per page
   double prior_weight = 0;          // from search.prior_weight
+  // Retrieval: bm25 (the index alone, the default), vector (the query tower
+  // of `vector_model` over its item index) or hybrid (both, fused).
+  std::string mode = "bm25";
+  std::string fusion = "rrf";  // hybrid: rrf (k = 60) or blend
+  double blend_weight = -1;    // blend: weight of the vector side; < 0 = tuned on validation queries (search-eval)
+  size_t fuse_depth = 100;     // hybrid: top-N of each side that is fused
+  std::string vector_model = "twotower";
+  double validation_share = 0.2;  // search-eval: judged queries used to tune, not to test (when a mode is given)
+  bool mode_given = false;        // search-eval: --mode was given (else the whole judgment set, as before)
   bool json = false;
 };
 
@@ -35,6 +46,23 @@ int SearchCommand(const SearchArgs& args, Store* store, const Config& config);
 // `souk suggest DIR PREFIX [--k N]`.
 int SuggestCommand(const std::string& dir, const std::string& prefix, size_t k, Store* store, const Config& config,
                    bool json);
+// The vector index of a model's item vectors, DIR/vectors/NAME.idx, built
+// by `souk train` for models with a query tower.
+struct VectorIndexInfo {
+  std::string path, spec;
+  size_t vectors = 0, exact_below = 0;
+  bool exact = true;         // searches scan exactly (fewer vectors than exact_below)
+  double hnsw_recall10 = 1;  // recall@10 of a graph search against exact search
+  double seconds = 0;
+};
+Result<VectorIndexInfo> BuildItemVectorIndex(const std::string& dir, const std::string& name, const rec::Model& model,
+                                             const Config& config);
+
+// The test part of a judgments file: its distinct queries minus the
+// `validation_share` of them (chosen by a hash of the query text) that
+// search-eval tunes on.
+Result<std::unordered_set<std::string>> TestQueries(const std::string& judgments, double validation_share);
+
 // `souk search-eval DIR --judgments FILE`.
 int SearchEvalCommand(const SearchArgs& args, const std::string& judgments, Store* store, const Config& config);
 
@@ -53,6 +81,8 @@ struct RecArgs {
   std::string html;                // eval: HTML report path
   int trials = 20;                 // tune
   std::string metric = "NDCG@10";  // tune
+  std::string holdout_judgments;   // train: leave the test queries of this judgments file out of the search log
+  double validation_share = 0.2;   // ... the share of judged queries that is validation, not test
   bool json = false;
 };
 

@@ -175,6 +175,10 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--items", gopt.items, "number of items")->capture_default_str();
   gen_cmd->add_option("--days", gopt.days, "days of behaviour")->capture_default_str();
   gen_cmd->add_option("--seed", gopt.seed, "random seed (same seed, same shop)")->capture_default_str();
+  gen_cmd
+      ->add_option("--paraphrase-share", gopt.paraphrase_share,
+                   "share of search queries that paraphrase the wanted item without any of its title words")
+      ->capture_default_str();
   gen_cmd->add_flag("--no-faults", no_faults, "generate clean data without injected faults");
   gen_cmd->add_flag("--no-import", no_import, "only write the files under DIR/generated/");
   gen_cmd->add_flag("--json", as_json, "machine-readable output");
@@ -242,6 +246,24 @@ int main(int argc, char** argv) {
   search_cmd->add_option("--page", sargs.page, "page number (1-based), --k results a page")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  // Semantic and hybrid retrieval (twotower's query tower over its item index).
+  auto add_mode_flags = [](CLI::App* cmd, cli::SearchArgs& a, bool eval) {
+    cmd->add_option("--mode", a.mode,
+                    eval ? "bm25, vector, hybrid or all (each on the test part of the judgments)"
+                         : "bm25 (default), vector (query tower + vector index) or hybrid (both, fused)")
+        ->check(CLI::IsMember(eval ? std::vector<std::string>{"bm25", "vector", "hybrid", "all"}
+                                   : std::vector<std::string>{"bm25", "vector", "hybrid"}))
+        ->capture_default_str();
+    cmd->add_option("--fusion", a.fusion, "hybrid: rrf (reciprocal rank fusion, k=60) or blend (weighted scores)")
+        ->check(CLI::IsMember({"rrf", "blend"}))
+        ->capture_default_str();
+    cmd->add_option("--blend-weight", a.blend_weight,
+                    eval ? "blend: weight of the vector side in [0,1] (default: tuned on the validation queries)"
+                         : "blend: weight of the vector side in [0,1] (default 0.5)");
+    cmd->add_option("--fuse-depth", a.fuse_depth, "hybrid: results of each side that are fused")->capture_default_str();
+    cmd->add_option("--vector-model", a.vector_model, "trained model with a query tower")->capture_default_str();
+  };
+  add_mode_flags(search_cmd, sargs, false);
   auto* suggest_cmd = app.add_subcommand("suggest", "Autocomplete: popular searches and catalog words for a prefix");
   std::string suggest_prefix;
   size_t suggest_k = 10;
@@ -263,6 +285,12 @@ int main(int argc, char** argv) {
   seval->add_flag("!--no-typos", eargs.typos, "no typo tolerance");
   seval->add_flag("!--no-synonyms", eargs.synonyms, "ignore DIR/synonyms.txt");
   seval->add_flag("--json", as_json, "machine-readable output");
+  add_mode_flags(seval, eargs, true);
+  seval
+      ->add_option("--validation-share", eargs.validation_share,
+                   "with --mode: share of judged queries held out to tune on (the rest is the test part)")
+      ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str();
 
   // train / recommend / similar / eval / tune
   cli::RecArgs rargs;
@@ -270,6 +298,13 @@ int main(int argc, char** argv) {
   train_cmd->add_option("DIR", dir, "data directory")->required();
   train_cmd->add_option("--model", rargs.models, "model spec, e.g. ials or 'ials:f=64,reg=0.01' (default: rec.models)");
   train_cmd->add_flag("--json", as_json, "machine-readable output");
+  train_cmd->add_option("--holdout-judgments", rargs.holdout_judgments,
+                        "models that learn from the search log skip the test queries of this judgments file");
+  train_cmd
+      ->add_option("--validation-share", rargs.validation_share,
+                   "with --holdout-judgments: the share of its queries that is validation (kept)")
+      ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str();
   auto* rec_cmd = app.add_subcommand("recommend", "Recommend items for a user or an anonymous session");
   rec_cmd->add_option("DIR", dir, "data directory")->required();
   rec_cmd->add_option("USER", rargs.user, "user id");
@@ -383,6 +418,7 @@ int main(int argc, char** argv) {
       eargs.dir = dir;
       eargs.json = as_json;
       eargs.prior_weight = o->config.GetDouble("search.prior_weight");
+      eargs.mode_given = seval->get_option("--mode")->count() > 0;
       return cli::SearchEvalCommand(eargs, judgments, o->store.get(), o->config);
     }
     if (sargs.query.empty() && sargs.queries_file.empty() && sargs.filter.empty())

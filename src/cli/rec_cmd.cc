@@ -196,15 +196,33 @@ int TrainCommand(const RecArgs& args, Store* store, const Config& config) {
                 WithThousands(data->interactions.size()).c_str(), WithThousands(m.nnz()).c_str(),
                 WithThousands(m.num_users).c_str(), WithThousands(m.num_items).c_str(), load_seconds);
   }
+  std::optional<rec::ItemContent> content;  // loaded for the first model that wants it
   for (const std::string& raw : specs) {
     const std::string spec = ResolveSpec(args.dir, raw);
     auto model = rec::MakeModel(spec);
     if (!model.ok()) return Fail(model.status());
     const std::string name = (*model)->Name();
+    if ((*model)->WantsContent() && !content) {
+      auto c = rec::LoadItemContent(*store, m.num_items);
+      if (!c.ok()) return Fail(c.status());
+      content = std::move(*c);
+      if (!args.holdout_judgments.empty()) {
+        // Searches whose query is in the judgments' test part are not
+        // learnt from, so search-eval measures queries the model never saw.
+        auto held = TestQueries(args.holdout_judgments, args.validation_share);
+        if (!held.ok()) return Fail(held.status());
+        const size_t before = content->queries.size();
+        std::erase_if(content->queries, [&](const rec::ItemContent::Query& q) { return held->count(q.text) > 0; });
+        if (!args.json)
+          std::printf("held out %zu of %zu searches (%zu test queries of %s)\n", before - content->queries.size(),
+                      before, held->size(), args.holdout_judgments.c_str());
+      }
+    }
     Progress progress("train " + name, 1000);
     const auto t = std::chrono::steady_clock::now();
     rec::FitContext ctx = MakeContext(config, *data, &progress);
     ctx.log = RunLog(args.dir, name, (*model)->Describe());
+    if ((*model)->WantsContent()) ctx.content = &*content;
     Status s = (*model)->Fit(m, ctx);
     progress.Finish();
     if (!s.ok()) return Fail(s);
@@ -221,9 +239,24 @@ int TrainCommand(const RecArgs& args, Store* store, const Config& config) {
     rec.active = true;
     auto id = store->RegisterModel(rec);
     if (!id.ok()) return Fail(id.status());
-    out["models"].push_back({{"name", name}, {"spec", rec.spec}, {"path", path}, {"fit_seconds", fit_seconds}});
+    json entry = {{"name", name}, {"spec", rec.spec}, {"path", path}, {"fit_seconds", fit_seconds}};
     if (!args.json)
       std::printf("trained %-9s %-48s %7.2f s -> %s\n", name.c_str(), rec.spec.c_str(), fit_seconds, path.c_str());
+    if ((*model)->WantsContent() && (*model)->ItemFactors() != nullptr) {
+      // Models with a query tower serve search through a vector index of
+      // their item vectors.
+      auto vi = BuildItemVectorIndex(args.dir, name, **model, config);
+      if (!vi.ok()) return Fail(vi.status());
+      entry["vector_index"] = {{"path", vi->path},       {"spec", vi->spec},
+                               {"vectors", vi->vectors}, {"searches", vi->exact ? "exact" : "hnsw"},
+                               {"seconds", vi->seconds}, {"hnsw_recall@10", vi->hnsw_recall10}};
+      if (!args.json)
+        std::printf(
+            "  vector index %s: %zu vectors, %s search (%s below %zu); hnsw graph recall@10 vs exact %.4f -> %s\n",
+            vi->spec.c_str(), vi->vectors, vi->exact ? "exact" : "hnsw", "exact", vi->exact_below, vi->hnsw_recall10,
+            vi->path.c_str());
+    }
+    out["models"].push_back(entry);
   }
   if (args.json) PrintJson(out);
   return 0;
@@ -687,8 +720,8 @@ RunSummary ReadRun(const fs::path& path) {
 }
 
 json SummaryJson(const RunSummary& r) {
-  json out = {{"run", r.run}, {"model", r.model}, {"started", r.started}, {"file", r.file},
-              {"epochs", r.epochs.size()}};
+  json out = {
+      {"run", r.run}, {"model", r.model}, {"started", r.started}, {"file", r.file}, {"epochs", r.epochs.size()}};
   double best = -1, seconds = 0, last_loss = 0;
   int64_t best_epoch = 0;
   for (const json& e : r.epochs) {
@@ -760,9 +793,9 @@ int RunsCommand(const std::string& dir, const std::string& run, bool as_json) {
   }
   std::printf("%-34s %7s %10s %10s %9s  %s\n", "run", "epochs", "best val", "last loss", "seconds", "model");
   for (const json& r : list) {
-    std::string best = r.contains("best_val_ndcg10")
-                           ? fmt::format("{:.4f}@{}", r["best_val_ndcg10"].get<double>(), r["best_epoch"].get<int64_t>())
-                           : "-";
+    std::string best = r.contains("best_val_ndcg10") ? fmt::format("{:.4f}@{}", r["best_val_ndcg10"].get<double>(),
+                                                                   r["best_epoch"].get<int64_t>())
+                                                     : "-";
     std::printf("%-34s %7zu %10s %10.4f %9.1f  %s\n", r["run"].get<std::string>().c_str(), r["epochs"].get<size_t>(),
                 best.c_str(), r["last_loss"].get<double>(), r["seconds"].get<double>(),
                 r["model"].get<std::string>().c_str());

@@ -8,12 +8,17 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <unordered_map>
 
 #include "cli/commands.h"
 #include "ingest/csv.h"
+#include "rec/rec.h"
 #include "search/search.h"
 #include "text/text.h"
+#include "vector/vector.h"
 
 namespace souk::cli {
 namespace {
@@ -231,6 +236,83 @@ search::QueryOptions QueryOptionsOf(const SearchArgs& a) {
   return qo;
 }
 
+// ---- vector and hybrid retrieval -------------------------------------------------
+
+std::string VectorIndexPath(const std::string& dir, const std::string& name) {
+  return (fs::path(dir) / "vectors" / (name + ".idx")).string();
+}
+
+// A model with a query tower and the vector index of its item vectors.
+struct VectorSide {
+  std::unique_ptr<rec::Model> model;
+  std::unique_ptr<vector::VectorIndex> index;
+
+  Result<std::vector<search::Hit>> Search(const std::string& query, size_t k) const {
+    std::vector<float> q;
+    SOUK_RETURN_IF_ERROR(model->EmbedQueries({&query, 1}, &q));
+    std::vector<uint32_t> ids(k);
+    std::vector<float> scores(k);
+    index->Search(1, q.data(), k, ids.data(), scores.data());
+    std::vector<search::Hit> hits;
+    for (size_t i = 0; i < k && ids[i] != kNoId; ++i) hits.push_back({ids[i], scores[i]});
+    return hits;
+  }
+};
+
+Result<VectorSide> OpenVectorSide(const std::string& dir, const std::string& name) {
+  VectorSide v;
+  const std::string model_path = (fs::path(dir) / "models" / (name + ".bin")).string();
+  auto m = rec::LoadModel(model_path);
+  if (!m.ok() && m.status().code() == StatusCode::kNotFound)
+    return Status::NotFound(
+        fmt::format("no trained model '{}' in {} (run `souk train {} --model {}`)", name, dir, dir, name));
+  SOUK_ASSIGN_OR_RETURN(v.model, std::move(m));
+  if (v.model->FactorDim() == 0 || !v.model->WantsContent())
+    return Status::InvalidArgument(
+        fmt::format("model '{}' has no query tower; vector search needs a twotower model", name));
+  auto idx = vector::LoadVectorIndex(VectorIndexPath(dir, name), v.model->FactorDim());
+  if (!idx.ok() && idx.status().code() == StatusCode::kNotFound)
+    return Status::NotFound(fmt::format("no vector index {} (run `souk train {} --model {}` again)",
+                                        VectorIndexPath(dir, name), dir, name));
+  SOUK_ASSIGN_OR_RETURN(v.index, std::move(idx));
+  return v;
+}
+
+// One query in any mode: bm25 is the index's own search (every option
+// applies); vector the query tower; hybrid fuses the top fuse_depth of each.
+struct Retriever {
+  const search::Index* index = nullptr;
+  const VectorSide* vec = nullptr;  // null in bm25 mode
+  search::QueryOptions qo;
+  std::string mode, fusion;
+  double weight = 0.5;
+  size_t depth = 100;
+
+  Result<search::SearchResult> Run(const std::string& query, size_t k) const {
+    if (mode == "bm25") {
+      search::QueryOptions o = qo;
+      o.k = k;
+      return index->Search(query, o);
+    }
+    search::SearchResult r;
+    SOUK_ASSIGN_OR_RETURN(std::vector<search::Hit> vhits, vec->Search(query, mode == "vector" ? k : depth));
+    if (mode == "vector") {
+      r.hits = std::move(vhits);
+      r.found = r.hits.size();
+      return r;
+    }
+    search::QueryOptions o = qo;
+    o.k = depth;
+    o.offset = 0;
+    SOUK_ASSIGN_OR_RETURN(search::SearchResult lex, index->Search(query, o));
+    r = lex;
+    r.hits = fusion == "blend" ? search::FuseBlend(lex.hits, vhits, weight, k) : search::FuseRrf({lex.hits, vhits}, k);
+    r.found = std::max<uint64_t>(lex.found, r.hits.size());
+    r.facets.clear();
+    return r;
+  }
+};
+
 json HitsJson(const search::Index& index, const std::string& query, const search::SearchResult& r, double ms) {
   json j;
   j["query"] = query;
@@ -279,9 +361,25 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
   auto index = OpenIndex(a.dir, store, config);
   if (!index.ok()) return Fail(index.status());
   search::QueryOptions qo = QueryOptionsOf(a);
+  std::optional<VectorSide> vec;
+  if (a.mode != "bm25") {
+    if (qo.offset > 0 || qo.sort != search::QueryOptions::Sort::kRelevance || !qo.filter.empty())
+      return Fail(
+          Status::InvalidArgument("--mode vector/hybrid ranks by relevance: no --filter, --sort or --page yet"));
+    auto v = OpenVectorSide(a.dir, a.vector_model);
+    if (!v.ok()) return Fail(v.status());
+    vec = std::move(*v);
+  }
+  Retriever retriever{index->get(),
+                      vec ? &*vec : nullptr,
+                      qo,
+                      a.mode,
+                      a.fusion,
+                      a.blend_weight >= 0 ? a.blend_weight : 0.5,
+                      std::max(a.fuse_depth, a.k)};
   auto run = [&](const std::string& q) -> Result<std::pair<search::SearchResult, double>> {
     auto t0 = std::chrono::steady_clock::now();
-    auto r = (*index)->Search(q, qo);
+    auto r = retriever.Run(q, a.k);
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (!r.ok()) return r.status();
     return std::make_pair(std::move(r).value(), ms);
@@ -369,57 +467,263 @@ int SuggestCommand(const std::string& dir, const std::string& prefix, size_t k, 
   return 0;
 }
 
-int SearchEvalCommand(const SearchArgs& a, const std::string& judgments_path, Store* store, const Config& config) {
-  const std::string& dir = a.dir;
-  const bool as_json = a.json;
-  auto index = OpenIndex(dir, store, config);
-  if (!index.ok()) return Fail(index.status());
-  ingest::RecordScanner::Options so;
-  auto scanner = ingest::RecordScanner::Open(judgments_path, so);
-  if (!scanner.ok()) return Fail(scanner.status());
+namespace {
+
+struct JudgmentFile {
   std::vector<search::Judgment> judgments;
+  std::unordered_map<std::string, std::string> kind;  // query -> kind column (when the file has one)
+};
+
+Result<JudgmentFile> ReadJudgments(const std::string& judgments_path) {
+  ingest::RecordScanner::Options so;
+  SOUK_ASSIGN_OR_RETURN(auto scanner, ingest::RecordScanner::Open(judgments_path, so));
+  JudgmentFile out;
   ingest::RecordScanner::Record rec;
   std::vector<std::string_view> fields;
   std::string scratch;
-  int qcol = -1, icol = -1, gcol = -1;
+  int qcol = -1, icol = -1, gcol = -1, kcol = -1;
   bool header = true;
-  while ((*scanner)->Next(&rec)) {
+  while (scanner->Next(&rec)) {
     std::string err = ingest::SplitCsv(rec.text, ',', &fields, &scratch);
-    if (!err.empty()) return Fail(Status::InvalidArgument(fmt::format("{}:{}: {}", judgments_path, rec.line, err)));
+    if (!err.empty()) return Status::InvalidArgument(fmt::format("{}:{}: {}", judgments_path, rec.line, err));
     if (header) {
       for (size_t i = 0; i < fields.size(); ++i) {
         std::string h = ToLowerAscii(Trim(fields[i]));
         if (h == "query") qcol = static_cast<int>(i);
         if (h == "item_id") icol = static_cast<int>(i);
         if (h == "grade") gcol = static_cast<int>(i);
+        if (h == "kind") kcol = static_cast<int>(i);
       }
       if (qcol < 0 || icol < 0 || gcol < 0)
-        return Fail(Status::InvalidArgument(
-            fmt::format("{}:1: the header must name query, item_id and grade", judgments_path)));
+        return Status::InvalidArgument(
+            fmt::format("{}:1: the header must name query, item_id and grade", judgments_path));
       header = false;
       continue;
     }
     int need = std::max({qcol, icol, gcol});
     auto g = static_cast<int>(fields.size()) > need ? ParseInt(fields[gcol]) : std::nullopt;
     if (!g)
-      return Fail(Status::InvalidArgument(
-          fmt::format("{}:{}: expected query,item_id,grade with an integer grade", judgments_path, rec.line)));
-    judgments.push_back({std::string(fields[qcol]), std::string(Trim(fields[icol])), static_cast<int>(*g)});
+      return Status::InvalidArgument(
+          fmt::format("{}:{}: expected query,item_id,grade with an integer grade", judgments_path, rec.line));
+    out.judgments.push_back({std::string(fields[qcol]), std::string(Trim(fields[icol])), static_cast<int>(*g)});
+    if (kcol >= 0 && kcol < static_cast<int>(fields.size()))
+      out.kind[std::string(fields[qcol])] = std::string(Trim(fields[kcol]));
   }
+  return out;
+}
+
+// Validation or test: a hash of the query text, so the split is stable
+// across runs and tools (souk train --holdout-judgments uses it too).
+bool IsValidationQuery(std::string_view query, double share) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : query) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<double>(h % 10000) < share * 10000;
+}
+
+json MetricsJson(const search::EvalMetrics& m) {
+  return {{"NDCG@10", m.ndcg10}, {"MRR", m.mrr}, {"recall@100", m.recall100}, {"queries", m.queries}};
+}
+
+}  // namespace
+
+Result<std::unordered_set<std::string>> TestQueries(const std::string& judgments, double validation_share) {
+  SOUK_ASSIGN_OR_RETURN(JudgmentFile f, ReadJudgments(judgments));
+  std::unordered_set<std::string> out;
+  for (const auto& j : f.judgments)
+    if (!IsValidationQuery(j.query, validation_share)) out.insert(j.query);
+  return out;
+}
+
+Result<VectorIndexInfo> BuildItemVectorIndex(const std::string& dir, const std::string& name, const rec::Model& model,
+                                             const Config& config) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const size_t n = model.num_items(), d = model.FactorDim();
+  const float* vectors = model.ItemFactors();
+  if (vectors == nullptr || d == 0) return Status::FailedPrecondition(name + " has no item vectors");
+  VectorIndexInfo info;
+  info.spec = "hnsw:M=16,efc=200,ef=64,metric=ip";
+  SOUK_ASSIGN_OR_RETURN(vector::VectorIndexOptions vo, vector::ParseVectorIndexSpec(info.spec));
+  vo.threads = 1;
+  SOUK_ASSIGN_OR_RETURN(auto index, vector::MakeVectorIndex(d, vo));
+  std::vector<uint32_t> ids(n);
+  for (uint32_t i = 0; i < n; ++i) ids[i] = i;
+  SOUK_RETURN_IF_ERROR(index->Add(n, vectors, ids.data()));
+  info.vectors = index->size();
+  info.exact_below = vo.exact_below;
+  info.exact = index->size() < vo.exact_below;
+  // What the graph would give against exact search, with item vectors as
+  // queries: measured on a graph built to always be walked, so the number
+  // says how much an index of this catalog loses once it grows past
+  // exact_below.
+  {
+    vector::VectorIndexOptions graph = vo;
+    graph.exact_below = 0;
+    SOUK_ASSIGN_OR_RETURN(auto g, vector::MakeVectorIndex(d, graph));
+    SOUK_RETURN_IF_ERROR(g->Add(n, vectors, ids.data()));
+    const size_t nq = std::min<size_t>(n, 500);
+    std::vector<float> queries;
+    for (size_t q = 0; q < nq; ++q) {
+      const size_t row = q * n / nq;
+      queries.insert(queries.end(), vectors + row * d, vectors + (row + 1) * d);
+    }
+    info.hnsw_recall10 = vector::MeasureRecall(*g, *g, nq, queries.data(), 10);
+  }
+  info.path = VectorIndexPath(dir, name);
+  std::error_code ec;
+  fs::create_directories(fs::path(info.path).parent_path(), ec);
+  if (ec)
+    return Status::IoError(
+        fmt::format("cannot create {}: {}", fs::path(info.path).parent_path().string(), ec.message()));
+  SOUK_RETURN_IF_ERROR(index->Save(info.path));
+  info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  (void)config;
+  return info;
+}
+
+int SearchEvalCommand(const SearchArgs& a, const std::string& judgments_path, Store* store, const Config& config) {
+  const std::string& dir = a.dir;
+  const bool as_json = a.json;
+  auto index = OpenIndex(dir, store, config);
+  if (!index.ok()) return Fail(index.status());
+  auto file = ReadJudgments(judgments_path);
+  if (!file.ok()) return Fail(file.status());
+  const std::vector<search::Judgment>& judgments = file->judgments;
   search::QueryOptions qo = QueryOptionsOf(a);
-  auto m = search::Evaluate(**index, judgments, qo);
-  if (!m.ok()) return Fail(m.status());
-  if (as_json) {
-    std::printf("%s\n", json({{"NDCG@10", m->ndcg10},
-                              {"MRR", m->mrr},
-                              {"recall@100", m->recall100},
-                              {"queries", m->queries},
-                              {"rank", "none"}})
-                            .dump()
-                            .c_str());
+  if (!a.mode_given) {
+    // As before the modes existed: BM25 over every judged query.
+    auto m = search::Evaluate(**index, judgments, qo);
+    if (!m.ok()) return Fail(m.status());
+    if (as_json) {
+      std::printf("%s\n", json({{"NDCG@10", m->ndcg10},
+                                {"MRR", m->mrr},
+                                {"recall@100", m->recall100},
+                                {"queries", m->queries},
+                                {"rank", "none"}})
+                              .dump()
+                              .c_str());
+    } else {
+      std::printf("%zu judged queries: NDCG@10 %.4f  MRR %.4f  recall@100 %.4f\n", m->queries, m->ndcg10, m->mrr,
+                  m->recall100);
+    }
+    return 0;
+  }
+  // Validation / test split by query.
+  std::vector<search::Judgment> validation, test;
+  for (const auto& j : judgments) (IsValidationQuery(j.query, a.validation_share) ? validation : test).push_back(j);
+  std::optional<VectorSide> vec;
+  if (a.mode != "bm25") {
+    auto v = OpenVectorSide(dir, a.vector_model);
+    if (!v.ok()) return Fail(v.status());
+    vec = std::move(*v);
+  }
+  // Both sides' top-100 (or fuse depth) per query, computed once.
+  const size_t depth = std::max<size_t>(a.fuse_depth, 100);
+  std::unordered_map<std::string, std::pair<std::vector<search::Hit>, std::vector<search::Hit>>> cache;
+  auto lists =
+      [&](const std::string& q) -> Result<const std::pair<std::vector<search::Hit>, std::vector<search::Hit>>*> {
+    auto it = cache.find(q);
+    if (it != cache.end()) return &it->second;
+    search::QueryOptions o = qo;
+    o.k = depth;
+    SOUK_ASSIGN_OR_RETURN(search::SearchResult lex, (*index)->Search(q, o));
+    std::vector<search::Hit> vhits;
+    if (vec) {
+      SOUK_ASSIGN_OR_RETURN(vhits, vec->Search(q, depth));
+    }
+    return &cache.emplace(q, std::make_pair(std::move(lex.hits), std::move(vhits))).first->second;
+  };
+  struct Run {
+    std::string mode, fusion;
+    double weight = -1;
+  };
+  auto ranker = [&](const Run& run) -> search::Ranker {
+    return [&, run](const std::string& q) -> Result<std::vector<std::string>> {
+      SOUK_ASSIGN_OR_RETURN(auto* l, lists(q));
+      std::vector<search::Hit> hits;
+      if (run.mode == "bm25")
+        hits = l->first;
+      else if (run.mode == "vector")
+        hits = l->second;
+      else if (run.fusion == "rrf")
+        hits = search::FuseRrf({l->first, l->second}, 100);
+      else
+        hits = search::FuseBlend(l->first, l->second, run.weight, 100);
+      std::vector<std::string> ids;
+      for (const auto& h : hits) ids.push_back((*index)->ExternalId(h.doc));
+      return ids;
+    };
+  };
+  std::vector<Run> runs;
+  if (a.mode == "all") {
+    runs = {{"bm25", ""}, {"vector", ""}, {"hybrid", "rrf"}, {"hybrid", "blend", a.blend_weight}};
   } else {
-    std::printf("%zu judged queries: NDCG@10 %.4f  MRR %.4f  recall@100 %.4f\n", m->queries, m->ndcg10, m->mrr,
-                m->recall100);
+    runs = {{a.mode, a.mode == "hybrid" ? a.fusion : "", a.blend_weight}};
+  }
+  json results = json::array();
+  for (Run& run : runs) {
+    json r = {{"mode", run.mode}};
+    if (!run.fusion.empty()) r["fusion"] = run.fusion;
+    if (run.fusion == "blend") {
+      if (run.weight < 0) {
+        // Tune w on the validation queries: the best NDCG@10 on a grid.
+        if (validation.empty())
+          return Fail(Status::InvalidArgument("blend: no validation queries to tune on (raise --validation-share)"));
+        double best = -1, best_w = 0.5;
+        json curve = json::array();
+        for (int g = 0; g <= 20; ++g) {
+          Run trial = run;
+          trial.weight = g / 20.0;
+          auto m = search::EvaluateRanker(validation, ranker(trial));
+          if (!m.ok()) return Fail(m.status());
+          curve.push_back({{"w", trial.weight}, {"NDCG@10", m->ndcg10}});
+          if (m->ndcg10 > best) best = m->ndcg10, best_w = trial.weight;
+        }
+        run.weight = best_w;
+        r["tuned_on"] = {
+            {"queries", search::EvaluateRanker(validation, ranker(run))->queries}, {"NDCG@10", best}, {"curve", curve}};
+      }
+      r["w"] = run.weight;
+    }
+    auto m = search::EvaluateRanker(test, ranker(run));
+    if (!m.ok()) return Fail(m.status());
+    r.update(MetricsJson(*m));
+    if (!file->kind.empty()) {
+      std::map<std::string, std::vector<search::Judgment>> by_kind;
+      for (const auto& j : test) {
+        auto it = file->kind.find(j.query);
+        by_kind[it == file->kind.end() ? "" : it->second].push_back(j);
+      }
+      json kinds = json::object();
+      for (const auto& [kind, js] : by_kind) {
+        auto km = search::EvaluateRanker(js, ranker(run));
+        if (!km.ok()) return Fail(km.status());
+        kinds[kind] = MetricsJson(*km);
+      }
+      r["by_kind"] = kinds;
+    }
+    results.push_back(r);
+  }
+  if (as_json) {
+    json out = {{"rank", "none"}, {"validation_share", a.validation_share}, {"results", results}};
+    if (results.size() == 1) out.update(results[0]);
+    std::printf("%s\n", out.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  for (const auto& r : results) {
+    std::string name = r["mode"].get<std::string>();
+    if (r.contains("fusion")) name += "/" + r["fusion"].get<std::string>();
+    if (r.contains("w")) name += fmt::format(" (w={:.2f})", r["w"].get<double>());
+    std::printf("%-22s %zu test queries: NDCG@10 %.4f  MRR %.4f  recall@100 %.4f\n", name.c_str(),
+                r["queries"].get<size_t>(), r["NDCG@10"].get<double>(), r["MRR"].get<double>(),
+                r["recall@100"].get<double>());
+    if (r.contains("by_kind"))
+      for (const auto& [kind, km] : r["by_kind"].items())
+        std::printf("  %-20s %zu queries: NDCG@10 %.4f  MRR %.4f  recall@100 %.4f\n", kind.c_str(),
+                    km["queries"].get<size_t>(), km["NDCG@10"].get<double>(), km["MRR"].get<double>(),
+                    km["recall@100"].get<double>());
   }
   return 0;
 }

@@ -19,6 +19,21 @@
 //          [,holdout=val|all][,threads=N][,seed=S][,t=0.75 for gbce]
 //    (`minutes` is a training time budget: training stops after the first
 //    validation past it and keeps the best epoch so far; 0 = no budget.)
+//  - twotower: two-tower retrieval (YouTube/Google style, Yi et al. 2019)
+//    for semantic search, cold-start items and user-to-item retrieval. Item
+//    tower: hashed words + character trigrams of the title, description
+//    words, brand, leaf and top category, log-price quantile bucket and an
+//    item-id embedding (zero for items without interactions, dropped at
+//    random while training), through an MLP to d, L2-normalised. Query
+//    tower: the same hashed text table through its own MLP. User tower:
+//    the mean of the last `hist` item vectors through an MLP. Trained with
+//    in-batch softmax (temperature temp) and log-Q correction on search ->
+//    picked item pairs (Store::SearchPicks) and on consecutive items of
+//    users' sequences (at most upairs x the search pairs per epoch). Needs
+//    FitContext::content (souk train loads it). Item vectors are
+//    ItemFactors(); queries are embedded with EmbedQueries.
+//    Spec: twotower:d=64,buckets=200000,epochs=10,lr=0.002,temp=0.05,bs=256,
+//          hist=10,hidden=0,iddrop=0.5,upairs=4,seed=1   (hidden 0 = 2d)
 //
 // Text encoders (text::TextEncoder, spec in text/text.h):
 //  - torchscript: a pretrained transformer exported with torch.jit.trace
@@ -35,7 +50,10 @@ namespace souk::deep {
 void RegisterModels();
 
 // The model family names this module provides.
-inline constexpr const char* kModelNames[] = {"sasrec"};
+inline constexpr const char* kModelNames[] = {"sasrec", "twotower"};
+
+// Registers twotower (RegisterModels calls it).
+void RegisterTwoTower();
 
 // Registers the text encoder kinds with text::MakeEncoder.
 void RegisterEncoders();

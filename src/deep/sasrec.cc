@@ -570,6 +570,7 @@ void TuneAllocator() {
 void RegisterModels() {
   TuneAllocator();
   rec::RegisterModelFactory("sasrec", [](rec::Spec& spec) { return std::make_unique<SasRec>(spec); });
+  RegisterTwoTower();
 }
 
 }  // namespace souk::deep

@@ -141,6 +141,7 @@ enum Stream : uint64_t {
   kStreamDays = 7,
   kStreamBots = 8,
   kStreamDrop = 9,
+  kStreamParaphrase = 10,
 };
 
 // Categorical distribution over 0..n-1 from non-negative weights.
@@ -718,6 +719,100 @@ constexpr const char* kSynonymGroups[] = {
     "tent,shelter",
 };
 
+// Paraphrases (GenOptions::paraphrase_share): per leaf, '|'-separated ways
+// to ask for its products without any of the words its titles use (nouns,
+// adjectives, attributes) or their synonyms, so only a model that learned
+// what the words mean finds the item. A phrase sharing a word with the
+// wanted item's title is skipped when a query is made.
+struct ParaphraseDef {
+  const char* leaf;
+  const char* phrases;
+};
+constexpr ParaphraseDef kParaphrases[] = {
+    {"Phone Cases", "handset shell|protective shell for handset|handset sleeve"},
+    {"Chargers", "charging brick|wall plug for charging|charging block"},
+    {"Power Banks", "battery pack|travel battery|spare battery pack"},
+    {"Smartphones", "cell handset|pocket handset|handset with touchscreen"},
+    {"Headphones", "cans for music|ear cans|music cans"},
+    {"Earbuds", "in-ear buds|ear pods|tiny ear pods"},
+    {"Speakers", "sound box|music box for parties|boombox"},
+    {"Laptops", "portable computer|foldable computer|computer to carry"},
+    {"Keyboards", "typing board|typing keys|keys for typing"},
+    {"Mice", "pointing device|cursor clicker|clicker for computer"},
+    {"Monitors", "computer screen|desktop screen|screen for pc"},
+    {"Televisions", "telly|big screen for living room|home cinema screen"},
+    {"Smartwatches", "wrist computer|step counter band|activity band"},
+    {"Running Shoes", "jogging footwear|footwear for jogging|jogger footwear"},
+    {"Boots", "footwear for winter|high footwear|winter footwear"},
+    {"Sandals", "summer footwear|open toe footwear|beach footwear"},
+    {"T-Shirts", "short sleeve top|crew neck top|basic top"},
+    {"Jeans", "blue trousers|five pocket trousers|casual trousers"},
+    {"Hoodies", "hooded top|top with hood|pullover with hood"},
+    {"Dresses", "frock|gown|one-piece outfit"},
+    {"Jackets", "outerwear|windbreaker|anorak"},
+    {"Sweaters", "knitwear|knitted top|wool top"},
+    {"Handbags", "ladies bag|carryall|clutch"},
+    {"Watches", "timepiece|wrist timepiece|analog timepiece"},
+    {"Sunglasses", "eyewear for sun|tinted eyewear|sun specs"},
+    {"Backpacks", "daypack|school bag|knapsack"},
+    {"Frying Pans", "saute cookware|pan for eggs|griddle"},
+    {"Kitchen Knives", "cutlery for cooking|blade for cooking|cleaver"},
+    {"Coffee Makers", "brewer|coffee brewer|brewing appliance"},
+    {"Blenders", "smoothie appliance|mixer for smoothies|food liquidiser"},
+    {"Kettles", "water boiler|boiler for tea|hot water boiler"},
+    {"Water Bottles", "drink flask|flask for drinks|hydration flask"},
+    {"Mugs", "beaker|tea beaker|hot drink beaker"},
+    {"Sofas", "settee|divan|living room seating"},
+    {"Office Chairs", "swivel seat|work seat|seat for working"},
+    {"Pillows", "cushion for sleeping|head cushion|bed cushion"},
+    {"Duvets", "quilt|bed quilt|blanket for bed"},
+    {"Lamps", "light fixture|reading light fixture|luminaire"},
+    {"Vacuum Cleaners", "floor sweeper|dust sucker|carpet sweeper"},
+    {"Yoga Mats", "pilates pad|workout pad|floor pad for stretching"},
+    {"Dumbbells", "hand barbells|free barbells|gym barbells"},
+    {"Tents", "camping canopy|outdoor canopy|bivouac"},
+    {"Sleeping Bags", "camping bedroll|bedroll|outdoor bedroll"},
+    {"Bike Helmets", "head protection for riding|rider headgear|riding headgear"},
+    {"Bike Lights", "headlamp for riding|riding torch|cyclist torch"},
+    {"Hiking Boots", "mountain footwear|walking footwear|footwear for mountains"},
+    {"Footballs", "kickball|match kickball|kickball for kids"},
+    {"Tennis Rackets", "court racquet|racquet for courts|graphite racquet"},
+    {"Moisturizers", "hydration lotion|skin lotion|lotion for dry skin"},
+    {"Sunscreen", "uv lotion|uv protection lotion|tanning lotion"},
+    {"Serums", "skin elixir|facial elixir|elixir for skin"},
+    {"Shampoo", "hair wash|hair cleanser|scalp wash"},
+    {"Hair Dryers", "hair blower|styling blower|blower for hair"},
+    {"Lipstick", "lip rouge|mouth rouge|rouge for lips"},
+    {"Perfume", "scent|cologne|eau de toilette"},
+    {"Electric Toothbrushes", "dental brush|teeth cleaner|oral care brush"},
+    {"Building Blocks", "construction bricks|bricks for kids|brick toys"},
+    {"Jigsaw Puzzles", "pieces to assemble|picture pieces|brain teaser"},
+    {"Board Games", "tabletop game|family tabletop|dice game"},
+    {"Plush Toys", "cuddly animal|soft animal|fluffy animal"},
+    {"RC Cars", "radio controlled vehicle|toy vehicle|hobby vehicle"},
+    {"STEM Kits", "experiment box|lab set for kids|experiment set"},
+    {"Mystery Novels", "whodunit|detective story|crime fiction"},
+    {"Science Fiction", "space opera|futuristic story|space story"},
+    {"Cookbooks", "cooking guide|kitchen guide|guide to cooking"},
+    {"Biographies", "life story|autobiography|life history"},
+    {"Picture Books", "illustrated story for kids|storybook|bedtime storybook"},
+    {"Graphic Novels", "manga|illustrated saga|cartoon saga"},
+    {"Coffee Beans", "espresso roast|arabica|java"},
+    {"Tea", "chai|infusion|leaf infusion"},
+    {"Nuts", "trail mix|snack kernels|kernels"},
+    {"Chocolate", "cocoa treat|cacao treat|candy"},
+    {"Chips", "salty snack|crunchy snack|savory snack"},
+    {"Olive Oil", "cooking fat|salad dressing base|evoo"},
+    {"Rice", "grain for risotto|long grains|pilaf grains"},
+    {"Cereal", "morning flakes|oat flakes|porridge oats"},
+    {"Dog Food", "kibble|canine kibble|puppy kibble"},
+    {"Dog Toys", "fetch ball|tug rope|canine plaything"},
+    {"Dog Leashes", "walking tether|canine tether|harness strap"},
+    {"Cat Food", "feline kibble|kibble for felines|tuna for felines"},
+    {"Cat Litter", "litter tray filler|feline toilet sand|toilet sand"},
+    {"Scratching Posts", "feline climber|claw sharpener|feline scratcher"},
+};
+
 const char* const kLines[] = {"Trailblazer", "Nova",   "Apex",  "Zen",   "Aero",   "Pulse",   "Vista",
                               "Terra",       "Orbit",  "Flex",  "Prime", "Echo",   "Summit",  "Breeze",
                               "Core",        "Edge",   "Luxe",  "Swift", "Urban",  "Classic", "Halo",
@@ -929,13 +1024,16 @@ struct World {
   std::vector<std::string> queries;
   std::unordered_map<std::string, uint32_t> query_index;
   std::vector<std::vector<uint32_t>> query_wanted;
+  std::vector<uint8_t> query_paraphrase;  // 1 = made as a paraphrase (for judgments' kind column)
 
-  uint32_t Intern(const std::string& q, uint32_t wanted) {
+  uint32_t Intern(const std::string& q, uint32_t wanted, bool paraphrase = false) {
     auto [it, inserted] = query_index.emplace(q, static_cast<uint32_t>(queries.size()));
     if (inserted) {
       queries.push_back(q);
       query_wanted.emplace_back();
+      query_paraphrase.push_back(0);
     }
+    if (paraphrase) query_paraphrase[it->second] = 1;
     query_wanted[it->second].push_back(wanted);  // deduplicated when judgments are written
     return it->second + 1;
   }
@@ -1478,7 +1576,18 @@ class UserSim {
       const uint32_t cand = dist->Sample(rng);
       if (w_.items[cand].fault == ItemFault::kNone) {
         wanted = cand;
-        const uint32_t q = w_.Intern(MakeQuery(rng, cand), cand);
+        std::string text = MakeQuery(rng, cand);
+        bool paraphrase = false;
+        if (w_.opt.paraphrase_share > 0) {
+          // Its own stream, so a paraphrase share changes query texts and
+          // nothing else: the same sessions, items and positions.
+          Rng prng(w_.opt.seed, kStreamParaphrase, sid);
+          if (prng.Bernoulli(w_.opt.paraphrase_share)) {
+            std::string p = MakeParaphrase(prng, cand);
+            if (!p.empty()) text = std::move(p), paraphrase = true;
+          }
+        }
+        const uint32_t q = w_.Intern(text, cand, paraphrase);
         Emit(t, u, kNone, kSearch, sid, q);
         t += Gap(rng);
         wanted_pos = static_cast<uint8_t>(1 + w_.position_pick.Sample(rng));
@@ -1603,6 +1712,68 @@ class UserSim {
     }
     if (rng.Bernoulli(kTypoP)) q = ApplyTypo(rng, q);
     return q;
+  }
+
+  // A query for `item` that shares no word with its title (nor a synonym
+  // group's word): a phrase of the leaf's paraphrase table, or else the
+  // leaf's category words minus the title's. Empty when nothing is left
+  // (Chinese titles are never paraphrased).
+  std::string MakeParaphrase(Rng& rng, uint32_t item) {
+    const Item& it = w_.items[item];
+    if (it.zh) return "";
+    const std::vector<std::string> title = Words(it.title);
+    auto banned = [&](const std::string& word) {
+      for (const auto& t : title)
+        if (SameWord(t, word)) return true;
+      for (const auto& group : w_.synonyms)
+        for (const auto& term : group)
+          for (const auto& sw : Words(term))
+            if (SameWord(sw, word)) return true;
+      return false;
+    };
+    const LeafDef& def = kLeafDefs[it.leaf];
+    std::vector<std::string> options;
+    for (const auto& pd : kParaphrases) {
+      if (std::string_view(pd.leaf) != def.leaf) continue;
+      for (std::string_view phrase : Split(pd.phrases, '|')) {
+        bool ok = true;
+        for (const auto& word : Words(phrase)) ok = ok && !banned(word);
+        if (ok) options.emplace_back(phrase);
+      }
+    }
+    if (options.empty()) {
+      // No table entry (or every phrase clashes): the category's own words.
+      std::string fallback;
+      for (const char* level : {def.mid, def.leaf})
+        for (const auto& word : Words(level))
+          if (!banned(word) && word != "and") fallback += (fallback.empty() ? "" : " ") + word;
+      if (!fallback.empty()) options.push_back(fallback);
+    }
+    return options.empty() ? "" : rng.Pick(options);
+  }
+
+  // Lower-case ASCII words of `text` (split at anything but letters and digits).
+  static std::vector<std::string> Words(std::string_view text) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : text) {
+      const auto u = static_cast<unsigned char>(c);
+      if (std::isalnum(u) || u >= 0x80) {
+        cur += static_cast<char>(std::tolower(u));
+      } else if (!cur.empty()) {
+        out.push_back(std::move(cur));
+        cur.clear();
+      }
+    }
+    if (!cur.empty()) out.push_back(std::move(cur));
+    return out;
+  }
+
+  // Equal up to a plural 's' ("boot" and "boots"), so a stemming analyzer
+  // cannot match them either.
+  static bool SameWord(std::string_view a, std::string_view b) {
+    auto base = [](std::string_view w) { return w.size() > 3 && w.back() == 's' ? w.substr(0, w.size() - 1) : w; };
+    return base(a) == base(b);
   }
 
   std::string ApplySynonym(Rng& rng, const std::string& q) {
@@ -2103,7 +2274,11 @@ Status WriteJudgments(const World& w, const std::string& path, uint64_t* rows) {
   constexpr size_t kMaxGrade1 = 20;
   CsvWriter out;
   SOUK_RETURN_IF_ERROR(out.Open(path));
+  // The kind column (paraphrase or plain) only exists when paraphrases were
+  // asked for, so default shops keep their three columns.
+  const bool kinds = w.opt.paraphrase_share > 0;
   for (const char* h : {"query", "item_id", "grade"}) out.Field(h);
+  if (kinds) out.Field("kind");
   out.EndRow();
   // (leaf, noun) -> matching items, most popular first.
   std::map<std::pair<uint32_t, std::string>, std::vector<uint32_t>> matches;
@@ -2145,6 +2320,7 @@ Status WriteJudgments(const World& w, const std::string& path, uint64_t* rows) {
         out.Field(w.queries[q]);
         AppendId(out.RawField(), 'I', item + 1, w.item_width);
         out.Int(grade);
+        if (kinds) out.Field(w.query_paraphrase[q] ? "paraphrase" : "plain");
         out.EndRow();
         ++*rows;
       }
@@ -2177,6 +2353,8 @@ Status WriteManifest(const World& w, const std::string& path, const GenStats& st
                   {"end_time", o.end_time},
                   {"chinese_title_share", o.chinese_title_share},
                   {"inject_faults", o.inject_faults}};
+  // Only when set, so manifests of shops without paraphrases stay as they were.
+  if (o.paraphrase_share > 0) m["options"]["paraphrase_share"] = o.paraphrase_share;
   m["options"]["faults"] = {{"duplicate_event", f.duplicate_event},
                             {"invalid_event", f.invalid_event},
                             {"invalid_item", f.invalid_item},
@@ -2241,6 +2419,8 @@ Status Validate(const GenOptions& o) {
   if (o.users == 0 || o.items == 0 || o.days == 0) return Status::InvalidArgument("users, items and days must be >= 1");
   if (!(o.chinese_title_share >= 0 && o.chinese_title_share <= 1))
     return Status::InvalidArgument("chinese_title_share must be in [0, 1]");
+  if (!(o.paraphrase_share >= 0 && o.paraphrase_share <= 1))
+    return Status::InvalidArgument("paraphrase_share must be in [0, 1]");
   const int64_t start = o.end_time - static_cast<int64_t>(o.days) * kDay;
   if (start < kYear2000 || o.end_time > kYear2035)
     return Status::InvalidArgument("the generated window must lie between 2000-01-01 and 2035-01-01");

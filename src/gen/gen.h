@@ -75,6 +75,13 @@ struct GenOptions {
   int64_t end_time = 1782864000;
   // Fraction of items with Chinese titles (and Chinese brands), in [0, 1].
   double chinese_title_share = 0.10;
+  // Fraction of (English) search queries that are paraphrases sharing no
+  // word with the wanted item's title ("jogging footwear" for running
+  // shoes), in [0, 1]. They test semantic retrieval: BM25 cannot match
+  // them. 0 (the default) leaves every file byte-identical to a shop
+  // generated without the option; above 0, judgments.csv gets a fourth
+  // column, kind (paraphrase or plain), and only query texts change.
+  double paraphrase_share = 0;
   bool inject_faults = true;
   FaultRates faults;
   // Called now and then with the fraction done (0..1], from the calling

@@ -1,6 +1,7 @@
 // Store events -> weighted interactions and request-time histories.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <unordered_map>
 
@@ -81,6 +82,31 @@ Result<TrainingData> LoadTrainingData(Store& store, const EventWeights& weights)
     d.item_category[row.id] = it->second;
   }
   return d;
+}
+
+Result<ItemContent> LoadItemContent(Store& store, uint32_t num_items) {
+  ItemContent c;
+  c.titles.resize(num_items);
+  c.descriptions.resize(num_items);
+  c.brands.resize(num_items);
+  c.categories.resize(num_items);
+  c.prices.assign(num_items, std::numeric_limits<double>::quiet_NaN());
+  SOUK_ASSIGN_OR_RETURN(std::vector<ItemRow> items, store.LoadItems());
+  for (ItemRow& row : items) {
+    if (row.id >= num_items || !row.known || row.deleted) continue;
+    c.titles[row.id] = std::move(row.title);
+    c.descriptions[row.id] = std::move(row.description);
+    c.brands[row.id] = std::move(row.brand);
+    c.categories[row.id] = std::move(row.category);
+    c.prices[row.id] = row.price;
+  }
+  SOUK_ASSIGN_OR_RETURN(std::vector<SearchPick> picks, store.SearchPicks());
+  c.queries.reserve(picks.size());
+  for (SearchPick& p : picks) {
+    if (p.item >= num_items) continue;
+    c.queries.push_back({std::move(p.query), p.item, p.user, p.ts_ms});
+  }
+  return c;
 }
 
 Result<History> LoadHistory(Store& store, uint32_t user, const EventWeights& weights) {

@@ -133,6 +133,10 @@ Result<std::vector<ScoredItem>> Model::Similar(uint32_t, size_t) const {
   return Status::FailedPrecondition(Name() + " has no item-to-item similarity; use itemknn, ease, ials or bpr");
 }
 
+Status Model::EmbedQueries(std::span<const std::string>, std::vector<float>*) const {
+  return Status::FailedPrecondition(Name() + " cannot embed search queries; train a twotower model");
+}
+
 // ---- factory -----------------------------------------------------------------
 
 namespace {

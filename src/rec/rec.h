@@ -135,6 +135,26 @@ struct History {
 // like training data, in time order.
 Result<History> LoadHistory(Store& store, uint32_t user, const EventWeights& weights);
 
+// What content models (src/deep's twotower) learn from besides the
+// interactions: the catalog's text and attributes by dense item id, and the
+// search log's (query, picked item) pairs (Store::SearchPicks). Loaded only
+// for models whose WantsContent() is true.
+struct ItemContent {
+  // By dense item id, num_items long; "" = none (deleted items and
+  // placeholders have empty text, so they only have an id).
+  std::vector<std::string> titles, descriptions, brands, categories;
+  std::vector<double> prices;  // NaN = none
+  struct Query {
+    std::string text;
+    uint32_t item = kNone;  // the pick
+    uint32_t user = kNone;
+    int64_t ts_ms = 0;
+  };
+  std::vector<Query> queries;  // in time order
+};
+// The catalog (items 0..num_items-1) and the search picks of `store`.
+Result<ItemContent> LoadItemContent(Store& store, uint32_t num_items);
+
 // What every model gets besides the data: no globals.
 struct FitContext {
   int threads = 1;
@@ -148,6 +168,9 @@ struct FitContext {
   // object per epoch ({"epoch":..,"loss":..,"val_ndcg10":..,"seconds":..});
   // the CLI appends them to DIR/runs/NAME-TIME.jsonl. May be empty.
   std::function<void(const std::string&)> log;
+  // Item text and search pairs, for models that ask (WantsContent); may be
+  // null, and such models then fail with FailedPrecondition.
+  const ItemContent* content = nullptr;
 };
 
 struct ScoredItem {
@@ -182,6 +205,15 @@ class Model {
   virtual size_t FactorDim() const { return 0; }
   virtual const float* ItemFactors() const { return nullptr; }
   virtual std::vector<float> UserVector(const History&) const { return {}; }
+
+  // Whether Fit needs FitContext::content (the catalog's text and the search
+  // log); the CLI loads it only then.
+  virtual bool WantsContent() const { return false; }
+  // Models with a query tower (twotower) embed search queries into the
+  // space of ItemFactors(): *out gets texts.size() x FactorDim() floats,
+  // row-major, so <query, item factor> ranks items for the text. Others
+  // return FailedPrecondition.
+  virtual Status EmbedQueries(std::span<const std::string> texts, std::vector<float>* out) const;
 
   virtual uint32_t num_items() const = 0;
 

@@ -9,14 +9,24 @@
 namespace souk::search {
 
 Result<EvalMetrics> Evaluate(const Index& index, const std::vector<Judgment>& judgments, const QueryOptions& options) {
+  QueryOptions qo = options;
+  qo.k = std::max<size_t>(qo.k, 100);
+  return EvaluateRanker(judgments, [&](const std::string& query) -> Result<std::vector<std::string>> {
+    SOUK_ASSIGN_OR_RETURN(SearchResult r, index.Search(query, qo));
+    std::vector<std::string> ids;
+    ids.reserve(r.hits.size());
+    for (const Hit& h : r.hits) ids.push_back(index.ExternalId(h.doc));
+    return ids;
+  });
+}
+
+Result<EvalMetrics> EvaluateRanker(const std::vector<Judgment>& judgments, const Ranker& rank) {
   std::map<std::string, std::unordered_map<std::string, int>> by_query;
   for (const auto& j : judgments) {
     int& g = by_query[j.query][j.item_id];
     g = std::max(g, j.grade);
   }
   EvalMetrics m;
-  QueryOptions qo = options;
-  qo.k = std::max<size_t>(qo.k, 100);
   for (const auto& [query, grades] : by_query) {
     std::vector<int> ideal;
     size_t relevant = 0;
@@ -26,13 +36,12 @@ Result<EvalMetrics> Evaluate(const Index& index, const std::vector<Judgment>& ju
         ++relevant;
       }
     if (relevant == 0) continue;
-    auto r = index.Search(query, qo);
-    if (!r.ok()) return r.status();
+    SOUK_ASSIGN_OR_RETURN(std::vector<std::string> ranked, rank(query));
     std::sort(ideal.rbegin(), ideal.rend());
     double dcg = 0, idcg = 0, rr = 0;
     size_t found = 0;
-    for (size_t i = 0; i < r->hits.size() && i < 100; ++i) {
-      auto it = grades.find(index.ExternalId(r->hits[i].doc));
+    for (size_t i = 0; i < ranked.size() && i < 100; ++i) {
+      auto it = grades.find(ranked[i]);
       int g = it == grades.end() ? 0 : it->second;
       if (g > 0) {
         ++found;

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -238,5 +239,25 @@ struct EvalMetrics {
 // Runs every distinct judged query (k = 100) and averages the metrics over
 // queries that have at least one relevant item.
 Result<EvalMetrics> Evaluate(const Index& index, const std::vector<Judgment>& judgments, const QueryOptions& options);
+
+// The same metrics for any ranker: `rank` returns the external item ids it
+// ranks for a query, best first (the first 100 count).
+using Ranker = std::function<Result<std::vector<std::string>>(const std::string& query)>;
+Result<EvalMetrics> EvaluateRanker(const std::vector<Judgment>& judgments, const Ranker& rank);
+
+// ---- hybrid search: fusing ranked lists ----------------------------------------
+
+// Reciprocal rank fusion (Cormack et al. 2009): score(d) = sum over the
+// lists that hold d of 1 / (rrf_k + rank), rank 1-based. Scores of the
+// inputs are ignored, so lists on different scales (BM25F, cosine) fuse
+// without tuning. Best k first; ties by lower doc id.
+std::vector<Hit> FuseRrf(const std::vector<std::vector<Hit>>& lists, size_t k, double rrf_k = 60);
+
+// Weighted blend of min-max normalised scores: each list's scores are mapped
+// to [0, 1] (best = 1, the list's worst = 0; a one-element or constant list
+// gives 1), a doc missing from a list gets 0 there, and
+// score = (1 - weight) * a + weight * b. weight in [0, 1]: 0 = a alone.
+// Best k first; ties by lower doc id.
+std::vector<Hit> FuseBlend(const std::vector<Hit>& a, const std::vector<Hit>& b, double weight, size_t k);
 
 }  // namespace souk::search

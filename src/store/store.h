@@ -95,6 +95,15 @@ struct EventColumns {
   size_t size() const { return rowid.size(); }
 };
 
+// A search and the item the shopper then picked (Store::SearchPicks).
+struct SearchPick {
+  std::string query;
+  UserId user;
+  ItemId item;
+  int64_t ts_ms;          // of the search
+  int32_t position = -1;  // result position of the pick, -1 = none
+};
+
 // Reasons an event is excluded from training (bits of events.flags).
 enum EventFlag : uint32_t {
   kFlagBot = 1u << 0,
@@ -177,6 +186,12 @@ class Store {
   // Distinct query texts of search events with how often each was searched
   // (unflagged events only), most searched first.
   virtual Result<std::vector<std::pair<std::string, uint64_t>>> SearchQueryCounts() = 0;
+  // What shoppers picked after a search: for each unflagged search event
+  // with a query and a session id, the first later event of the same user and
+  // session that is a click, cart or purchase, or a view with a result
+  // position, before that session's next search. In time order. Searches
+  // followed by nothing are left out. Training data for query encoders.
+  virtual Result<std::vector<SearchPick>> SearchPicks() = 0;
 
   // ---- cleaning ----
   // Replaces all event flags: events listed get their flags, all others 0.
