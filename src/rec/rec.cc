@@ -133,6 +133,11 @@ Result<std::vector<ScoredItem>> Model::Similar(uint32_t, size_t) const {
   return Status::FailedPrecondition(Name() + " has no item-to-item similarity; use itemknn, ease, ials or bpr");
 }
 
+void Model::ScoreBatch(std::span<const History* const> histories, std::span<float> scores) const {
+  const size_t n = num_items();
+  for (size_t r = 0; r < histories.size(); ++r) Score(*histories[r], scores.subspan(r * n, n));
+}
+
 // ---- factory -----------------------------------------------------------------
 
 namespace {
