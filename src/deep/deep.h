@@ -15,6 +15,10 @@
 //          epochs=200,patience=5,every=2,loss=bce,neg=1,minutes=20
 //    (`minutes` is a training time budget: training stops after the first
 //    validation past it and keeps the best epoch so far; 0 = no budget.)
+//    Serving keys: int8=1 serves with int8 linear layers and item scores
+//    (libtorch dynamic quantization; see quant.h and docs/deep.md),
+//    threads=N caps torch's threads per scoring call (a per-process
+//    setting). ScoreBatch scores many histories in one forward.
 //
 // Text encoders (text::TextEncoder, spec in text/text.h):
 //  - torchscript: a pretrained transformer exported with torch.jit.trace
