@@ -34,6 +34,10 @@
 //    ItemFactors(); queries are embedded with EmbedQueries.
 //    Spec: twotower:d=64,buckets=200000,epochs=10,lr=0.002,temp=0.05,bs=256,
 //          hist=10,hidden=0,iddrop=0.5,upairs=4,seed=1   (hidden 0 = 2d)
+//    Serving keys: int8=1 serves with int8 linear layers and item scores
+//    (libtorch dynamic quantization; see quant.h and docs/deep.md),
+//    threads=N caps torch's threads per scoring call (a per-process
+//    setting). ScoreBatch scores many histories in one forward.
 //
 // Text encoders (text::TextEncoder, spec in text/text.h):
 //  - torchscript: a pretrained transformer exported with torch.jit.trace

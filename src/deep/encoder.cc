@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "deep/deep.h"
+#include "deep/quant.h"
 #include "text/text.h"
 
 namespace souk::deep {
@@ -76,6 +77,19 @@ class TorchScriptEncoder : public text::TextEncoder {
           "cannot load TorchScript model '" + path +
           "' with libtorch " TORCH_VERSION " (exported with a newer torch? see docs/deep.md): " + why);
     }
+    if (options_.int8) {
+      // Before the probe: the graph is rewritten before its first run.
+      Result<int> quantized = 0;
+      try {
+        quantized = QuantizeLinears(module_);
+      } catch (const std::exception& e) {
+        return Status::InvalidArgument("TorchScript model '" + path + "': int8=1 failed: " + TorchMessage(e));
+      }
+      SOUK_RETURN_IF_ERROR(quantized.status());
+      if (*quantized == 0)
+        return Status::InvalidArgument("TorchScript model '" + path +
+                                       "': int8=1 found no aten::linear with constant weights in its forward graph");
+    }
     // One probe batch, in the shape every call will have, checks the
     // model's signature and output and gives the vector size.
     std::vector<float> probe;
@@ -103,6 +117,9 @@ class TorchScriptEncoder : public text::TextEncoder {
   // Embeds at most batch_size texts into *out (n x dim).
   Status EmbedBatch(std::span<const std::string> texts, std::vector<float>* out, bool probing) const {
     std::lock_guard<std::mutex> lock(mu_);
+    // Load set torch's threads from the loading thread; with OpenMP each
+    // calling thread has its own count, so set it again here.
+    CapThreads(options_.threads);
     text::TokenBatch b =
         tokenizer_->EncodeBatch(texts, options_.fixed_shape ? text::Padding::kMaxLen : text::Padding::kLongest);
     const int64_t n = static_cast<int64_t>(b.rows);

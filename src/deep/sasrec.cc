@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "deep/deep.h"
+#include "deep/quant.h"
 #include "rec/rec.h"
 
 namespace souk::deep {
@@ -33,8 +34,11 @@ struct Config {
   std::string loss = "ssm";
   std::string holdout = "val";  // whose last item validation withholds: val users or all
   int64_t seed = -1;
-  int64_t threads = 0;  // training threads; 0 = 1 below d=128, else rec.threads
+  // torch threads: training uses N (0 = 1 below d=128, else rec.threads);
+  // each scoring call caps torch at N (0 = leave torch's setting).
+  int64_t threads = 0;
   double minutes = 20;  // training time budget; 0 = none
+  int64_t int8 = 0;     // serve with int8 linear layers and item table (quant.h); training is fp32
 };
 
 constexpr float kMasked = -1e9f;  // additive attention mask (finite: a fully masked padding row stays finite)
@@ -150,6 +154,7 @@ class SasRec : public rec::Model {
     c_.threads = spec.Int("threads", 0);
     c_.holdout = spec.String("holdout", "val");
     c_.minutes = spec.Double("minutes", 20);
+    c_.int8 = spec.Int("int8", 0);
   }
 
   std::string Name() const override { return "sasrec"; }
@@ -162,6 +167,8 @@ class SasRec : public rec::Model {
                     ",loss=" + c_.loss + ",neg=" + std::to_string(c_.neg) + ",l2=" + FormatNumber(c_.l2) + (c_.loss == "gbce" ? ",t=" + FormatNumber(c_.t) : std::string()) +
                     ",minutes=" + FormatNumber(c_.minutes);
     if (c_.seed >= 0) s += ",seed=" + std::to_string(c_.seed);
+    // Serving keys only when set, so descriptions of existing model files stay as they were.
+    if (c_.int8) s += ",int8=1";
     if (c_.threads > 0) s += ",threads=" + std::to_string(c_.threads);
     if (c_.holdout != "val") s += ",holdout=" + c_.holdout;
     return s;
@@ -181,6 +188,8 @@ class SasRec : public rec::Model {
     if (c_.holdout != "val" && c_.holdout != "all")
       return Status::InvalidArgument("sasrec: holdout must be val or all");
     if (!(c_.t >= 0 && c_.t <= 1)) return Status::InvalidArgument("sasrec: need 0 <= t <= 1");
+    if (c_.int8 != 0 && c_.int8 != 1) return Status::InvalidArgument("sasrec: int8 must be 0 or 1");
+    if (c_.threads < 0 || c_.threads > 1024) return Status::InvalidArgument("sasrec: need 0 <= threads <= 1024");
     return Status::Ok();
   }
 
@@ -379,23 +388,46 @@ class SasRec : public rec::Model {
     }
     best_validation_ = best;
     net_->eval();
-    CacheItemEmbeddings();
+    SOUK_RETURN_IF_ERROR(PrepareServing());
     return Status::Ok();
   }
 
   void Score(const rec::History& history, std::span<float> scores) const override {
+    const rec::History* one[] = {&history};
+    ScoreBatch(one, scores);
+  }
+
+  // One forward per group of equal-length sequences (so no row is padded and
+  // a user's fp32 scores are the same bits alone or in any batch), then one
+  // pass over the item table for the group.
+  void ScoreBatch(std::span<const rec::History* const> histories, std::span<float> scores) const override {
+    CapThreads(static_cast<int>(c_.threads));
     std::fill(scores.begin(), scores.end(), 0.0f);
-    std::vector<int64_t> seq;
-    for (uint32_t i : history.items) {
-      if (i < num_items_) seq.push_back(static_cast<int64_t>(i) + 1);
+    const size_t n = num_items_;
+    std::vector<std::vector<int64_t>> seqs(histories.size());
+    std::vector<std::pair<int64_t, size_t>> by_length;  // (rows the forward sees, history index)
+    for (size_t r = 0; r < histories.size(); ++r) {
+      for (uint32_t i : histories[r]->items) {
+        if (i < num_items_) seqs[r].push_back(static_cast<int64_t>(i) + 1);
+      }
+      if (!seqs[r].empty()) by_length.emplace_back(std::min<int64_t>(static_cast<int64_t>(seqs[r].size()), c_.len), r);
     }
-    const std::vector<float> h = Hidden(seq);
-    const size_t d = static_cast<size_t>(c_.d);
-    for (uint32_t i = 0; i < num_items_; ++i) {
-      const float* e = items_.data() + (static_cast<size_t>(i) + 1) * d;
-      float s = 0;
-      for (size_t k = 0; k < d; ++k) s += h[k] * e[k];
-      scores[i] = s;
+    std::sort(by_length.begin(), by_length.end());
+    torch::NoGradGuard no_grad;
+    constexpr size_t kMaxRows = 256;  // bounds the forward's memory (attention is rows x len x len)
+    for (size_t start = 0; start < by_length.size();) {
+      size_t end = start;
+      while (end < by_length.size() && end - start < kMaxRows && by_length[end].first == by_length[start].first) ++end;
+      std::vector<const std::vector<int64_t>*> rows;
+      std::vector<float*> out;
+      for (size_t k = start; k < end; ++k) {
+        rows.push_back(&seqs[by_length[k].second]);
+        out.push_back(scores.data() + by_length[k].second * n);
+      }
+      auto inp = Batch(rows);
+      auto h = serve_->Encode(inp).select(1, inp.size(1) - 1).contiguous();  // [g, d]
+      serve_->ScoreItems(h, out.data());
+      start = end;
     }
   }
 
@@ -452,7 +484,7 @@ class SasRec : public rec::Model {
                                 e.what_without_backtrace());
     }
     net_->eval();
-    CacheItemEmbeddings();
+    SOUK_RETURN_IF_ERROR(PrepareServing());
     return Status::Ok();
   }
 
@@ -502,15 +534,6 @@ class SasRec : public rec::Model {
     return inp;
   }
 
-  // The last hidden state after `seq` (ids already shifted), length d.
-  std::vector<float> Hidden(const std::vector<int64_t>& seq) const {
-    if (seq.empty()) return std::vector<float>(static_cast<size_t>(c_.d), 0.0f);
-    torch::NoGradGuard no_grad;
-    auto inp = Batch({&seq});
-    auto h = net_->Encode(inp).select(1, inp.size(1) - 1).contiguous();
-    return std::vector<float>(h.data_ptr<float>(), h.data_ptr<float>() + c_.d);
-  }
-
   double ValidationNdcg(const std::vector<std::vector<int64_t>>& seqs, const std::vector<int64_t>& target,
                         const std::vector<size_t>& users) {
     net_->eval();
@@ -541,15 +564,54 @@ class SasRec : public rec::Model {
     return users.empty() ? 0 : sum / static_cast<double>(users.size());
   }
 
-  void CacheItemEmbeddings() {
-    auto w = net_->item_emb->weight.detach().contiguous();
-    items_.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
+  // After Fit or LoadState: the serving network (quant.h; fp32, or int8
+  // with int8=1), its fp32 form checked first against the training forward:
+  // SasRecInference copies Encode, and a copy that has drifted must not serve.
+  Status PrepareServing() {
+    torch::NoGradGuard no_grad;
+    serve_.reset();
+    if (num_items_ == 0) return Status::Corruption("sasrec: a model of no items");
+    SasRecTensors t;
+    t.d = c_.d;
+    t.len = c_.len;
+    t.heads = c_.heads;
+    t.item_emb = net_->item_emb->weight.detach();
+    t.pos_emb = net_->pos_emb->weight.detach();
+    for (size_t i = 0; i < net_->wq.size(); ++i) {
+      t.blocks.push_back({net_->attn_ln[i]->weight.detach(), net_->attn_ln[i]->bias.detach(),
+                          net_->wq[i]->weight.detach(), net_->wq[i]->bias.detach(), net_->wkv[i]->weight.detach(),
+                          net_->wkv[i]->bias.detach(), net_->wo[i]->weight.detach(), net_->wo[i]->bias.detach(),
+                          net_->ffn_ln[i]->weight.detach(), net_->ffn_ln[i]->bias.detach(),
+                          net_->ff1[i]->weight.detach(), net_->ff1[i]->bias.detach(), net_->ff2[i]->weight.detach(),
+                          net_->ff2[i]->bias.detach()});
+    }
+    t.last_ln_w = net_->last_ln->weight.detach();
+    t.last_ln_b = net_->last_ln->bias.detach();
+    SOUK_ASSIGN_OR_RETURN(auto fp32, SasRecInference::Make(t, false));
+    // Two rows, one padded, every position used. Rounding differs (no BLAS
+    // in the copy); a missing or changed step differs by far more.
+    std::vector<int64_t> a, b;
+    for (int64_t p = 0; p < c_.len; ++p) a.push_back(1 + p % static_cast<int64_t>(num_items_));
+    b.assign(a.begin() + c_.len / 2, a.end());
+    auto probe = Batch({&a, &b});
+    auto want = net_->Encode(probe);
+    const double diff = (fp32->Encode(probe) - want).abs().max().item<double>();
+    const double tolerance = 1e-4 * std::max(1.0, want.abs().max().item<double>());
+    if (!(diff <= tolerance))
+      return Status::Internal("sasrec: the serving forward (deep/quant.cc) no longer matches Encode (max diff " +
+                              FormatNumber(diff) + "); update SasRecInference::Encode");
+    if (!c_.int8) {
+      serve_ = std::move(fp32);
+      return Status::Ok();
+    }
+    SOUK_ASSIGN_OR_RETURN(serve_, SasRecInference::Make(std::move(t), true));
+    return Status::Ok();
   }
 
   Config c_;
   uint32_t num_items_ = 0;
   mutable SasRecNet net_{nullptr};
-  std::vector<float> items_;  // (num_items + 1) x d, row 0 = padding
+  std::unique_ptr<SasRecInference> serve_;  // Score's network: fp32, or int8 with int8=1
   std::vector<std::pair<int64_t, double>> curve_;
   int64_t epochs_run_ = 0;
   double best_validation_ = -1;

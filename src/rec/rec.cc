@@ -137,6 +137,11 @@ Status Model::EmbedQueries(std::span<const std::string>, std::vector<float>*) co
   return Status::FailedPrecondition(Name() + " cannot embed search queries; train a twotower model");
 }
 
+void Model::ScoreBatch(std::span<const History* const> histories, std::span<float> scores) const {
+  const size_t n = num_items();
+  for (size_t r = 0; r < histories.size(); ++r) Score(*histories[r], scores.subspan(r * n, n));
+}
+
 // ---- factory -----------------------------------------------------------------
 
 namespace {

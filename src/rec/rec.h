@@ -196,6 +196,13 @@ class Model {
   // num_items()). Higher is better; -inf means "never recommend".
   virtual void Score(const History& history, std::span<float> scores) const = 0;
 
+  // Scores many histories in one call: row r of `scores` (row-major,
+  // histories.size() x num_items()) gets what Score(*histories[r]) would
+  // write. The default loops over Score; models with a batched forward
+  // (sasrec) override it to amortise per-call costs. Same thread-safety as
+  // Score.
+  virtual void ScoreBatch(std::span<const History* const> histories, std::span<float> scores) const;
+
   // Items most similar to `item` (not including it), best first. Models
   // without an item-item notion return FailedPrecondition.
   virtual Result<std::vector<ScoredItem>> Similar(uint32_t item, size_t k) const;

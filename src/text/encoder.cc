@@ -27,7 +27,7 @@ const EncoderFactory* FindFactory(const std::string& kind) {
   return nullptr;
 }
 
-constexpr const char* kKeys = "path, vocab, pool, norm, lower, strip_accents, cjk, maxlen, bs, threads, shape";
+constexpr const char* kKeys = "path, vocab, pool, norm, lower, strip_accents, cjk, maxlen, bs, threads, shape, int8";
 
 Status Bad(std::string_view spec, const std::string& what) {
   return Status::InvalidArgument("encoder '" + std::string(spec) + "': " + what);
@@ -111,6 +111,8 @@ Result<EncoderOptions> ParseEncoderSpec(std::string_view spec) {
         } else {
           return Bad(spec, "shape must be fixed or dynamic, got '" + std::string(value) + "'");
         }
+      } else if (key == "int8") {
+        SOUK_RETURN_IF_ERROR(flag(&o.int8));
       } else {
         return Bad(spec, "unknown key '" + key + "' (keys: " + kKeys + ")");
       }
@@ -133,6 +135,8 @@ std::string DescribeEncoder(const EncoderOptions& o) {
   s += ",bs=" + std::to_string(o.batch_size);
   s += ",threads=" + std::to_string(o.threads);
   s += std::string(",shape=") + (o.fixed_shape ? "fixed" : "dynamic");
+  // Only when on, so the descriptions recorded in existing vectors files still match.
+  if (o.int8) s += ",int8=1";
   return s;
 }
 
