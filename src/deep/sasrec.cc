@@ -6,9 +6,8 @@
 // then per block  q = LN(x); x = q + MHA(q, x, x; causal);  x = LN(x);
 // x = x + FFN(x)  with padding positions zeroed after each block, and a final
 // layer norm. The score of item i after a sequence is <h_last, E_i>.
-#include <torch/torch.h>
-
 #include <malloc.h>
+#include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +18,7 @@
 #include <sstream>
 
 #include "deep/deep.h"
+#include "deep/internal.h"
 #include "deep/quant.h"
 #include "rec/rec.h"
 
@@ -86,8 +86,8 @@ struct SasRecNetImpl : torch::nn::Module {
     auto x = Items(seq) * std::sqrt(static_cast<double>(d));
     auto positions = torch::arange(len - m, len, torch::kLong);
     x = drop(x + pos_emb(positions).unsqueeze(0));
-    auto real = seq != 0;                                 // [B, m]
-    auto keep = real.unsqueeze(-1).to(torch::kFloat);     // [B, m, 1]
+    auto real = seq != 0;                              // [B, m]
+    auto keep = real.unsqueeze(-1).to(torch::kFloat);  // [B, m, 1]
     x = x * keep;
     // Query t may attend key s when s <= t and s is a real item.
     auto allowed = torch::tril(torch::ones({m, m}, torch::kBool)).unsqueeze(0) & real.unsqueeze(1);  // [B, m, m]
@@ -95,17 +95,15 @@ struct SasRecNetImpl : torch::nn::Module {
     const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
     for (size_t i = 0; i < wq.size(); ++i) {
       auto q = attn_ln[i](x);
-      auto qh = wq[i](q).view({b, m, heads, dh}).transpose(1, 2);            // [B, H, m, dh]
+      auto qh = wq[i](q).view({b, m, heads, dh}).transpose(1, 2);               // [B, H, m, dh]
       auto kv = wkv[i](x).view({b, m, 2, heads, dh}).permute({2, 0, 3, 1, 4});  // [2, B, H, m, dh]
-      auto att = torch::baddbmm(mask.expand({b, heads, m, m}).reshape({b * heads, m, m}),
-                                qh.reshape({b * heads, m, dh}), kv[0].reshape({b * heads, m, dh}).transpose(1, 2),
-                                1.0, scale);
+      auto att =
+          torch::baddbmm(mask.expand({b, heads, m, m}).reshape({b * heads, m, m}), qh.reshape({b * heads, m, dh}),
+                         kv[0].reshape({b * heads, m, dh}).transpose(1, 2), 1.0, scale);
       att = torch::softmax(att, -1);
       if (is_training() && dropout > 0) att = torch::dropout(att, dropout, true);
-      auto out = torch::bmm(att, kv[1].reshape({b * heads, m, dh}))
-                     .view({b, heads, m, dh})
-                     .transpose(1, 2)
-                     .reshape({b, m, d});
+      auto out =
+          torch::bmm(att, kv[1].reshape({b * heads, m, dh})).view({b, heads, m, dh}).transpose(1, 2).reshape({b, m, d});
       x = q + wo[i](out);
       x = ffn_ln[i](x);
       auto h = drop(ff2[i](drop(torch::relu(ff1[i](x)))));
@@ -159,13 +157,13 @@ class SasRec : public rec::Model {
 
   std::string Name() const override { return "sasrec"; }
   std::string Describe() const override {
-    std::string s = "sasrec:d=" + std::to_string(c_.d) + ",len=" + std::to_string(c_.len) +
-                    ",layers=" + std::to_string(c_.layers) + ",heads=" + std::to_string(c_.heads) +
-                    ",drop=" + FormatNumber(c_.dropout) + ",lr=" + FormatNumber(c_.lr) +
-                    ",bs=" + std::to_string(c_.batch) + ",epochs=" + std::to_string(c_.epochs) +
-                    ",patience=" + std::to_string(c_.patience) + ",every=" + std::to_string(c_.every) +
-                    ",loss=" + c_.loss + ",neg=" + std::to_string(c_.neg) + ",l2=" + FormatNumber(c_.l2) + (c_.loss == "gbce" ? ",t=" + FormatNumber(c_.t) : std::string()) +
-                    ",minutes=" + FormatNumber(c_.minutes);
+    std::string s =
+        "sasrec:d=" + std::to_string(c_.d) + ",len=" + std::to_string(c_.len) + ",layers=" + std::to_string(c_.layers) +
+        ",heads=" + std::to_string(c_.heads) + ",drop=" + FormatNumber(c_.dropout) + ",lr=" + FormatNumber(c_.lr) +
+        ",bs=" + std::to_string(c_.batch) + ",epochs=" + std::to_string(c_.epochs) +
+        ",patience=" + std::to_string(c_.patience) + ",every=" + std::to_string(c_.every) + ",loss=" + c_.loss +
+        ",neg=" + std::to_string(c_.neg) + ",l2=" + FormatNumber(c_.l2) +
+        (c_.loss == "gbce" ? ",t=" + FormatNumber(c_.t) : std::string()) + ",minutes=" + FormatNumber(c_.minutes);
     if (c_.seed >= 0) s += ",seed=" + std::to_string(c_.seed);
     // Serving keys only when set, so descriptions of existing model files stay as they were.
     if (c_.int8) s += ",int8=1";
@@ -227,8 +225,8 @@ class SasRec : public rec::Model {
     if (seqs.empty()) return Status::FailedPrecondition("sasrec: no user has two or more interactions");
     std::mt19937_64 rng(seed);
     std::shuffle(candidates.begin(), candidates.end(), rng);
-    std::vector<size_t> val_users(candidates.begin(),
-                                  candidates.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(candidates.size(), 3000)));
+    std::vector<size_t> val_users(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(
+                                                                               candidates.size(), 3000)));
     for (size_t i : c_.holdout == "all" ? candidates : val_users) {
       val_target[i] = seqs[i].back();
       seqs[i].pop_back();
@@ -268,7 +266,8 @@ class SasRec : public rec::Model {
       batches.clear();
       for (size_t r = 0; r < order.size(); r += run) {
         const size_t re = std::min(order.size(), r + run);
-        std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(r), order.begin() + static_cast<std::ptrdiff_t>(re),
+        std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(r),
+                         order.begin() + static_cast<std::ptrdiff_t>(re),
                          [&](size_t a, size_t b) { return pairs(a) < pairs(b); });
         for (size_t s = r; s < re; s += bs) batches.emplace_back(s, std::min(re, s + bs));
       }
@@ -297,8 +296,8 @@ class SasRec : public rec::Model {
         auto h = net_->Encode(inp).reshape({B * m, c_.d});  // [B*m, d]
         auto flat_pos = pos.reshape({B * m});
         auto valid = flat_pos.nonzero().squeeze(1);
-        auto hv = h.index_select(0, valid);                  // [P, d]
-        auto pv = flat_pos.index_select(0, valid);           // [P]
+        auto hv = h.index_select(0, valid);               // [P, d]
+        auto pv = flat_pos.index_select(0, valid);        // [P]
         auto pos_logit = (hv * net_->Items(pv)).sum(-1);  // [P]
         const int64_t P = pv.size(0);
         torch::Tensor loss;
@@ -342,9 +341,9 @@ class SasRec : public rec::Model {
             const double n = static_cast<double>(cand.size(0));
             const double alpha = n / std::max(1.0, static_cast<double>(num_items_) - 1);
             const double beta = alpha * (c_.t * (1 - 1 / alpha) + 1 / alpha);
-            loss = (beta * torch::nn::functional::softplus(-pos_logit) +
-                    torch::nn::functional::softplus(neg_logit).sum(1))
-                       .mean();
+            loss =
+                (beta * torch::nn::functional::softplus(-pos_logit) + torch::nn::functional::softplus(neg_logit).sum(1))
+                    .mean();
           }
         }
         if (c_.l2 > 0) loss = loss + c_.l2 * net_->Items(pv).pow(2).sum() / std::max<int64_t>(P, 1);
@@ -460,24 +459,10 @@ class SasRec : public rec::Model {
     }
     try {
       net_ = SasRecNet(num_items_, c_);
-      // Module::load replaces each tensor with the stored one whatever its
-      // shape, so compare against the shapes the spec implies.
-      std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
-      for (const auto& p : net_->named_parameters()) expected.emplace_back(p.key(), p.value().sizes().vec());
-      torch::serialize::InputArchive ar;
-      std::istringstream is(bytes);
-      ar.load_from(is);
-      net_->load(ar);
-      size_t k = 0;
-      for (const auto& p : net_->named_parameters()) {
-        if (k >= expected.size() || p.key() != expected[k].first || p.value().sizes().vec() != expected[k].second) {
-          std::ostringstream msg;
-          msg << "sasrec: model file has wrong shapes for its spec " << Describe() << ": " << p.key() << " is "
-              << p.value().sizes() << ", expected " << (k < expected.size() ? c10::IntArrayRef(expected[k].second) : c10::IntArrayRef{});
-          net_ = nullptr;
-          return Status::Corruption(msg.str());
-        }
-        ++k;
+      Status st = LoadCheckedArchive(*net_, bytes, "sasrec: model file has wrong shapes for its spec " + Describe());
+      if (!st.ok()) {
+        net_ = nullptr;
+        return st;
       }
     } catch (const c10::Error& e) {
       return Status::Corruption(std::string("sasrec: cannot load the network (wrong shapes?): ") +
@@ -529,7 +514,8 @@ class SasRec : public rec::Model {
     for (size_t r = 0; r < rows.size(); ++r) {
       const auto& s = *rows[r];
       const int64_t take = std::min<int64_t>(static_cast<int64_t>(s.size()), m);
-      for (int64_t t = 0; t < take; ++t) a[static_cast<int64_t>(r)][m - take + t] = s[s.size() - static_cast<size_t>(take) + static_cast<size_t>(t)];
+      for (int64_t t = 0; t < take; ++t)
+        a[static_cast<int64_t>(r)][m - take + t] = s[s.size() - static_cast<size_t>(take) + static_cast<size_t>(t)];
     }
     return inp;
   }
@@ -547,7 +533,7 @@ class SasRec : public rec::Model {
       for (size_t r = start; r < end; ++r) rows.push_back(&seqs[users[r]]);
       auto inp = Batch(rows);
       auto h = net_->Encode(inp).select(1, inp.size(1) - 1);  // [B, d]
-      auto scores = torch::matmul(h, e.t()).contiguous();   // [B, n+1]
+      auto scores = torch::matmul(h, e.t()).contiguous();     // [B, n+1]
       auto acc = scores.accessor<float, 2>();
       for (size_t r = 0; r < rows.size(); ++r) {
         const int64_t row = static_cast<int64_t>(r);
@@ -637,8 +623,8 @@ void RegisterModels() {
 
 }  // namespace souk::deep
 
-extern "C" int64_t souk_deep_sasrec_states(const souk::rec::Model* model, const uint32_t* items, int64_t n,
-                                           float* out, int64_t out_rows) {
+extern "C" int64_t souk_deep_sasrec_states(const souk::rec::Model* model, const uint32_t* items, int64_t n, float* out,
+                                           int64_t out_rows) {
   const auto* s = dynamic_cast<const souk::deep::SasRec*>(model);
   return s == nullptr ? -1 : s->States(items, n, out, out_rows);
 }

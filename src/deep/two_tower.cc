@@ -37,6 +37,7 @@
 #include <unordered_map>
 
 #include "deep/deep.h"
+#include "deep/internal.h"
 #include "rec/rec.h"
 
 namespace souk::deep {
@@ -363,21 +364,10 @@ class TwoTower final : public rec::Model {
     }
     try {
       auto net = TwoTowerNet(c_, s);
-      std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
-      for (const auto& p : net->named_parameters()) expected.emplace_back(p.key(), p.value().sizes().vec());
-      torch::serialize::InputArchive ar;
-      std::istringstream is(bytes);
-      ar.load_from(is);
-      net->load(ar);
-      // Module::load takes any shape: compare with what the spec implies.
-      size_t k = 0;
-      for (const auto& p : net->named_parameters()) {
-        if (k >= expected.size() || p.key() != expected[k].first || p.value().sizes().vec() != expected[k].second) {
-          net_ = nullptr;
-          return Status::Corruption("twotower: model file does not fit its spec " + Describe() + " (tensor " + p.key() +
-                                    ")");
-        }
-        ++k;
+      Status st = LoadCheckedArchive(*net, bytes, "twotower: model file does not fit its spec " + Describe());
+      if (!st.ok()) {
+        net_ = nullptr;
+        return st;
       }
       net->eval();
       net_ = net;
