@@ -68,7 +68,11 @@ Result<VectorIndexInfo> BuildItemVectorIndex(const std::string& dir, const std::
 Result<std::unordered_set<std::string>> TestQueries(const std::string& judgments, double validation_share);
 
 // `souk intent DIR --train` / `souk intent DIR QUERY [--k N]`.
-int IntentCommand(const std::string& dir, bool train, const std::string& query, size_t k, Store* store, bool json);
+// With `holdout_judgments`, searches whose query is in that file's test part
+// (TestQueries, validation share 0.2 as search-eval's default) are not learnt
+// from, so `search-eval --mode bm25 --intent ...` measures unseen queries.
+int IntentCommand(const std::string& dir, bool train, const std::string& query, size_t k,
+                  const std::string& holdout_judgments, Store* store, bool json);
 
 // `souk search-eval DIR --judgments FILE`.
 int SearchEvalCommand(const SearchArgs& args, const std::string& judgments, Store* store, const Config& config);

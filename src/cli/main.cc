@@ -312,6 +312,9 @@ int main(int argc, char** argv) {
       "--train", intent_train,
       "train from the search log (search -> pick), report held-out accuracy, save DIR/models/intent.bin");
   intent_cmd->add_option("--k", intent_k, "categories to print")->capture_default_str();
+  std::string intent_holdout;
+  intent_cmd->add_option("--holdout-judgments", intent_holdout,
+                         "--train: skip searches whose query is in this judgments file's test part");
   intent_cmd->add_flag("--json", as_json, "machine-readable output");
 
   // train / recommend / similar / eval / tune
@@ -433,7 +436,7 @@ int main(int argc, char** argv) {
   if (intent_cmd->parsed()) {
     auto o = OpenDir(dir);
     if (!o.ok()) return Fail(o.status());
-    return cli::IntentCommand(dir, intent_train, intent_query, intent_k, o->store.get(), as_json);
+    return cli::IntentCommand(dir, intent_train, intent_query, intent_k, intent_holdout, o->store.get(), as_json);
   }
 
   if (index_cmd->parsed() || search_cmd->parsed() || seval->parsed() || suggest_cmd->parsed()) {

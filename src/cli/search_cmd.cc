@@ -378,7 +378,8 @@ Result<std::vector<search::IntentPair>> IntentPairs(Store* store) {
 
 }  // namespace
 
-int IntentCommand(const std::string& dir, bool train, const std::string& query, size_t k, Store* store, bool as_json) {
+int IntentCommand(const std::string& dir, bool train, const std::string& query, size_t k,
+                  const std::string& holdout_judgments, Store* store, bool as_json) {
   const std::string path = IntentPath(dir);
   if (!train) {
     if (query.empty()) return Fail(Status::InvalidArgument("give a QUERY or --train"));
@@ -399,6 +400,14 @@ int IntentCommand(const std::string& dir, bool train, const std::string& query, 
   auto t0 = std::chrono::steady_clock::now();
   auto pairs = IntentPairs(store);
   if (!pairs.ok()) return Fail(pairs.status());
+  size_t skipped = 0;
+  if (!holdout_judgments.empty()) {
+    auto held = TestQueries(holdout_judgments, 0.2);
+    if (!held.ok()) return Fail(held.status());
+    const size_t before = pairs->size();
+    std::erase_if(*pairs, [&](const search::IntentPair& p) { return held->count(p.query) > 0; });
+    skipped = before - pairs->size();
+  }
   if (pairs->empty()) return Fail(Status::FailedPrecondition(fmt::format("'{}' has no search -> pick pairs", dir)));
   std::vector<search::IntentPair> fit, held;
   size_t held_queries = 0;
@@ -430,6 +439,7 @@ int IntentCommand(const std::string& dir, bool train, const std::string& query, 
                               {"categories", (*model)->categories().size()},
                               {"held_out_pairs", acc.pairs},
                               {"held_out_queries", held_queries},
+                              {"skipped_judged_pairs", skipped},
                               {"accuracy@1", acc.at1},
                               {"accuracy@3", acc.at3},
                               {"seconds", std::round(secs * 1000) / 1000},
@@ -491,6 +501,8 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
   if (!intent.ok()) return Fail(intent.status());
   if (*intent && (a.mode != "bm25" || qo.offset > 0 || qo.sort != search::QueryOptions::Sort::kRelevance))
     return Fail(Status::InvalidArgument("--intent re-ranks BM25 by relevance: no --mode, --sort or --page"));
+  // The top 100 are re-ranked, but matching (when kAll relaxes) stays as for --k.
+  if (*intent && retriever.qo.relax_below == 0) retriever.qo.relax_below = a.k;
   auto run = [&](const std::string& q) -> Result<std::pair<search::SearchResult, double>> {
     auto t0 = std::chrono::steady_clock::now();
     auto r = retriever.Run(q, *intent ? std::max<size_t>(100, a.k) : a.k);
