@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "search/search.h"
 #include "test_util.h"
@@ -118,6 +119,42 @@ TEST(IntentTest, RerankBoostAndFilter) {
   EXPECT_EQ(ApplyIntent(**m, "running shoes", {{0, 1.0f}, {2, 0.5f}}, cat_of, o).size(), 2u);
   o.threshold = 1.0f;  // never confident enough: unchanged
   EXPECT_EQ(ApplyIntent(**m, "running shoes", hits, cat_of, o).size(), 3u);
+}
+
+// The CLI end to end on a small generated shop: train, predict, and
+// search-eval with and without --intent (without it, the output is as before).
+TEST(IntentCliTest, TrainPredictEval) {
+  souk::testing::TempDir dir;
+  const std::string shop = dir / "shop";
+  using souk::testing::RunSouk;
+  ASSERT_EQ(RunSouk(dir, "gen " + shop + " --users 300 --items 200 --days 15 --seed 3").code, 0);
+  auto r = RunSouk(dir, "intent " + shop + " --train --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["pairs"].get<int>(), 0);
+  EXPECT_GT(j["categories"].get<int>(), 1);
+  EXPECT_GE(j["accuracy@3"].get<double>(), j["accuracy@1"].get<double>());
+  EXPECT_TRUE(fs::exists(shop + "/models/intent.bin"));
+  r = RunSouk(dir, "intent " + shop + " 'running shoes' --k 2 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["categories"].size(), 2u);
+  const std::string eval = "search-eval " + shop + " --judgments " + shop + "/generated/judgments.csv --json";
+  r = RunSouk(dir, eval);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(nlohmann::json::parse(r.out).contains("intent"));
+  for (const char* mode : {"boost", "filter"}) {
+    r = RunSouk(dir, eval + " --intent " + mode);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["intent"], mode);
+  }
+  r = RunSouk(dir, "search " + shop + " shoes --intent boost --k 5 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_LE(nlohmann::json::parse(r.out)["hits"].size(), 5u);
+  // A damaged model is a clear error.
+  std::ofstream(shop + "/models/intent.bin", std::ios::binary | std::ios::trunc) << "SOUKINT1";
+  r = RunSouk(dir, "intent " + shop + " shoes");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("intent model"), std::string::npos) << r.err;
 }
 
 }  // namespace
