@@ -46,7 +46,8 @@ std::vector<uint32_t> Features(const text::Analyzer& analyzer, std::string_view 
   for (size_t i = 0; i < words.size(); ++i) {
     add(Fnv1a(words[i], Fnv1a("u:")));
     if (i + 1 < words.size()) add(Fnv1a(words[i + 1], Fnv1a(" ", Fnv1a(words[i], Fnv1a("b:")))));
-    std::string w = "^" + words[i] + "$";
+    std::string w(1, '^');
+    w.append(words[i]).push_back('$');
     for (size_t j = 0; j + 3 <= w.size(); ++j) add(Fnv1a(std::string_view(w).substr(j, 3), Fnv1a("c:")));
   }
   std::sort(f.begin(), f.end());
