@@ -36,6 +36,10 @@ struct SearchArgs {
   std::string vector_model = "twotower";
   double validation_share = 0.2;  // search-eval: judged queries used to tune, not to test (when a mode is given)
   bool mode_given = false;        // search-eval: --mode was given (else the whole judgment set, as before)
+  // Query intent (DIR/models/intent.bin): "" = off, boost or filter, over BM25's top 100.
+  std::string intent;
+  double intent_weight = 1.0;     // boost: score * (1 + weight * p(category))
+  double intent_threshold = 0.7;  // filter: applies when the top category's p >= this
   bool json = false;
 };
 
@@ -62,6 +66,13 @@ Result<VectorIndexInfo> BuildItemVectorIndex(const std::string& dir, const std::
 // `validation_share` of them (chosen by a hash of the query text) that
 // search-eval tunes on.
 Result<std::unordered_set<std::string>> TestQueries(const std::string& judgments, double validation_share);
+
+// `souk intent DIR --train` / `souk intent DIR QUERY [--k N]`.
+// With `holdout_judgments`, searches whose query is in that file's test part
+// (TestQueries, validation share 0.2 as search-eval's default) are not learnt
+// from, so `search-eval --mode bm25 --intent ...` measures unseen queries.
+int IntentCommand(const std::string& dir, bool train, const std::string& query, size_t k,
+                  const std::string& holdout_judgments, Store* store, bool json);
 
 // `souk search-eval DIR --judgments FILE`.
 int SearchEvalCommand(const SearchArgs& args, const std::string& judgments, Store* store, const Config& config);

@@ -262,6 +262,15 @@ int main(int argc, char** argv) {
                          : "blend: weight of the vector side in [0,1] (default 0.5)");
     cmd->add_option("--fuse-depth", a.fuse_depth, "hybrid: results of each side that are fused")->capture_default_str();
     cmd->add_option("--vector-model", a.vector_model, "trained model with a query tower")->capture_default_str();
+    cmd->add_option("--intent", a.intent,
+                    "re-rank BM25's top 100 by the query's predicted category (DIR/models/intent.bin): boost or filter")
+        ->check(CLI::IsMember({"boost", "filter"}));
+    cmd->add_option("--intent-weight", a.intent_weight, "--intent boost: score * (1 + weight * p(category))")
+        ->capture_default_str();
+    cmd->add_option("--intent-threshold", a.intent_threshold,
+                    "--intent filter: keep categories with p >= 0.5 when the top p >= this")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
   };
   add_mode_flags(search_cmd, sargs, false);
   auto* suggest_cmd = app.add_subcommand("suggest", "Autocomplete: popular searches and catalog words for a prefix");
@@ -291,6 +300,22 @@ int main(int argc, char** argv) {
                    "with --mode: share of judged queries held out to tune on (the rest is the test part)")
       ->check(CLI::Range(0.0, 0.9))
       ->capture_default_str();
+
+  // intent
+  auto* intent_cmd = app.add_subcommand("intent", "Query intent: train the query -> category classifier, or predict");
+  bool intent_train = false;
+  std::string intent_query;
+  size_t intent_k = 3;
+  intent_cmd->add_option("DIR", dir, "data directory")->required();
+  intent_cmd->add_option("QUERY", intent_query, "a query to classify");
+  intent_cmd->add_flag(
+      "--train", intent_train,
+      "train from the search log (search -> pick), report held-out accuracy, save DIR/models/intent.bin");
+  intent_cmd->add_option("--k", intent_k, "categories to print")->capture_default_str();
+  std::string intent_holdout;
+  intent_cmd->add_option("--holdout-judgments", intent_holdout,
+                         "--train: skip searches whose query is in this judgments file's test part");
+  intent_cmd->add_flag("--json", as_json, "machine-readable output");
 
   // train / recommend / similar / eval / tune
   cli::RecArgs rargs;
@@ -406,6 +431,12 @@ int main(int argc, char** argv) {
     if (sim_cmd->parsed()) return cli::SimilarCommand(rargs, o->store.get(), o->config);
     if (eval_cmd->parsed()) return cli::EvalCommand(rargs, o->store.get(), o->config);
     return cli::TuneCommand(rargs, o->store.get(), o->config);
+  }
+
+  if (intent_cmd->parsed()) {
+    auto o = OpenDir(dir);
+    if (!o.ok()) return Fail(o.status());
+    return cli::IntentCommand(dir, intent_train, intent_query, intent_k, intent_holdout, o->store.get(), as_json);
   }
 
   if (index_cmd->parsed() || search_cmd->parsed() || seval->parsed() || suggest_cmd->parsed()) {

@@ -335,7 +335,127 @@ json HitsJson(const search::Index& index, const std::string& query, const search
   return j;
 }
 
+std::string IntentPath(const std::string& dir) { return (fs::path(dir) / "models" / "intent.bin").string(); }
+
+// The intent model and each document's category, for --intent.
+struct IntentSide {
+  std::unique_ptr<search::IntentModel> model;
+  std::vector<std::string> category;  // by dense item id
+  search::IntentRerankOptions options;
+
+  std::vector<search::Hit> Rerank(const std::string& query, std::vector<search::Hit> hits) const {
+    static const std::string kNone;
+    return search::ApplyIntent(
+        *model, query, std::move(hits),
+        [&](uint32_t d) -> const std::string& { return d < category.size() ? category[d] : kNone; }, options);
+  }
+};
+
+Result<std::optional<IntentSide>> OpenIntent(const SearchArgs& a, Store* store) {
+  if (a.intent.empty()) return std::optional<IntentSide>();
+  IntentSide s;
+  SOUK_ASSIGN_OR_RETURN(s.model, search::IntentModel::Load(IntentPath(a.dir)));
+  SOUK_ASSIGN_OR_RETURN(auto items, store->LoadItems());
+  for (auto& it : items) s.category.push_back(std::move(it.category));
+  s.options.mode = a.intent == "filter" ? search::IntentMode::kFilter : search::IntentMode::kBoost;
+  s.options.weight = static_cast<float>(a.intent_weight);
+  s.options.threshold = static_cast<float>(a.intent_threshold);
+  return std::optional<IntentSide>(std::move(s));
+}
+
+// (query, category of the picked item) from the search log.
+Result<std::vector<search::IntentPair>> IntentPairs(Store* store) {
+  SOUK_ASSIGN_OR_RETURN(auto picks, store->SearchPicks());
+  SOUK_ASSIGN_OR_RETURN(auto items, store->LoadItems());
+  text::Analyzer norm(text::AnalyzerOptions{}, nullptr);
+  std::vector<search::IntentPair> pairs;
+  for (const auto& p : picks) {
+    if (p.item >= items.size() || items[p.item].category.empty() || p.query.empty()) continue;
+    pairs.push_back({norm.Normalize(p.query), items[p.item].category});
+  }
+  return pairs;
+}
+
 }  // namespace
+
+int IntentCommand(const std::string& dir, bool train, const std::string& query, size_t k,
+                  const std::string& holdout_judgments, Store* store, bool as_json) {
+  const std::string path = IntentPath(dir);
+  if (!train) {
+    if (query.empty()) return Fail(Status::InvalidArgument("give a QUERY or --train"));
+    auto m = search::IntentModel::Load(path);
+    if (!m.ok()) return Fail(m.status());
+    auto top = (*m)->Predict(query, k);
+    if (as_json) {
+      json arr = json::array();
+      for (const auto& p : top) arr.push_back({{"category", p.category}, {"p", p.probability}});
+      std::printf(
+          "%s\n",
+          json({{"query", query}, {"categories", arr}}).dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+    } else {
+      for (const auto& p : top) std::printf("%.4f  %s\n", p.probability, p.category.c_str());
+    }
+    return 0;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto pairs = IntentPairs(store);
+  if (!pairs.ok()) return Fail(pairs.status());
+  size_t skipped = 0;
+  if (!holdout_judgments.empty()) {
+    auto held = TestQueries(holdout_judgments, 0.2);
+    if (!held.ok()) return Fail(held.status());
+    const size_t before = pairs->size();
+    std::erase_if(*pairs, [&](const search::IntentPair& p) { return held->count(p.query) > 0; });
+    skipped = before - pairs->size();
+  }
+  if (pairs->empty()) return Fail(Status::FailedPrecondition(fmt::format("'{}' has no search -> pick pairs", dir)));
+  std::vector<search::IntentPair> fit, held;
+  size_t held_queries = 0;
+  {
+    std::unordered_map<std::string, bool> seen;
+    for (const auto& p : *pairs) {
+      bool h = search::IsHeldOutQuery(p.query, 0.2);
+      (h ? held : fit).push_back(p);
+      if (seen.emplace(p.query, h).second && h) ++held_queries;
+    }
+  }
+  search::IntentOptions options;
+  search::IntentAccuracy acc;
+  if (!fit.empty() && !held.empty()) {
+    auto m = search::IntentModel::Train(fit, options);
+    if (!m.ok()) return Fail(m.status());
+    acc = search::EvaluateIntent(**m, held);
+  }
+  auto model = search::IntentModel::Train(*pairs, options);
+  if (!model.ok()) return Fail(model.status());
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (ec) return Fail(Status::IoError(fmt::format("cannot create '{}/models': {}", dir, ec.message())));
+  Status s = (*model)->Save(path);
+  if (!s.ok()) return Fail(s);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (as_json) {
+    std::printf("%s\n", json({{"pairs", pairs->size()},
+                              {"categories", (*model)->categories().size()},
+                              {"held_out_pairs", acc.pairs},
+                              {"held_out_queries", held_queries},
+                              {"skipped_judged_pairs", skipped},
+                              {"accuracy@1", acc.at1},
+                              {"accuracy@3", acc.at3},
+                              {"seconds", std::round(secs * 1000) / 1000},
+                              {"path", path},
+                              {"describe", (*model)->Describe()}})
+                            .dump(-1, ' ', false, json::error_handler_t::replace)
+                            .c_str());
+  } else {
+    std::printf(
+        "%zu pairs, %zu categories; held-out (%zu pairs of %zu queries): accuracy@1 %.4f  @3 %.4f; %s (%.1f s)\n",
+        pairs->size(), (*model)->categories().size(), acc.pairs, held_queries, acc.at1, acc.at3, path.c_str(), secs);
+  }
+  return 0;
+}
+
+namespace {}  // namespace
 
 int IndexCommand(const std::string& dir, Store* store, const Config& config, bool as_json) {
   auto b = BuildIndex(dir, store, config);
@@ -377,9 +497,19 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
                       a.fusion,
                       a.blend_weight >= 0 ? a.blend_weight : 0.5,
                       std::max(a.fuse_depth, a.k)};
+  auto intent = OpenIntent(a, store);
+  if (!intent.ok()) return Fail(intent.status());
+  if (*intent && (a.mode != "bm25" || qo.offset > 0 || qo.sort != search::QueryOptions::Sort::kRelevance))
+    return Fail(Status::InvalidArgument("--intent re-ranks BM25 by relevance: no --mode, --sort or --page"));
+  // The top 100 are re-ranked, but matching (when kAll relaxes) stays as for --k.
+  if (*intent && retriever.qo.relax_below == 0) retriever.qo.relax_below = a.k;
   auto run = [&](const std::string& q) -> Result<std::pair<search::SearchResult, double>> {
     auto t0 = std::chrono::steady_clock::now();
-    auto r = retriever.Run(q, a.k);
+    auto r = retriever.Run(q, *intent ? std::max<size_t>(100, a.k) : a.k);
+    if (r.ok() && *intent) {
+      r->hits = (*intent)->Rerank(q, std::move(r->hits));
+      if (r->hits.size() > a.k) r->hits.resize(a.k);
+    }
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (!r.ok()) return r.status();
     return std::make_pair(std::move(r).value(), ms);
@@ -592,18 +722,32 @@ int SearchEvalCommand(const SearchArgs& a, const std::string& judgments_path, St
   if (!file.ok()) return Fail(file.status());
   const std::vector<search::Judgment>& judgments = file->judgments;
   search::QueryOptions qo = QueryOptionsOf(a);
+  auto intent = OpenIntent(a, store);
+  if (!intent.ok()) return Fail(intent.status());
+  if (*intent && a.mode_given && a.mode != "bm25") return Fail(Status::InvalidArgument("--intent re-ranks bm25 only"));
   if (!a.mode_given) {
-    // As before the modes existed: BM25 over every judged query.
-    auto m = search::Evaluate(**index, judgments, qo);
+    // As before the modes existed: BM25 over every judged query (re-ranked by
+    // the query's intent with --intent).
+    auto m = *intent ? search::EvaluateRanker(judgments,
+                                              [&](const std::string& q) -> Result<std::vector<std::string>> {
+                                                search::QueryOptions o = qo;
+                                                o.k = 100;
+                                                SOUK_ASSIGN_OR_RETURN(auto r, (*index)->Search(q, o));
+                                                std::vector<std::string> ids;
+                                                for (const auto& h : (*intent)->Rerank(q, std::move(r.hits)))
+                                                  ids.push_back((*index)->ExternalId(h.doc));
+                                                return ids;
+                                              })
+                     : search::Evaluate(**index, judgments, qo);
     if (!m.ok()) return Fail(m.status());
     if (as_json) {
-      std::printf("%s\n", json({{"NDCG@10", m->ndcg10},
-                                {"MRR", m->mrr},
-                                {"recall@100", m->recall100},
-                                {"queries", m->queries},
-                                {"rank", "none"}})
-                              .dump()
-                              .c_str());
+      json out = {{"NDCG@10", m->ndcg10},
+                  {"MRR", m->mrr},
+                  {"recall@100", m->recall100},
+                  {"queries", m->queries},
+                  {"rank", "none"}};
+      if (!a.intent.empty()) out["intent"] = a.intent;
+      std::printf("%s\n", out.dump().c_str());
     } else {
       std::printf("%zu judged queries: NDCG@10 %.4f  MRR %.4f  recall@100 %.4f\n", m->queries, m->ndcg10, m->mrr,
                   m->recall100);
@@ -644,7 +788,7 @@ int SearchEvalCommand(const SearchArgs& a, const std::string& judgments_path, St
       SOUK_ASSIGN_OR_RETURN(auto* l, lists(q));
       std::vector<search::Hit> hits;
       if (run.mode == "bm25")
-        hits = l->first;
+        hits = *intent ? (*intent)->Rerank(q, l->first) : l->first;
       else if (run.mode == "vector")
         hits = l->second;
       else if (run.fusion == "rrf")

@@ -260,4 +260,85 @@ std::vector<Hit> FuseRrf(const std::vector<std::vector<Hit>>& lists, size_t k, d
 // Best k first; ties by lower doc id.
 std::vector<Hit> FuseBlend(const std::vector<Hit>& a, const std::vector<Hit>& b, double weight, size_t k);
 
+// ---- query intent ----------------------------------------------------------------
+
+// A classifier from query text to leaf category ("a > b > c"), trained from
+// (query, category of the item picked next) pairs of the search log:
+// multinomial logistic regression (softmax) over hashed features of the
+// analysed query -- word unigrams, word bigrams and the character trigrams of
+// each word (with boundary marks) -- fitted by AdaGrad SGD with L2. Training
+// is deterministic given the seed (one thread, seeded shuffles).
+// Thread-safety: a trained or loaded model is immutable; Predict is const.
+struct IntentOptions {
+  uint32_t hash_bits = 18;  // 2^hash_bits feature buckets
+  int epochs = 5;
+  float learning_rate = 0.5f;  // AdaGrad step
+  float l2 = 1e-6f;            // per-update L2 on the weights a pair touches
+  uint64_t seed = 42;
+  text::AnalyzerOptions analyzer;
+};
+
+struct IntentPair {
+  std::string query;
+  std::string category;
+};
+
+struct IntentPrediction {
+  std::string category;
+  float probability = 0;
+};
+
+class IntentModel {
+ public:
+  ~IntentModel();
+  // InvalidArgument when `pairs` is empty or hash_bits is outside [8, 24].
+  static Result<std::unique_ptr<IntentModel>> Train(const std::vector<IntentPair>& pairs, const IntentOptions& options);
+  // The k most likely categories, most likely first (fewer when the model
+  // knows fewer categories; none for a query without features).
+  std::vector<IntentPrediction> Predict(std::string_view query, size_t k) const;
+  // p(category | query) for every category, indexed like categories().
+  std::vector<float> Probabilities(std::string_view query) const;
+  const std::vector<std::string>& categories() const;
+
+  // One file: magic "SOUKINT1", version, options, categories, weights.
+  // Load: NotFound for a missing file, Corruption for a truncated or
+  // damaged one, FailedPrecondition for another format version.
+  Status Save(const std::string& path) const;
+  static Result<std::unique_ptr<IntentModel>> Load(const std::string& path);
+  // "intent:bits=18,epochs=5,lr=0.5,l2=1e-06,classes=N"
+  std::string Describe() const;
+
+  struct Rep;
+
+ private:
+  explicit IntentModel(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+// Held-out split by distinct query text: a query is held out when a hash of
+// its text falls in the first `share` of the hash range (so every pair of a
+// query lands on the same side).
+bool IsHeldOutQuery(std::string_view query, double share);
+
+struct IntentAccuracy {
+  size_t pairs = 0;
+  double at1 = 0, at3 = 0;  // share of pairs whose category is in the top 1 / top 3
+};
+IntentAccuracy EvaluateIntent(const IntentModel& model, const std::vector<IntentPair>& pairs);
+
+// Re-ranks `hits` (best first) by the predicted category of each document
+// (`category_of(doc)`, the catalog path): boost multiplies each score by
+// 1 + weight * p(category); filter keeps the hits in categories with
+// p >= 0.5 when the top prediction's p >= threshold (all of them, and the
+// unfiltered list when none is left).
+enum class IntentMode { kNone, kBoost, kFilter };
+struct IntentRerankOptions {
+  IntentMode mode = IntentMode::kNone;
+  float weight = 1.0f;
+  float threshold = 0.7f;
+};
+std::vector<Hit> ApplyIntent(const IntentModel& model, std::string_view query, std::vector<Hit> hits,
+                             const std::function<const std::string&(uint32_t doc)>& category_of,
+                             const IntentRerankOptions& options);
+
 }  // namespace souk::search
