@@ -162,7 +162,9 @@ TEST(TwoTowerModel, BadModelFilesGiveClearErrors) {
     ASSERT_FALSE(r.ok()) << cut;
     EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().message();
     EXPECT_NE(r.status().message().find("truncated"), std::string::npos) << r.status().message();
-    if (cut > 100) EXPECT_NE(r.status().message().find("twotower"), std::string::npos) << r.status().message();
+    if (cut > 100) {
+      EXPECT_NE(r.status().message().find("twotower"), std::string::npos) << r.status().message();
+    }
   }
   // The same bytes under a spec of another dimension do not fit.
   std::string other = bytes;
