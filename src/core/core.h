@@ -144,6 +144,11 @@ std::vector<std::string_view> SplitTrimmed(std::string_view s, char sep);
 // The parts joined with `glue`.
 std::string Join(const std::vector<std::string_view>& parts, std::string_view glue);
 std::string ToLowerAscii(std::string_view s);
+// Lower-cased words of `s`, split at every byte that is neither an ASCII
+// letter or digit nor part of a UTF-8 sequence (so "Men’s 500ml" ->
+// {"men’s", "500ml"}). A cheap tokenizer for feature hashing and the
+// generator; search uses text::Analyzer.
+std::vector<std::string> AsciiWords(std::string_view s);
 // True if `s` is well-formed UTF-8 (no overlongs, surrogates or code points
 // above U+10FFFF).
 bool IsValidUtf8(std::string_view s);

@@ -12,6 +12,15 @@
 
 namespace souk::deep {
 
+// `net`'s parameters and buffers as libtorch's archive bytes.
+inline std::string SaveArchive(const torch::nn::Module& net) {
+  torch::serialize::OutputArchive ar;
+  net.save(ar);
+  std::ostringstream buf;
+  ar.save_to(buf);
+  return buf.str();
+}
+
 // Loads libtorch's archive `bytes` into `net`, which must have been built
 // from the model's spec. torch::nn::Module::load replaces every tensor with
 // the stored one whatever its shape, so the shapes `net` had before are

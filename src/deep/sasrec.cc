@@ -251,7 +251,7 @@ class SasRec : public rec::Model {
       return c_.minutes > 0 &&
              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() > c_.minutes * 60;
     };
-    std::stringstream best_state;
+    std::string best_state;
     epochs_run_ = 0;
     std::vector<size_t> order(seqs.size());
     std::iota(order.begin(), order.end(), 0);
@@ -369,11 +369,7 @@ class SasRec : public rec::Model {
       if (ndcg > best) {
         best = ndcg;
         bad_evals = 0;
-        best_state.str("");
-        best_state.clear();
-        torch::serialize::OutputArchive ar;
-        net_->save(ar);
-        ar.save_to(best_state);
+        best_state = SaveArchive(*net_);
       } else if (++bad_evals >= c_.patience) {
         break;
       }
@@ -381,7 +377,7 @@ class SasRec : public rec::Model {
     }
     if (best >= 0) {
       torch::serialize::InputArchive ar;
-      std::istringstream in(best_state.str());
+      std::istringstream in(best_state);
       ar.load_from(in);
       net_->load(ar);
     }
@@ -434,11 +430,7 @@ class SasRec : public rec::Model {
 
   Status SaveState(std::ostream& out) const override {
     if (!net_) return Status::FailedPrecondition("sasrec: not fitted");
-    std::ostringstream buf;
-    torch::serialize::OutputArchive ar;
-    net_->save(ar);
-    ar.save_to(buf);
-    const std::string bytes = buf.str();
+    const std::string bytes = SaveArchive(*net_);
     const uint64_t n = bytes.size();
     out.write(reinterpret_cast<const char*>(&num_items_), sizeof(num_items_));
     out.write(reinterpret_cast<const char*>(&n), sizeof(n));

@@ -36,6 +36,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "core/core.h"
 #include "deep/deep.h"
 #include "deep/internal.h"
 #include "rec/rec.h"
@@ -64,28 +65,12 @@ uint64_t Fnv1a(std::string_view s, uint64_t h = 1469598103934665603ull) {
   return h;
 }
 
-std::vector<std::string> Words(std::string_view text) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || u >= 0x80) {
-      cur += static_cast<char>(std::tolower(u));
-    } else if (!cur.empty()) {
-      out.push_back(std::move(cur));
-      cur.clear();
-    }
-  }
-  if (!cur.empty()) out.push_back(std::move(cur));
-  return out;
-}
-
 // Rows of the shared text table for `text`: words and (when `trigrams`)
 // their character trigrams, at most `cap`.
 void TextFeatures(std::string_view text, int64_t buckets, bool trigrams, size_t cap, std::vector<int64_t>* out) {
   const uint64_t n = static_cast<uint64_t>(buckets - 1);
   const size_t start = out->size();
-  for (const std::string& w : Words(text)) {
+  for (const std::string& w : AsciiWords(text)) {
     if (out->size() - start >= cap) break;
     out->push_back(1 + static_cast<int64_t>(Fnv1a(w, Fnv1a("w:")) % n));
     if (!trigrams) continue;
@@ -320,11 +305,7 @@ class TwoTower final : public rec::Model {
   // floats), so serving needs neither the catalog nor a forward pass.
   Status SaveState(std::ostream& out) const override {
     if (!net_) return Status::FailedPrecondition("twotower: not fitted");
-    std::ostringstream buf;
-    torch::serialize::OutputArchive ar;
-    net_->save(ar);
-    ar.save_to(buf);
-    const std::string bytes = buf.str();
+    const std::string bytes = SaveArchive(*net_);
     const uint64_t n = bytes.size();
     auto put = [&](const auto& v) { out.write(reinterpret_cast<const char*>(&v), sizeof(v)); };
     put(kFormatVersion);

@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/core.h"
+
 namespace souk::gen {
 namespace {
 
@@ -1721,13 +1723,13 @@ class UserSim {
   std::string MakeParaphrase(Rng& rng, uint32_t item) {
     const Item& it = w_.items[item];
     if (it.zh) return "";
-    const std::vector<std::string> title = Words(it.title);
+    const std::vector<std::string> title = AsciiWords(it.title);
     auto banned = [&](const std::string& word) {
       for (const auto& t : title)
         if (SameWord(t, word)) return true;
       for (const auto& group : w_.synonyms)
         for (const auto& term : group)
-          for (const auto& sw : Words(term))
+          for (const auto& sw : AsciiWords(term))
             if (SameWord(sw, word)) return true;
       return false;
     };
@@ -1737,7 +1739,7 @@ class UserSim {
       if (std::string_view(pd.leaf) != def.leaf) continue;
       for (std::string_view phrase : Split(pd.phrases, '|')) {
         bool ok = true;
-        for (const auto& word : Words(phrase)) ok = ok && !banned(word);
+        for (const auto& word : AsciiWords(phrase)) ok = ok && !banned(word);
         if (ok) options.emplace_back(phrase);
       }
     }
@@ -1745,28 +1747,11 @@ class UserSim {
       // No table entry (or every phrase clashes): the category's own words.
       std::string fallback;
       for (const char* level : {def.mid, def.leaf})
-        for (const auto& word : Words(level))
+        for (const auto& word : AsciiWords(level))
           if (!banned(word) && word != "and") fallback += (fallback.empty() ? "" : " ") + word;
       if (!fallback.empty()) options.push_back(fallback);
     }
     return options.empty() ? "" : rng.Pick(options);
-  }
-
-  // Lower-case ASCII words of `text` (split at anything but letters and digits).
-  static std::vector<std::string> Words(std::string_view text) {
-    std::vector<std::string> out;
-    std::string cur;
-    for (char c : text) {
-      const auto u = static_cast<unsigned char>(c);
-      if (std::isalnum(u) || u >= 0x80) {
-        cur += static_cast<char>(std::tolower(u));
-      } else if (!cur.empty()) {
-        out.push_back(std::move(cur));
-        cur.clear();
-      }
-    }
-    if (!cur.empty()) out.push_back(std::move(cur));
-    return out;
   }
 
   // Equal up to a plural 's' ("boot" and "boots"), so a stemming analyzer
