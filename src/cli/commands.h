@@ -35,6 +35,7 @@ struct SearchArgs {
   size_t fuse_depth = 100;     // hybrid: top-N of each side that is fused
   std::string vector_model = "twotower";
   double validation_share = 0.2;  // search-eval: judged queries used to tune, not to test (when a mode is given)
+  double test_share = -1;         // ... and the share tested on; < 0 = every query that is not validation
   bool mode_given = false;        // search-eval: --mode was given (else the whole judgment set, as before)
   // Query intent (DIR/models/intent.bin): "" = off, boost or filter, over BM25's top 100.
   std::string intent;
@@ -62,17 +63,30 @@ struct VectorIndexInfo {
 Result<VectorIndexInfo> BuildItemVectorIndex(const std::string& dir, const std::string& name, const rec::Model& model,
                                              const Config& config);
 
-// The test part of a judgments file: its distinct queries minus the
-// `validation_share` of them (chosen by a hash of the query text) that
-// search-eval tunes on.
-Result<std::unordered_set<std::string>> TestQueries(const std::string& judgments, double validation_share);
+// How search-eval splits judged queries, by a hash of the query text (stable
+// across runs and tools): a `validation` share to tune on, a `test` share to
+// measure on (< 0: the rest), and what is left is a training part that is
+// never evaluated.
+struct QuerySplit {
+  double validation = 0.2;
+  double test = -1;
+  enum Part { kTrain, kValidation, kTest };
+  Part Of(std::string_view query) const;
+  Status Check() const;  // InvalidArgument when the shares add up to more than 1
+};
+
+// The queries of a judgments file that a model learning from the search log
+// must not see: with a training part (split.test given), the validation and
+// test queries, so neither the tuning nor the measuring sees a query the
+// model learnt from; without one, the test queries only (validation kept).
+Result<std::unordered_set<std::string>> HeldOutQueries(const std::string& judgments, const QuerySplit& split);
 
 // `souk intent DIR --train` / `souk intent DIR QUERY [--k N]`.
 // With `holdout_judgments`, searches whose query is in that file's test part
-// (TestQueries, validation share 0.2 as search-eval's default) are not learnt
+// (HeldOutQueries with `split`, search-eval's default shares unless given) are not learnt
 // from, so `search-eval --mode bm25 --intent ...` measures unseen queries.
 int IntentCommand(const std::string& dir, bool train, const std::string& query, size_t k,
-                  const std::string& holdout_judgments, Store* store, bool json);
+                  const std::string& holdout_judgments, const QuerySplit& split, Store* store, bool json);
 
 // `souk search-eval DIR --judgments FILE`.
 int SearchEvalCommand(const SearchArgs& args, const std::string& judgments, Store* store, const Config& config);
@@ -94,6 +108,7 @@ struct RecArgs {
   std::string metric = "NDCG@10";  // tune
   std::string holdout_judgments;   // train: leave the test queries of this judgments file out of the search log
   double validation_share = 0.2;   // ... the share of judged queries that is validation, not test
+  double test_share = -1;          // ... and test (< 0: the rest); given, validation is held out too
   bool json = false;
 };
 

@@ -300,6 +300,11 @@ int main(int argc, char** argv) {
                    "with --mode: share of judged queries held out to tune on (the rest is the test part)")
       ->check(CLI::Range(0.0, 0.9))
       ->capture_default_str();
+  seval
+      ->add_option("--test-share", eargs.test_share,
+                   "with --mode: share of judged queries tested on (default: all that are not validation; the "
+                   "rest is a training part, see souk train --holdout-judgments)")
+      ->check(CLI::Range(0.01, 1.0));
 
   // intent
   auto* intent_cmd = app.add_subcommand("intent", "Query intent: train the query -> category classifier, or predict");
@@ -315,6 +320,14 @@ int main(int argc, char** argv) {
   std::string intent_holdout;
   intent_cmd->add_option("--holdout-judgments", intent_holdout,
                          "--train: skip searches whose query is in this judgments file's test part");
+  cli::QuerySplit intent_split;
+  intent_cmd->add_option("--validation-share", intent_split.validation, "with --holdout-judgments: as search-eval's")
+      ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str();
+  intent_cmd
+      ->add_option("--test-share", intent_split.test,
+                   "with --holdout-judgments: as search-eval's; given, the validation queries are skipped too")
+      ->check(CLI::Range(0.01, 1.0));
   intent_cmd->add_flag("--json", as_json, "machine-readable output");
 
   // train / recommend / similar / eval / tune
@@ -330,6 +343,11 @@ int main(int argc, char** argv) {
                    "with --holdout-judgments: the share of its queries that is validation (kept)")
       ->check(CLI::Range(0.0, 0.9))
       ->capture_default_str();
+  train_cmd
+      ->add_option("--test-share", rargs.test_share,
+                   "with --holdout-judgments: the share that is test; given, only the rest (the training part) "
+                   "is learnt from, validation is held out too")
+      ->check(CLI::Range(0.01, 1.0));
   auto* rec_cmd = app.add_subcommand("recommend", "Recommend items for a user or an anonymous session");
   rec_cmd->add_option("DIR", dir, "data directory")->required();
   rec_cmd->add_option("USER", rargs.user, "user id");
@@ -436,7 +454,8 @@ int main(int argc, char** argv) {
   if (intent_cmd->parsed()) {
     auto o = OpenDir(dir);
     if (!o.ok()) return Fail(o.status());
-    return cli::IntentCommand(dir, intent_train, intent_query, intent_k, intent_holdout, o->store.get(), as_json);
+    return cli::IntentCommand(dir, intent_train, intent_query, intent_k, intent_holdout, intent_split, o->store.get(),
+                              as_json);
   }
 
   if (index_cmd->parsed() || search_cmd->parsed() || seval->parsed() || suggest_cmd->parsed()) {

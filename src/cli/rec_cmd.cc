@@ -207,14 +207,19 @@ int TrainCommand(const RecArgs& args, Store* store, const Config& config) {
       if (!c.ok()) return Fail(c.status());
       content = std::move(*c);
       if (!args.holdout_judgments.empty()) {
-        // Searches whose query is in the judgments' test part are not
-        // learnt from, so search-eval measures queries the model never saw.
-        auto held = TestQueries(args.holdout_judgments, args.validation_share);
+        // Searches whose query search-eval measures (and, with a training
+        // part, tunes on) are not learnt from, so it measures queries the
+        // model never saw.
+        auto held = HeldOutQueries(args.holdout_judgments, {args.validation_share, args.test_share});
         if (!held.ok()) return Fail(held.status());
         const size_t before = content->queries.size();
         std::erase_if(content->queries, [&](const rec::ItemContent::Query& q) { return held->count(q.text) > 0; });
+        out["held_out"] = {{"searches", before - content->queries.size()},
+                           {"of", before},
+                           {"queries", held->size()},
+                           {"judgments", args.holdout_judgments}};
         if (!args.json)
-          std::printf("held out %zu of %zu searches (%zu test queries of %s)\n", before - content->queries.size(),
+          std::printf("held out %zu of %zu searches (%zu queries of %s)\n", before - content->queries.size(),
                       before, held->size(), args.holdout_judgments.c_str());
       }
     }

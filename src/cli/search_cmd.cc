@@ -379,7 +379,7 @@ Result<std::vector<search::IntentPair>> IntentPairs(Store* store) {
 }  // namespace
 
 int IntentCommand(const std::string& dir, bool train, const std::string& query, size_t k,
-                  const std::string& holdout_judgments, Store* store, bool as_json) {
+                  const std::string& holdout_judgments, const QuerySplit& split, Store* store, bool as_json) {
   const std::string path = IntentPath(dir);
   if (!train) {
     if (query.empty()) return Fail(Status::InvalidArgument("give a QUERY or --train"));
@@ -402,7 +402,7 @@ int IntentCommand(const std::string& dir, bool train, const std::string& query, 
   if (!pairs.ok()) return Fail(pairs.status());
   size_t skipped = 0;
   if (!holdout_judgments.empty()) {
-    auto held = TestQueries(holdout_judgments, 0.2);
+    auto held = HeldOutQueries(holdout_judgments, split);
     if (!held.ok()) return Fail(held.status());
     const size_t before = pairs->size();
     std::erase_if(*pairs, [&](const search::IntentPair& p) { return held->count(p.query) > 0; });
@@ -642,16 +642,6 @@ Result<JudgmentFile> ReadJudgments(const std::string& judgments_path) {
   return out;
 }
 
-// Validation or test: a hash of the query text, so the split is stable
-// across runs and tools (souk train --holdout-judgments uses it too).
-bool IsValidationQuery(std::string_view query, double share) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : query) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return static_cast<double>(h % 10000) < share * 10000;
-}
 
 json MetricsJson(const search::EvalMetrics& m) {
   return {{"NDCG@10", m.ndcg10}, {"MRR", m.mrr}, {"recall@100", m.recall100}, {"queries", m.queries}};
@@ -659,11 +649,35 @@ json MetricsJson(const search::EvalMetrics& m) {
 
 }  // namespace
 
-Result<std::unordered_set<std::string>> TestQueries(const std::string& judgments, double validation_share) {
+// A hash of the query text, so the split is stable across runs and tools
+// (souk train and souk intent --holdout-judgments use it too).
+Status QuerySplit::Check() const {
+  if (test >= 0 && validation + test > 1 + 1e-9)
+    return Status::InvalidArgument(
+        fmt::format("--validation-share {} plus --test-share {} is more than 1", validation, test));
+  return Status::Ok();
+}
+
+QuerySplit::Part QuerySplit::Of(std::string_view query) const {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : query) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  const double bucket = static_cast<double>(h % 10000);
+  if (bucket < validation * 10000) return kValidation;
+  if (test < 0 || bucket < (validation + test) * 10000) return kTest;
+  return kTrain;
+}
+
+Result<std::unordered_set<std::string>> HeldOutQueries(const std::string& judgments, const QuerySplit& split) {
+  SOUK_RETURN_IF_ERROR(split.Check());
   SOUK_ASSIGN_OR_RETURN(JudgmentFile f, ReadJudgments(judgments));
   std::unordered_set<std::string> out;
-  for (const auto& j : f.judgments)
-    if (!IsValidationQuery(j.query, validation_share)) out.insert(j.query);
+  for (const auto& j : f.judgments) {
+    const QuerySplit::Part part = split.Of(j.query);
+    if (part == QuerySplit::kTest || (split.test >= 0 && part == QuerySplit::kValidation)) out.insert(j.query);
+  }
   return out;
 }
 
@@ -754,9 +768,16 @@ int SearchEvalCommand(const SearchArgs& a, const std::string& judgments_path, St
     }
     return 0;
   }
-  // Validation / test split by query.
+  // Validation / test (/ training, not evaluated) split by query.
+  const QuerySplit split{a.validation_share, a.test_share};
+  if (Status s = split.Check(); !s.ok()) return Fail(s);
   std::vector<search::Judgment> validation, test;
-  for (const auto& j : judgments) (IsValidationQuery(j.query, a.validation_share) ? validation : test).push_back(j);
+  for (const auto& j : judgments) {
+    const QuerySplit::Part part = split.Of(j.query);
+    if (part == QuerySplit::kValidation) validation.push_back(j);
+    if (part == QuerySplit::kTest) test.push_back(j);
+  }
+  if (test.empty()) return Fail(Status::InvalidArgument("no test queries (raise --test-share)"));
   std::optional<VectorSide> vec;
   if (a.mode != "bm25") {
     auto v = OpenVectorSide(dir, a.vector_model);
@@ -852,6 +873,7 @@ int SearchEvalCommand(const SearchArgs& a, const std::string& judgments_path, St
   }
   if (as_json) {
     json out = {{"rank", "none"}, {"validation_share", a.validation_share}, {"results", results}};
+    if (a.test_share >= 0) out["test_share"] = a.test_share;
     if (results.size() == 1) out.update(results[0]);
     std::printf("%s\n", out.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
     return 0;

@@ -286,6 +286,29 @@ TEST(TwoTowerCli, ParaphrasesColdStartAndHybridSearch) {
   EXPECT_TRUE(ej["results"][0]["by_kind"].contains("paraphrase")) << e.out;
   const double bm25 = ej["results"][0]["NDCG@10"], rrf = ej["results"][2]["NDCG@10"];
   EXPECT_GT(rrf, bm25) << e.out;
+
+  // Unseen queries: a three-way split (validation 0.2, test 0.4, the rest
+  // learnt from). The model skips every validation and test query, the
+  // blend weight is tuned on validation queries it never saw, and the test
+  // queries are new to both.
+  const std::string judged = shop + "/generated/judgments.csv";
+  CmdResult th = Souk(dir, "train " + shop + " --model 'twotower:d=32,buckets=20000,epochs=6,bs=128,seed=1'" +
+                               " --holdout-judgments " + judged + " --test-share 0.4 --json");
+  ASSERT_EQ(th.code, 0) << th.err;
+  const json hold = json::parse(th.out)["held_out"];
+  EXPECT_GT(hold["searches"].get<size_t>(), 0u) << th.out;
+  EXPECT_LT(hold["searches"].get<size_t>(), hold["of"].get<size_t>()) << th.out;
+  CmdResult eh = Souk(dir, "search-eval " + shop + " --judgments " + judged + " --mode all --test-share 0.4 --json");
+  ASSERT_EQ(eh.code, 0) << eh.err;
+  const json ehj = json::parse(eh.out);
+  const double bm25_unseen = ehj["results"][0]["NDCG@10"], blend_unseen = ehj["results"][3]["NDCG@10"];
+  EXPECT_GT(blend_unseen, bm25_unseen) << eh.out;
+  // A test share of 0.4 tests fewer queries than the two-way split (0.8).
+  EXPECT_LT(ehj["results"][0]["queries"].get<size_t>(), ej["results"][0]["queries"].get<size_t>());
+  CmdResult over = Souk(dir, "search-eval " + shop + " --judgments " + judged +
+                                 " --mode bm25 --validation-share 0.5 --test-share 0.6");
+  EXPECT_NE(over.code, 0);
+  EXPECT_NE(over.err.find("more than 1"), std::string::npos) << over.err;
   // A model without a query tower is refused for vector search.
   ASSERT_EQ(Souk(dir, "train " + shop + " --model pop").code, 0);
   CmdResult bad = Souk(dir, "search " + shop + " shoes --mode vector --vector-model pop");
