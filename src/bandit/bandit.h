@@ -1,0 +1,132 @@
+// Bandits: exploration policies, off-policy evaluation and simulators.
+//
+// Policies choose an arm (or a slate of arms) for a decision and learn from
+// the reward. Exploration math is pure: every random draw comes from the
+// caller's seeded Rng, and Choose writes the probability of each arm under
+// the policy's randomisation into a caller-owned buffer, so replaying a log
+// with the same seed gives the same choices and propensities as serving did.
+//
+// Arms are dense ids 0..arms-1. Contexts are dense float feature vectors of
+// the dimension the policy was made for (empty for non-contextual policies).
+//
+// Thread-safety: a Policy is not thread-safe; Choose is const and may run
+// concurrently with other Choose calls, but not with Update (campaigns hold
+// a lock). Rng is not thread-safe: one per thread or per decision.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace souk::bandit {
+
+// xoshiro256** seeded through splitmix64: fast, small state, and the same
+// sequence on every platform (no std:: distributions, whose output differs
+// between standard libraries).
+class Rng {
+ public:
+  explicit Rng(uint64_t seed = 1);
+  uint64_t Next();
+  double Uniform();              // [0, 1)
+  uint64_t Below(uint64_t n);    // [0, n), n > 0
+  double Normal();               // N(0, 1)
+  double Gamma(double shape);    // shape > 0, scale 1 (Marsaglia-Tsang)
+  double Beta(double a, double b);
+
+ private:
+  uint64_t s_[4];
+  double spare_normal_ = 0;
+  bool has_spare_ = false;
+};
+
+// ---- Policies ---------------------------------------------------------------------
+
+// What one decision sees. `x` is the shared context (size = the policy's
+// dim), `arm_x` optional per-arm features for hybrid LinUCB (arms x arm_dim,
+// row-major). Spans point at caller memory for the duration of the call.
+struct Context {
+  std::span<const float> x;
+  std::span<const float> arm_x;
+};
+
+// Options every policy accepts (keys of the spec string).
+//  - discount (1 = stationary): before each update, every statistic is
+//    multiplied by it (Beta counts shrink towards the prior, linear A and b
+//    towards 0), so old rewards fade with half-life ln 0.5 / ln discount.
+//  - window (0 = off): only the last `window` rewards count; the oldest is
+//    removed (a downdate) when a new one arrives.
+// A spec is "name" or "name:key=value,key=value", e.g. "ts", "ucb1:c=2",
+// "linucb:alpha=1,reg=1", "egreedy:eps=0.1,decay=0.001", "ts:discount=0.999".
+//
+// Names and keys:
+//   egreedy   eps (0.1), decay (0): eps_t = eps / (1 + decay * t)
+//   ucb1      c (2): mean + sqrt(c * ln t / n) (Auer et al. 2002, c = 2)
+//   ts        a (1), b (1): Bernoulli Thompson sampling, Beta(a, b) priors
+//   gts       sigma (1), prior_mean (0), prior_sd (1): Gaussian Thompson sampling,
+//             known noise sigma, normal prior per arm
+//   linucb    alpha (1), reg (1): disjoint LinUCB (Li et al. 2010, Alg. 1)
+//   hlinucb   alpha (1), reg (1): hybrid LinUCB (Alg. 2), shared part from Context::arm_x
+//   lints     v (0.5), reg (1): linear Thompson sampling (Agrawal & Goyal 2013), disjoint
+//   slate     base (ts), model (cascade|pbm), slots (3), gamma (pbm position weights,
+//             comma-free list "1;0.6;0.4"): fills `slots` positions, see SlatePolicy
+// plus discount, window, draws (propensity draws for sampling policies, 1000).
+struct PolicyOptions {
+  std::string name;
+  uint32_t arms = 0;
+  uint32_t dim = 0;      // shared context dimension (linear policies)
+  uint32_t arm_dim = 0;  // per-arm feature dimension (hybrid LinUCB)
+  double discount = 1;
+  uint32_t window = 0;
+  uint32_t draws = 1000;  // Monte Carlo draws for the propensities of sampling policies
+  std::vector<std::pair<std::string, double>> params;  // the name's own keys, as given
+};
+
+// Parses a spec; arms/dim/arm_dim come from the caller (campaign or simulator).
+Result<PolicyOptions> ParsePolicySpec(std::string_view spec, uint32_t arms, uint32_t dim = 0, uint32_t arm_dim = 0);
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  // The spec string that rebuilds this policy (with every default spelled out).
+  virtual std::string Describe() const = 0;
+  uint32_t arms() const { return arms_; }
+
+  // Chooses one arm. When `probs` is not empty (size arms()), it receives
+  // the probability that this call chooses each arm: exact for
+  // deterministic and epsilon policies (ties split evenly), estimated from
+  // `draws` extra posterior draws from `rng` for Thompson policies (the
+  // chosen arm's estimate is at least 1 / (draws + 1), never 0).
+  virtual uint32_t Choose(const Context& ctx, Rng& rng, std::span<double> probs) const = 0;
+  // Learns from the reward of `arm` chosen in `ctx`. O(d^2) for linear policies.
+  virtual void Update(uint32_t arm, const Context& ctx, double reward) = 0;
+  // The policy's current estimate of each arm's expected reward in ctx
+  // (posterior mean; for linear policies theta_a . x).
+  virtual void Estimates(const Context& ctx, std::span<double> out) const = 0;
+  // Number of updates learnt from (after discount/window, the raw count).
+  virtual uint64_t updates() const = 0;
+
+  // State as bytes (versioned); Load rejects state of another spec or shape
+  // with Corruption.
+  virtual std::string SaveState() const = 0;
+  virtual Status LoadState(std::string_view bytes) = 0;
+
+ protected:
+  uint32_t arms_ = 0;
+};
+
+Result<std::unique_ptr<Policy>> MakePolicy(const PolicyOptions& options);
+Result<std::unique_ptr<Policy>> MakePolicy(std::string_view spec, uint32_t arms, uint32_t dim = 0,
+                                           uint32_t arm_dim = 0);
+
+// ---- Off-policy evaluation --------------------------------------------------------
+// (src/bandit/ope.cc)
+
+// ---- Simulators -------------------------------------------------------------------
+// (src/bandit/sim.cc)
+
+}  // namespace souk::bandit
