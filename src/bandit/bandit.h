@@ -129,4 +129,197 @@ Result<std::unique_ptr<Policy>> MakePolicy(std::string_view spec, uint32_t arms,
 // ---- Simulators -------------------------------------------------------------------
 // (src/bandit/sim.cc)
 
+// ---- Q-learning and the shop session simulator ------------------------------------
+// (src/bandit/qlearn.cc: environments, agents, training; src/bandit/shop_sim.cc:
+// the simulator built from a generated shop. docs/bandit.md, "Q-learning".)
+//
+// Multi-step recommendation as an episodic MDP: a state is what the user
+// looked at recently, an action is the category whose item list is shown,
+// the reward is a click plus a weight per purchase, an episode is a session.
+// Agents learn Q(s, a) with the rule Q(s,a) <- Q(s,a) + alpha [r + gamma Q(s',a') - Q(s,a)]
+// (a' = the next chosen action: SARSA; a' = argmax: Q-learning), tabular or
+// linear in features of (state, action). Every random draw (exploration,
+// the simulated user) comes from the caller's Rng.
+
+// An episodic environment with dense states 0..states()-1 and actions
+// 0..actions()-1. Reset and Step keep the current episode in the object:
+// not thread-safe, one per thread.
+struct EnvStep {
+  uint32_t next = 0;  // the state after the action (meaningless when done)
+  double reward = 0;
+  bool done = false;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  virtual uint32_t states() const = 0;
+  virtual uint32_t actions() const = 0;
+  // Starts an episode; returns its first state.
+  virtual uint32_t Reset(Rng& rng) = 0;
+  virtual EnvStep Step(uint32_t action, Rng& rng) = 0;
+  // A copy in the state of a fresh episode.
+  virtual std::unique_ptr<Env> Clone() const = 0;
+  // Binary features of a state for linear agents: indices of the active
+  // features, each < state_features(). Default: the one-hot of the state.
+  virtual uint32_t state_features() const { return states(); }
+  virtual void StateFeatures(uint32_t state, std::vector<uint32_t>* active) const {
+    active->assign(1, state);
+  }
+  // The largest reward of one step (scales rewards to [0, 1] for Beta
+  // Thompson sampling) and the action a popularity baseline always shows.
+  virtual double max_reward() const { return 1; }
+  virtual uint32_t popular_action() const { return 0; }
+};
+
+// How the shop simulator is estimated (defaults in brackets).
+struct ShopSimOptions {
+  int level = 2;               // [2] category level acted on: 1 = top, 2 = top > mid
+  int history = 1;             // [1] the state is the last `history` categories viewed (1 or 2)
+  double prior = 20;           // [20] pseudo-count of every smoothing prior
+  double purchase_weight = 5;  // [5] reward = click + purchase_weight * purchase
+  bool click_to_continue = false;  // [off] the session ends whenever the shown list is not clicked
+  uint32_t max_steps = 40;     // [40] an episode stops after this many steps
+  uint32_t max_session_events = 40;  // [40] longer sessions (bots) are not learnt from
+};
+
+// One logged session reduced to its views in order, at the chosen level.
+struct SessionViews {
+  std::vector<uint32_t> category;  // category id of each view
+  std::vector<uint8_t> clicked;    // the view was followed by a click on its item
+  std::vector<uint8_t> purchased;  // ... and by a purchase of it
+};
+
+// The simulated user, given state s (recent categories) and shown category a:
+//   interest  I(s,a) = T(a|s) / max_b T(b|s), T = next-view category distribution
+//   click     with p = CTR(s,a) * I(s,a), CTR = click rate of views of a after s
+//   purchase  if clicked, with p = BUY(s,a), purchases per click of a after s
+//   next      clicked: s + a; not clicked: s + w with w ~ T(.|s) (the user browses on)
+//   end       with p = END(s', clicked), the share of views leading to s' with that
+//             click flag that were the session's last; always when
+//             click_to_continue and not clicked; always after max_steps.
+// Every rate is smoothed towards its global (per category) value with
+// `prior` pseudo-counts, so unseen pairs are sane.
+class ShopSim final : public Env {
+ public:
+  // Reads DIR/items.csv and DIR/events.csv (DIR = a shop's `generated`
+  // directory). NotFound / IoError / Corruption / InvalidArgument.
+  static Result<ShopSim> FromShop(const std::string& generated_dir, const ShopSimOptions& options);
+  // From sessions already reduced (categories = names of the ids).
+  static Result<ShopSim> FromSessions(std::vector<std::string> categories, const std::vector<SessionViews>& sessions,
+                                      const ShopSimOptions& options);
+
+  uint32_t states() const override { return states_; }
+  uint32_t actions() const override { return static_cast<uint32_t>(categories_.size()); }
+  uint32_t Reset(Rng& rng) override;
+  EnvStep Step(uint32_t action, Rng& rng) override;
+  std::unique_ptr<Env> Clone() const override { return std::make_unique<ShopSim>(*this); }
+  uint32_t state_features() const override;
+  void StateFeatures(uint32_t state, std::vector<uint32_t>* active) const override;
+  double max_reward() const override { return 1 + options_.purchase_weight; }
+  uint32_t popular_action() const override { return popular_; }
+
+  // The model itself (s a state, a an action / category id).
+  const std::vector<std::string>& categories() const { return categories_; }
+  const ShopSimOptions& options() const { return options_; }
+  uint32_t start_state() const { return 0; }
+  double ClickProb(uint32_t s, uint32_t a) const { return click_[s * actions() + a]; }
+  double BuyProb(uint32_t s, uint32_t a) const { return buy_[s * actions() + a]; }  // given a click
+  double NextProb(uint32_t s, uint32_t w) const { return next_[s * actions() + w]; }  // T(w|s)
+  double EndProb(uint32_t s, bool clicked) const { return end_[s * 2 + clicked]; }
+  double ExpectedReward(uint32_t s, uint32_t a) const {
+    return ClickProb(s, a) * (1 + options_.purchase_weight * BuyProb(s, a));
+  }
+  uint32_t Push(uint32_t s, uint32_t category) const;  // the state after viewing `category` in s
+  std::string StateName(uint32_t s) const;             // "Books > Fiction" or "start"
+  // Sessions and views learnt from; states with at least one logged view.
+  uint64_t sessions() const { return sessions_; }
+  uint64_t views() const { return views_; }
+  uint32_t observed_states() const { return observed_states_; }
+
+  // Exact greedy policies of the model (the step cap ignored): value
+  // iteration of the undiscounted return (planning), and the argmax of the
+  // expected immediate reward (the best myopic policy). A table state -> action.
+  std::vector<uint32_t> OptimalPolicy(double gamma = 1, double tolerance = 1e-9) const;
+  std::vector<uint32_t> MyopicPolicy() const;
+
+ private:
+  ShopSim() = default;
+  ShopSimOptions options_;
+  std::vector<std::string> categories_;
+  uint32_t states_ = 0, popular_ = 0, observed_states_ = 0;
+  uint64_t sessions_ = 0, views_ = 0;
+  std::vector<double> click_, buy_, next_, end_;
+  std::vector<double> next_cdf_;  // per state, cumulative T(.|s)
+  uint32_t state_ = 0, steps_ = 0;
+};
+
+// A learner of a policy over an Env. Agents are made from spec strings
+// ("name" or "name:key=value,..."):
+//   qlearning  alpha (0.1), gamma (0.95), eps (0.3), decay (0.001), eps_min (0.01):
+//              tabular, a' = argmax_b Q(s',b)
+//   sarsa      the same keys, a' = the next chosen action (the seed's rule)
+//   linq       the same keys: Q(s,a) = w . phi(s,a), phi = each active state feature
+//              crossed with a, plus a bias per action; semi-gradient step alpha/|phi|
+//   linsarsa   linear, a' = the next chosen action
+//   bandit     a (1), b (1): myopic, one Beta Thompson sampler per state learning the
+//              immediate reward only (scaled to [0,1] by Env::max_reward, Bernoulli trick)
+//   random     uniform over actions
+//   popular    always Env::popular_action()
+// Epsilon decays per episode: eps_e = max(eps_min, eps / (1 + decay * e)).
+class Agent {
+ public:
+  virtual ~Agent() = default;
+  virtual std::string Describe() const = 0;
+  // Chooses an action in `state`; `explore` = false is the greedy policy
+  // (ties to the lowest action).
+  virtual uint32_t Act(uint32_t state, Rng& rng, bool explore) const = 0;
+  // One transition; `next_action` is the action the agent chose in `next`
+  // (unused when done). SARSA learns from it, Q-learning from the max.
+  virtual void Learn(uint32_t state, uint32_t action, double reward, uint32_t next, uint32_t next_action,
+                     bool done) = 0;
+  // Called when an episode ends (epsilon decay).
+  virtual void EndEpisode() {}
+  // The agent's value of each action in `state` (out.size() = actions).
+  virtual void Values(uint32_t state, std::span<double> out) const = 0;
+};
+
+// `env` must outlive the agent (linear agents read its features).
+Result<std::unique_ptr<Agent>> MakeAgent(std::string_view spec, const Env& env);
+// A fixed table state -> action (the greedy policies of ShopSim).
+std::unique_ptr<Agent> MakeTableAgent(std::vector<uint32_t> table, uint32_t actions, std::string name);
+
+// Runs `episodes` exploring episodes, learning after every step.
+void Train(Agent& agent, Env& env, uint64_t episodes, Rng& rng);
+
+struct EvalResult {
+  uint64_t episodes = 0;
+  double mean_return = 0, se_return = 0;  // se over episodes
+  double mean_length = 0, se_length = 0;
+};
+// Greedy (explore = false) episodes; the agent does not learn.
+EvalResult Evaluate(const Agent& agent, Env& env, uint64_t episodes, Rng& rng);
+
+// Trains and evaluates agents over several seeds. Seed k trains every agent
+// with Rng(seed + 1000003 k) on a fresh copy of the environment, then runs
+// `eval_episodes` greedy episodes with Rng(seed + 7919 + 1000003 k), the same
+// stream for every agent (common random numbers).
+struct CompareOptions {
+  uint64_t episodes = 20000;  // training episodes per agent and seed
+  uint64_t eval_episodes = 20000;
+  uint32_t seeds = 5;
+  uint64_t seed = 1;
+};
+struct AgentScore {
+  std::string spec;                  // as given
+  std::vector<double> returns;       // mean greedy return per seed
+  std::vector<double> lengths;       // mean episode length per seed
+  double mean_return = 0, se_return = 0;  // over seeds (se = sd / sqrt(seeds); 0 for one seed)
+  double mean_length = 0, se_length = 0;
+  double episode_se = 0;             // pooled se over all evaluation episodes
+};
+// `env` is copied (Env::Clone) per agent and seed. InvalidArgument for a bad spec.
+Result<std::vector<AgentScore>> CompareAgents(const Env& env, const std::vector<std::string>& specs,
+                                              const CompareOptions& options);
+
 }  // namespace souk::bandit

@@ -422,7 +422,34 @@ int main(int argc, char** argv) {
   runs_cmd->add_option("RUN", run_name, "one run's curve (a name from the list)");
   runs_cmd->add_flag("--json", as_json, "machine-readable output");
 
+  // bandit qlearn (src/cli/qlearn_cmd.cc)
+  auto* bandit_cmd = app.add_subcommand("bandit", "Bandits and reinforcement learning for recommendation");
+  bandit_cmd->require_subcommand(1);
+  auto* qlearn_cmd =
+      bandit_cmd->add_subcommand("qlearn", "Q-learning vs. a myopic bandit in a session simulator built from a shop");
+  cli::QLearnArgs qargs;
+  qlearn_cmd->add_option("--shop", qargs.shop, "shop directory (from `souk gen`; reads DIR/generated)")->required();
+  qlearn_cmd->add_option("--episodes", qargs.episodes, "training episodes per agent and seed")->capture_default_str();
+  qlearn_cmd->add_option("--eval-episodes", qargs.eval_episodes, "greedy evaluation episodes per agent and seed")
+      ->capture_default_str();
+  qlearn_cmd->add_option("--seeds", qargs.seeds, "seeds (each retrains every agent)")->capture_default_str();
+  qlearn_cmd->add_option("--seed", qargs.seed, "first seed")->capture_default_str();
+  qlearn_cmd->add_option("--gamma", qargs.gamma, "discount of the Q agents")->capture_default_str();
+  qlearn_cmd->add_option("--alpha", qargs.alpha, "step size of the Q agents")->capture_default_str();
+  qlearn_cmd->add_option("--eps", qargs.eps, "initial exploration rate")->capture_default_str();
+  qlearn_cmd->add_option("--decay", qargs.decay, "eps / (1 + decay * episode)")->capture_default_str();
+  qlearn_cmd->add_option("--level", qargs.level, "category level acted on: 1 top, 2 mid")->capture_default_str();
+  qlearn_cmd->add_option("--history", qargs.history, "state = last 1 or 2 categories viewed")->capture_default_str();
+  qlearn_cmd->add_option("--purchase-weight", qargs.purchase_weight, "reward = click + weight * purchase")
+      ->capture_default_str();
+  qlearn_cmd->add_option("--prior", qargs.prior, "pseudo-count of the smoothing priors")->capture_default_str();
+  qlearn_cmd->add_flag("--click-to-continue", qargs.click_to_continue,
+                       "the simulated session ends whenever the shown list is not clicked");
+  qlearn_cmd->add_flag("--json", qargs.json, "machine-readable output");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (qlearn_cmd->parsed()) return cli::QLearnCommand(qargs);
 
   if (runs_cmd->parsed()) return cli::RunsCommand(dir, run_name, as_json);
 
