@@ -181,6 +181,10 @@ struct ShopSimOptions {
   bool click_to_continue = false;  // [off] the session ends whenever the shown list is not clicked
   uint32_t max_steps = 40;     // [40] an episode stops after this many steps
   uint32_t max_session_events = 40;  // [40] longer sessions (bots) are not learnt from
+  // [off] a purchase is worth purchase_weight * (mean price paid for the
+  // category's purchases / mean price paid over all purchases), smoothed
+  // with `prior` purchases at the overall mean: reward follows revenue.
+  bool revenue = false;
 };
 
 // One logged session reduced to its views in order, at the chosen level.
@@ -188,12 +192,14 @@ struct SessionViews {
   std::vector<uint32_t> category;  // category id of each view
   std::vector<uint8_t> clicked;    // the view was followed by a click on its item
   std::vector<uint8_t> purchased;  // ... and by a purchase of it
+  std::vector<double> paid;        // price paid when purchased (may be empty: no prices)
 };
 
 // The simulated user, given state s (recent categories) and shown category a:
 //   interest  I(s,a) = T(a|s) / max_b T(b|s), T = next-view category distribution
 //   click     with p = CTR(s,a) * I(s,a), CTR = click rate of views of a after s
-//   purchase  if clicked, with p = BUY(s,a), purchases per click of a after s
+//   purchase  if clicked, with p = BUY(s,a), purchases per click of a after s; worth
+//             purchase_weight (times the category's price ratio with `revenue`)
 //   next      clicked: s + a; not clicked: s + w with w ~ T(.|s) (the user browses on)
 //   end       with p = END(s', clicked), the share of views leading to s' with that
 //             click flag that were the session's last; always when
@@ -216,7 +222,7 @@ class ShopSim final : public Env {
   std::unique_ptr<Env> Clone() const override { return std::make_unique<ShopSim>(*this); }
   uint32_t state_features() const override;
   void StateFeatures(uint32_t state, std::vector<uint32_t>* active) const override;
-  double max_reward() const override { return 1 + options_.purchase_weight; }
+  double max_reward() const override;
   uint32_t popular_action() const override { return popular_; }
 
   // The model itself (s a state, a an action / category id).
@@ -227,8 +233,9 @@ class ShopSim final : public Env {
   double BuyProb(uint32_t s, uint32_t a) const { return buy_[s * actions() + a]; }  // given a click
   double NextProb(uint32_t s, uint32_t w) const { return next_[s * actions() + w]; }  // T(w|s)
   double EndProb(uint32_t s, bool clicked) const { return end_[s * 2 + clicked]; }
+  double PurchaseReward(uint32_t a) const { return options_.purchase_weight * value_[a]; }
   double ExpectedReward(uint32_t s, uint32_t a) const {
-    return ClickProb(s, a) * (1 + options_.purchase_weight * BuyProb(s, a));
+    return ClickProb(s, a) * (1 + PurchaseReward(a) * BuyProb(s, a));
   }
   uint32_t Push(uint32_t s, uint32_t category) const;  // the state after viewing `category` in s
   std::string StateName(uint32_t s) const;             // "Books > Fiction" or "start"
@@ -250,14 +257,16 @@ class ShopSim final : public Env {
   uint32_t states_ = 0, popular_ = 0, observed_states_ = 0;
   uint64_t sessions_ = 0, views_ = 0;
   std::vector<double> click_, buy_, next_, end_;
+  std::vector<double> value_;     // per category: price ratio with `revenue`, else 1
   std::vector<double> next_cdf_;  // per state, cumulative T(.|s)
   uint32_t state_ = 0, steps_ = 0;
 };
 
 // A learner of a policy over an Env. Agents are made from spec strings
 // ("name" or "name:key=value,..."):
-//   qlearning  alpha (0.1), gamma (0.95), eps (0.3), decay (0.001), eps_min (0.01):
-//              tabular, a' = argmax_b Q(s',b)
+//   qlearning  alpha (0.1), gamma (0.95), eps (0.3), decay (0.001), eps_min (0.01),
+//              visits (1): tabular, a' = argmax_b Q(s',b); with visits = 1 the step of
+//              a pair's n-th update is max(alpha, 1/n) (a sample average at first)
 //   sarsa      the same keys, a' = the next chosen action (the seed's rule)
 //   linq       the same keys: Q(s,a) = w . phi(s,a), phi = each active state feature
 //              crossed with a, plus a bias per action; semi-gradient step alpha/|phi|

@@ -61,15 +61,17 @@ struct Exploration {
 // Tabular and linear Q share everything but the value function.
 class QAgent : public Agent {
  public:
-  QAgent(std::string name, bool linear, bool sarsa, const Env& env, double alpha, double gamma, Exploration ex)
-      : name_(std::move(name)), linear_(linear), sarsa_(sarsa), env_(env), actions_(env.actions()),
+  QAgent(std::string name, bool linear, bool sarsa, const Env& env, double alpha, double gamma, bool visits,
+         Exploration ex)
+      : name_(std::move(name)), linear_(linear), sarsa_(sarsa), visits_(visits), env_(env), actions_(env.actions()),
         alpha_(alpha), gamma_(gamma), ex_(ex) {
     const size_t rows = linear ? env.state_features() + 1 : env.states();
     w_.assign(rows * actions_, 0);
+    if (visits_) n_.assign(size_t{env.states()} * actions_, 0);
   }
 
   std::string Describe() const override {
-    return name_ + ":alpha=" + Num(alpha_) + ",gamma=" + Num(gamma_) + ",eps=" + Num(ex_.eps) +
+    return name_ + ":alpha=" + Num(alpha_) + ",gamma=" + Num(gamma_) + ",visits=" + Num(visits_) + ",eps=" + Num(ex_.eps) +
            ",decay=" + Num(ex_.decay) + ",eps_min=" + Num(ex_.eps_min);
   }
 
@@ -104,9 +106,13 @@ class QAgent : public Agent {
       Values(next, q);
       target += gamma_ * (sarsa_ ? q[next_action] : *std::max_element(q.begin(), q.end()));
     }
+    // The step: alpha, or with `visits` the sample-average step 1 / n(s,a)
+    // until it falls to alpha.
+    double alpha = alpha_;
+    if (visits_) alpha = std::max(alpha_, 1.0 / static_cast<double>(++n_[size_t{s} * actions_ + a]));
     if (!linear_) {
       double& w = w_[size_t{s} * actions_ + a];
-      w += alpha_ * (target - w);
+      w += alpha * (target - w);
       return;
     }
     // Semi-gradient: phi(s,a) is binary, so the gradient is 1 on each active
@@ -115,7 +121,7 @@ class QAgent : public Agent {
     env_.StateFeatures(s, &active);
     std::vector<double> q(actions_);
     Values(s, q);
-    const double step = alpha_ * (target - q[a]) / static_cast<double>(active.size() + 1);
+    const double step = alpha * (target - q[a]) / static_cast<double>(active.size() + 1);
     w_[Bias() + a] += step;
     for (uint32_t f : active) w_[size_t{f} * actions_ + a] += step;
   }
@@ -126,11 +132,12 @@ class QAgent : public Agent {
   size_t Bias() const { return size_t{env_.state_features()} * actions_; }
 
   std::string name_;
-  bool linear_, sarsa_;
+  bool linear_, sarsa_, visits_;
   const Env& env_;
   uint32_t actions_;
   double alpha_, gamma_;
   Exploration ex_;
+  std::vector<uint64_t> n_;  // updates per (state, action), with visits
   std::vector<double> w_;  // tabular: states x actions; linear: (features + 1 bias row) x actions
 };
 
@@ -219,7 +226,7 @@ Result<std::unique_ptr<Agent>> MakeAgent(std::string_view spec, const Env& env) 
   const auto& [name, p] = parsed;
   if (env.actions() == 0 || env.states() == 0) return Status::InvalidArgument("environment has no states or actions");
   if (name == "qlearning" || name == "sarsa" || name == "linq" || name == "linsarsa") {
-    SOUK_RETURN_IF_ERROR(CheckKeys(spec, p, {"alpha", "gamma", "eps", "decay", "eps_min"}));
+    SOUK_RETURN_IF_ERROR(CheckKeys(spec, p, {"alpha", "gamma", "eps", "decay", "eps_min", "visits"}));
     Exploration ex;
     ex.eps = Get(p, "eps", ex.eps);
     ex.decay = Get(p, "decay", ex.decay);
@@ -231,7 +238,8 @@ Result<std::unique_ptr<Agent>> MakeAgent(std::string_view spec, const Env& env) 
                                      "': need 0 < alpha <= 1, 0 <= gamma, eps, eps_min <= 1, decay >= 0");
     const bool linear = name == "linq" || name == "linsarsa";
     const bool sarsa = name == "sarsa" || name == "linsarsa";
-    return std::unique_ptr<Agent>(new QAgent(name, linear, sarsa, env, alpha, gamma, ex));
+    const bool visits = Get(p, "visits", 1) != 0;
+    return std::unique_ptr<Agent>(new QAgent(name, linear, sarsa, env, alpha, gamma, visits, ex));
   }
   if (name == "bandit") {
     SOUK_RETURN_IF_ERROR(CheckKeys(spec, p, {"a", "b"}));

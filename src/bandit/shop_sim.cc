@@ -107,7 +107,8 @@ Result<ShopSim> ShopSim::FromShop(const std::string& generated_dir, const ShopSi
   pos = 0;
   if (!NextRecord(ev, pos, &header)) return Status::Corruption("events.csv is empty");
   const int e_item = Column(header, "item_id"), e_type = Column(header, "event_type"),
-            e_ts = Column(header, "timestamp"), e_sess = Column(header, "session_id");
+            e_ts = Column(header, "timestamp"), e_sess = Column(header, "session_id"),
+            e_value = Column(header, "value");
   if (e_item < 0 || e_type < 0 || e_ts < 0 || e_sess < 0)
     return Status::Corruption("events.csv lacks item_id, event_type, timestamp or session_id");
   const int need = std::max({e_item, e_type, e_ts, e_sess});
@@ -138,6 +139,7 @@ Result<ShopSim> ShopSim::FromShop(const std::string& generated_dir, const ShopSi
       s.views.category.push_back(cit->second);
       s.views.clicked.push_back(0);
       s.views.purchased.push_back(0);
+      s.views.paid.push_back(0);
       s.item.push_back(item);
       continue;
     }
@@ -145,7 +147,10 @@ Result<ShopSim> ShopSim::FromShop(const std::string& generated_dir, const ShopSi
     for (size_t i = s.item.size(); i-- > 0;) {
       if (s.item[i] != item) continue;
       s.views.clicked[i] = 1;
-      if (purchase) s.views.purchased[i] = 1;
+      if (purchase) {
+        s.views.purchased[i] = 1;
+        if (e_value >= 0 && e_value < static_cast<int>(f.size())) s.views.paid[i] = std::strtod(f[e_value].c_str(), nullptr);
+      }
       break;
     }
   }
@@ -170,10 +175,11 @@ Result<ShopSim> ShopSim::FromSessions(std::vector<std::string> categories, const
   sim.states_ = options.history == 1 ? C + 1 : (C + 1) * (C + 1);
   const uint32_t S = sim.states_;
   std::vector<double> V(size_t{S} * C), K(V.size()), P(V.size()), Vs(S), H(size_t{S} * 2), He(H.size());
-  std::vector<double> Vc(C), Kc(C), Pc(C), E(2), Ee(2);
+  std::vector<double> Vc(C), Kc(C), Pc(C), E(2), Ee(2), paid_sum(C), paid_n(C);
   for (const auto& s : sessions) {
     const size_t n = s.category.size();
-    if (s.clicked.size() != n || s.purchased.size() != n) return Status::InvalidArgument("ragged session");
+    if (s.clicked.size() != n || s.purchased.size() != n || (!s.paid.empty() && s.paid.size() != n))
+      return Status::InvalidArgument("ragged session");
     if (n == 0) continue;
     ++sim.sessions_;
     uint32_t state = 0;
@@ -184,6 +190,7 @@ Result<ShopSim> ShopSim::FromSessions(std::vector<std::string> categories, const
       const size_t sa = size_t{state} * C + a;
       V[sa] += 1, K[sa] += c, P[sa] += b, Vs[state] += 1;
       Vc[a] += 1, Kc[a] += c, Pc[a] += b;
+      if (b && !s.paid.empty() && s.paid[i] > 0) paid_sum[a] += s.paid[i], paid_n[a] += 1;
       state = sim.Push(state, a);
       const bool last = i + 1 == n;
       H[size_t{state} * 2 + c] += 1, He[size_t{state} * 2 + c] += last;
@@ -233,8 +240,21 @@ Result<ShopSim> ShopSim::FromSessions(std::vector<std::string> categories, const
       sim.end_[i] = (He[i] + m * end_c[c]) / (H[i] + m);
     }
   }
+  sim.value_.assign(C, 1);
+  if (options.revenue) {
+    double total = 0, n = 0;
+    for (uint32_t a = 0; a < C; ++a) total += paid_sum[a], n += paid_n[a];
+    if (n > 0 && total > 0) {
+      const double mean = total / n;
+      for (uint32_t a = 0; a < C; ++a) sim.value_[a] = (paid_sum[a] + m * mean) / (paid_n[a] + m) / mean;
+    }
+  }
   sim.popular_ = static_cast<uint32_t>(std::max_element(Kc.begin(), Kc.end()) - Kc.begin());
   return sim;
+}
+
+double ShopSim::max_reward() const {
+  return 1 + options_.purchase_weight * *std::max_element(value_.begin(), value_.end());
 }
 
 uint32_t ShopSim::Push(uint32_t s, uint32_t category) const {
@@ -282,7 +302,7 @@ EnvStep ShopSim::Step(uint32_t action, Rng& rng) {
   uint32_t next;
   if (clicked) {
     out.reward = 1;
-    if (rng.Uniform() < buy_[sa]) out.reward += options_.purchase_weight;
+    if (rng.Uniform() < buy_[sa]) out.reward += PurchaseReward(action);
     next = Push(s, action);
   } else {
     const double u = rng.Uniform();

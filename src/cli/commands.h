@@ -156,7 +156,7 @@ struct QLearnArgs {
   double gamma = 0.95, alpha = 0.1, eps = 0.3, decay = 0.001;
   int level = 2, history = 1;
   double purchase_weight = 5, prior = 20;
-  bool click_to_continue = false;
+  bool click_to_continue = false, revenue = false;
   bool json = false;
 };
 int QLearnCommand(const QLearnArgs& args);

@@ -445,6 +445,8 @@ int main(int argc, char** argv) {
   qlearn_cmd->add_option("--prior", qargs.prior, "pseudo-count of the smoothing priors")->capture_default_str();
   qlearn_cmd->add_flag("--click-to-continue", qargs.click_to_continue,
                        "the simulated session ends whenever the shown list is not clicked");
+  qlearn_cmd->add_flag("--revenue", qargs.revenue,
+                       "a purchase is worth the weight times its category's mean price over the overall mean");
   qlearn_cmd->add_flag("--json", qargs.json, "machine-readable output");
 
   CLI11_PARSE(app, argc, argv);

@@ -38,6 +38,7 @@ int QLearnCommand(const QLearnArgs& args) {
   so.purchase_weight = args.purchase_weight;
   so.click_to_continue = args.click_to_continue;
   so.prior = args.prior;
+  so.revenue = args.revenue;
   auto sim = bandit::ShopSim::FromShop(gen_dir, so);
   if (!sim.ok()) return Fail(sim.status());
 
@@ -103,6 +104,7 @@ int QLearnCommand(const QLearnArgs& args) {
                       {"prior", so.prior},
                       {"purchase_weight", so.purchase_weight},
                       {"click_to_continue", so.click_to_continue},
+                      {"revenue", so.revenue},
                       {"max_steps", so.max_steps},
                       {"actions", sim->actions()},
                       {"states", sim->states()},
@@ -132,10 +134,11 @@ int QLearnCommand(const QLearnArgs& args) {
     std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
     return 0;
   }
-  std::printf("simulator: %u actions (level %d), %u states (%u seen), %llu sessions, %llu views; purchase weight %g%s\n",
+  std::printf("simulator: %u actions (level %d), %u states (%u seen), %llu sessions, %llu views; purchase weight %g%s%s\n",
               sim->actions(), so.level, sim->states(), sim->observed_states(),
               static_cast<unsigned long long>(sim->sessions()), static_cast<unsigned long long>(sim->views()),
-              so.purchase_weight, so.click_to_continue ? "; session continues only after a click" : "");
+              so.purchase_weight, so.click_to_continue ? "; session continues only after a click" : "",
+              so.revenue ? "; purchases weighted by the category's price ratio" : "");
   std::printf("training %llu episodes, evaluating %llu greedy episodes, %u seeds\n\n",
               static_cast<unsigned long long>(co.episodes), static_cast<unsigned long long>(co.eval_episodes),
               co.seeds);
