@@ -185,6 +185,15 @@ struct ShopSimOptions {
   // category's purchases / mean price paid over all purchases), smoothed
   // with `prior` purchases at the overall mean: reward follows revenue.
   bool revenue = false;
+  // [1] interest I(s,a) = (T(a|s) / max_b T(b|s))^interest_power: 1 takes the
+  // logged browsing as it is (users rarely leave their category, so the shown
+  // list can hardly steer them); below 1 users are more open to suggestions.
+  double interest_power = 1;
+  // [off] purchases are paid at checkout: a session's purchase rewards are
+  // added to the reward of its last step instead of the step of the click,
+  // so a learner of immediate rewards sees clicks only (the logs carry no
+  // such delay: this is an explicit assumption, docs/bandit.md).
+  bool checkout = false;
 };
 
 // One logged session reduced to its views in order, at the chosen level.
@@ -196,11 +205,12 @@ struct SessionViews {
 };
 
 // The simulated user, given state s (recent categories) and shown category a:
-//   interest  I(s,a) = T(a|s) / max_b T(b|s), T = next-view category distribution
+//   interest  I(s,a) = (T(a|s) / max_b T(b|s))^interest_power, T = next-view category distribution
 //   click     with p = CTR(s,a) * I(s,a), CTR = click rate of views of a after s
 //   purchase  if clicked, with p = BUY(s,a), purchases per click of a after s; worth
 //             purchase_weight (times the category's price ratio with `revenue`)
 //   next      clicked: s + a; not clicked: s + w with w ~ T(.|s) (the user browses on)
+//   checkout  (option) purchase rewards are held and paid with the last step
 //   end       with p = END(s', clicked), the share of views leading to s' with that
 //             click flag that were the session's last; always when
 //             click_to_continue and not clicked; always after max_steps.
@@ -234,8 +244,11 @@ class ShopSim final : public Env {
   double NextProb(uint32_t s, uint32_t w) const { return next_[s * actions() + w]; }  // T(w|s)
   double EndProb(uint32_t s, bool clicked) const { return end_[s * 2 + clicked]; }
   double PurchaseReward(uint32_t a) const { return options_.purchase_weight * value_[a]; }
-  double ExpectedReward(uint32_t s, uint32_t a) const {
+  double ExpectedReward(uint32_t s, uint32_t a) const {  // clicks and purchases, whenever paid
     return ClickProb(s, a) * (1 + PurchaseReward(a) * BuyProb(s, a));
+  }
+  double ImmediateReward(uint32_t s, uint32_t a) const {  // paid at this step (clicks only with checkout)
+    return options_.checkout ? ClickProb(s, a) : ExpectedReward(s, a);
   }
   uint32_t Push(uint32_t s, uint32_t category) const;  // the state after viewing `category` in s
   std::string StateName(uint32_t s) const;             // "Books > Fiction" or "start"
@@ -245,8 +258,8 @@ class ShopSim final : public Env {
   uint32_t observed_states() const { return observed_states_; }
 
   // Exact greedy policies of the model (the step cap ignored): value
-  // iteration of the undiscounted return (planning), and the argmax of the
-  // expected immediate reward (the best myopic policy). A table state -> action.
+  // iteration of the undiscounted return (planning), and the argmax of
+  // ImmediateReward (the best myopic policy). A table state -> action.
   std::vector<uint32_t> OptimalPolicy(double gamma = 1, double tolerance = 1e-9) const;
   std::vector<uint32_t> MyopicPolicy() const;
 
@@ -260,11 +273,12 @@ class ShopSim final : public Env {
   std::vector<double> value_;     // per category: price ratio with `revenue`, else 1
   std::vector<double> next_cdf_;  // per state, cumulative T(.|s)
   uint32_t state_ = 0, steps_ = 0;
+  double pending_ = 0;  // checkout: purchase rewards not paid yet
 };
 
 // A learner of a policy over an Env. Agents are made from spec strings
 // ("name" or "name:key=value,..."):
-//   qlearning  alpha (0.1), gamma (0.95), eps (0.3), decay (0.001), eps_min (0.01),
+//   qlearning  alpha (0.01), gamma (0.95), eps (1), decay (0.0002), eps_min (0.01),
 //              visits (1): tabular, a' = argmax_b Q(s',b); with visits = 1 the step of
 //              a pair's n-th update is max(alpha, 1/n) (a sample average at first)
 //   sarsa      the same keys, a' = the next chosen action (the seed's rule)

@@ -53,7 +53,7 @@ uint32_t Argmax(std::span<const double> v) {
 }
 
 struct Exploration {
-  double eps = 0.3, decay = 0.001, eps_min = 0.01;
+  double eps = 1, decay = 0.0002, eps_min = 0.01;
   uint64_t episode = 0;
   double Current() const { return std::max(eps_min, eps / (1 + decay * static_cast<double>(episode))); }
 };
@@ -231,7 +231,7 @@ Result<std::unique_ptr<Agent>> MakeAgent(std::string_view spec, const Env& env) 
     ex.eps = Get(p, "eps", ex.eps);
     ex.decay = Get(p, "decay", ex.decay);
     ex.eps_min = Get(p, "eps_min", ex.eps_min);
-    const double alpha = Get(p, "alpha", 0.1), gamma = Get(p, "gamma", 0.95);
+    const double alpha = Get(p, "alpha", 0.01), gamma = Get(p, "gamma", 0.95);
     if (!(alpha > 0 && alpha <= 1) || !(gamma >= 0 && gamma <= 1) || !(ex.eps >= 0 && ex.eps <= 1) ||
         ex.decay < 0 || !(ex.eps_min >= 0 && ex.eps_min <= 1))
       return Status::InvalidArgument("agent spec '" + std::string(spec) +

@@ -168,6 +168,7 @@ Result<ShopSim> ShopSim::FromSessions(std::vector<std::string> categories, const
   if (options.history < 1 || options.history > 2) return Status::InvalidArgument("history must be 1 or 2");
   if (options.prior <= 0) return Status::InvalidArgument("prior must be > 0");
   if (options.max_steps == 0) return Status::InvalidArgument("max_steps must be > 0");
+  if (!(options.interest_power >= 0)) return Status::InvalidArgument("interest_power must be >= 0");
   ShopSim sim;
   sim.options_ = options;
   sim.categories_ = std::move(categories);
@@ -230,7 +231,7 @@ Result<ShopSim> ShopSim::FromSessions(std::vector<std::string> categories, const
       sim.next_[sa] /= total;  // exact normalisation (g sums to 1 up to rounding)
       cum += sim.next_[sa];
       sim.next_cdf_[sa] = cum;
-      const double interest = sim.next_[sa] / (tmax / total);
+      const double interest = std::pow(sim.next_[sa] / (tmax / total), options.interest_power);
       sim.click_[sa] = std::clamp((K[sa] + m * ctr[a]) / (V[sa] + m) * interest, 0.0, 1.0);
       sim.buy_[sa] = std::clamp((P[sa] + m * buy[a]) / (K[sa] + m), 0.0, 1.0);
     }
@@ -290,6 +291,7 @@ void ShopSim::StateFeatures(uint32_t state, std::vector<uint32_t>* active) const
 uint32_t ShopSim::Reset(Rng&) {
   state_ = start_state();
   steps_ = 0;
+  pending_ = 0;
   return state_;
 }
 
@@ -302,7 +304,7 @@ EnvStep ShopSim::Step(uint32_t action, Rng& rng) {
   uint32_t next;
   if (clicked) {
     out.reward = 1;
-    if (rng.Uniform() < buy_[sa]) out.reward += PurchaseReward(action);
+    if (rng.Uniform() < buy_[sa]) (options_.checkout ? pending_ : out.reward) += PurchaseReward(action);
     next = Push(s, action);
   } else {
     const double u = rng.Uniform();
@@ -314,6 +316,7 @@ EnvStep ShopSim::Step(uint32_t action, Rng& rng) {
   const double end_draw = rng.Uniform();
   out.done = (options_.click_to_continue && !clicked) || steps_ >= options_.max_steps ||
              end_draw < EndProb(next, clicked);
+  if (out.done) out.reward += pending_, pending_ = 0;
   out.next = next;
   state_ = next;
   return out;
@@ -324,7 +327,7 @@ std::vector<uint32_t> ShopSim::MyopicPolicy() const {
   for (uint32_t s = 0; s < states_; ++s) {
     double best = -1;
     for (uint32_t a = 0; a < actions(); ++a)
-      if (ExpectedReward(s, a) > best) best = ExpectedReward(s, a), policy[s] = a;
+      if (ImmediateReward(s, a) > best) best = ImmediateReward(s, a), policy[s] = a;
   }
   return policy;
 }

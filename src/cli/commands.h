@@ -149,14 +149,14 @@ int EmbedCommand(const EmbedArgs& args, Store* store);
 // simulator built from DIR/generated (src/cli/qlearn_cmd.cc, docs/bandit.md).
 struct QLearnArgs {
   std::string shop;
-  uint64_t episodes = 20000;       // training episodes per agent and seed
+  uint64_t episodes = 100000;      // training episodes per agent and seed
   uint64_t eval_episodes = 20000;  // greedy evaluation episodes per agent and seed
   uint32_t seeds = 5;
   uint64_t seed = 1;
-  double gamma = 0.95, alpha = 0.1, eps = 0.3, decay = 0.001;
+  double gamma = 0.95, alpha = 0.01, eps = 1, decay = 0.0002;
   int level = 2, history = 1;
-  double purchase_weight = 5, prior = 20;
-  bool click_to_continue = false, revenue = false;
+  double purchase_weight = 5, prior = 20, interest_power = 1;
+  bool click_to_continue = false, revenue = false, checkout = false;
   bool json = false;
 };
 int QLearnCommand(const QLearnArgs& args);

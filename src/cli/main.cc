@@ -442,11 +442,17 @@ int main(int argc, char** argv) {
   qlearn_cmd->add_option("--history", qargs.history, "state = last 1 or 2 categories viewed")->capture_default_str();
   qlearn_cmd->add_option("--purchase-weight", qargs.purchase_weight, "reward = click + weight * purchase")
       ->capture_default_str();
+  qlearn_cmd
+      ->add_option("--interest-power", qargs.interest_power,
+                   "interest = (T(a|s) / max T)^power; below 1 the shown list steers users more")
+      ->capture_default_str();
   qlearn_cmd->add_option("--prior", qargs.prior, "pseudo-count of the smoothing priors")->capture_default_str();
   qlearn_cmd->add_flag("--click-to-continue", qargs.click_to_continue,
                        "the simulated session ends whenever the shown list is not clicked");
   qlearn_cmd->add_flag("--revenue", qargs.revenue,
                        "a purchase is worth the weight times its category's mean price over the overall mean");
+  qlearn_cmd->add_flag("--checkout", qargs.checkout,
+                       "purchases are paid at checkout, with the session's last step (a delayed reward)");
   qlearn_cmd->add_flag("--json", qargs.json, "machine-readable output");
 
   CLI11_PARSE(app, argc, argv);

@@ -39,6 +39,8 @@ int QLearnCommand(const QLearnArgs& args) {
   so.click_to_continue = args.click_to_continue;
   so.prior = args.prior;
   so.revenue = args.revenue;
+  so.checkout = args.checkout;
+  so.interest_power = args.interest_power;
   auto sim = bandit::ShopSim::FromShop(gen_dir, so);
   if (!sim.ok()) return Fail(sim.status());
 
@@ -105,6 +107,8 @@ int QLearnCommand(const QLearnArgs& args) {
                       {"purchase_weight", so.purchase_weight},
                       {"click_to_continue", so.click_to_continue},
                       {"revenue", so.revenue},
+                      {"checkout", so.checkout},
+                      {"interest_power", so.interest_power},
                       {"max_steps", so.max_steps},
                       {"actions", sim->actions()},
                       {"states", sim->states()},
@@ -134,11 +138,12 @@ int QLearnCommand(const QLearnArgs& args) {
     std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
     return 0;
   }
-  std::printf("simulator: %u actions (level %d), %u states (%u seen), %llu sessions, %llu views; purchase weight %g%s%s\n",
+  std::printf("simulator: %u actions (level %d), %u states (%u seen), %llu sessions, %llu views; purchase weight %g; interest power %g%s%s%s\n",
               sim->actions(), so.level, sim->states(), sim->observed_states(),
               static_cast<unsigned long long>(sim->sessions()), static_cast<unsigned long long>(sim->views()),
-              so.purchase_weight, so.click_to_continue ? "; session continues only after a click" : "",
-              so.revenue ? "; purchases weighted by the category's price ratio" : "");
+              so.purchase_weight, so.interest_power, so.click_to_continue ? "; session continues only after a click" : "",
+              so.revenue ? "; purchases weighted by the category's price ratio" : "",
+              so.checkout ? "; purchases paid at checkout (the session's last step)" : "");
   std::printf("training %llu episodes, evaluating %llu greedy episodes, %u seeds\n\n",
               static_cast<unsigned long long>(co.episodes), static_cast<unsigned long long>(co.eval_episodes),
               co.seeds);
