@@ -147,12 +147,12 @@ int QLearnCommand(const QLearnArgs& args) {
   std::printf("training %llu episodes, evaluating %llu greedy episodes, %u seeds\n\n",
               static_cast<unsigned long long>(co.episodes), static_cast<unsigned long long>(co.eval_episodes),
               co.seeds);
-  std::printf("%-56s %9s %8s %9s %9s %8s\n", "agent", "return", "+-se", "vs bandit", "+-se", "length");
+  std::printf("%-56s %9s %8s %9s %9s %8s %7s\n", "agent", "return", "+-se", "vs bandit", "+-se", "length", "+-se");
   for (const auto& s : *scores) {
     double d, dse;
     diff(s, &d, &dse);
-    std::printf("%-56s %9.4f %8.4f %+9.4f %9.4f %8.3f\n", s.spec.c_str(), s.mean_return, s.se_return, d, dse,
-                s.mean_length);
+    std::printf("%-56s %9.4f %8.4f %+9.4f %9.4f %8.3f %7.3f\n", s.spec.c_str(), s.mean_return, s.se_return, d, dse,
+                s.mean_length, s.se_length);
   }
   std::printf("\nse: over seeds (each seed retrains and re-evaluates); vs bandit: paired by seed\n");
   return 0;
