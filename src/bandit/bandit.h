@@ -72,9 +72,9 @@ struct Context {
 //   linucb    alpha (1), reg (1): disjoint LinUCB (Li et al. 2010, Alg. 1)
 //   hlinucb   alpha (1), reg (1): hybrid LinUCB (Alg. 2), shared part from Context::arm_x
 //   lints     v (0.5), reg (1): linear Thompson sampling (Agrawal & Goyal 2013), disjoint
-//   slate     base (ts), model (cascade|pbm), slots (3), gamma (pbm position weights,
-//             comma-free list "1;0.6;0.4"): fills `slots` positions, see SlatePolicy
 // plus discount, window, draws (propensity draws for sampling policies, 1000).
+// discount and window are exclusive; hlinucb takes neither. Slates: see
+// MakeSlatePolicy.
 struct PolicyOptions {
   std::string name;
   uint32_t arms = 0;
@@ -83,7 +83,7 @@ struct PolicyOptions {
   double discount = 1;
   uint32_t window = 0;
   uint32_t draws = 1000;  // Monte Carlo draws for the propensities of sampling policies
-  std::vector<std::pair<std::string, double>> params;  // the name's own keys, as given
+  std::vector<std::pair<std::string, std::string>> params;  // the name's own keys, as given
 };
 
 // Parses a spec; arms/dim/arm_dim come from the caller (campaign or simulator).
@@ -105,8 +105,11 @@ class Policy {
   // Learns from the reward of `arm` chosen in `ctx`. O(d^2) for linear policies.
   virtual void Update(uint32_t arm, const Context& ctx, double reward) = 0;
   // The policy's current estimate of each arm's expected reward in ctx
-  // (posterior mean; for linear policies theta_a . x).
-  virtual void Estimates(const Context& ctx, std::span<double> out) const = 0;
+  // (posterior mean; for linear policies theta_a . x) and, when `width` is
+  // not empty, its uncertainty: the posterior standard deviation (ts, gts),
+  // sqrt(x^T A_a^-1 x) (linucb, lints, hlinucb: the UCB width before alpha),
+  // 1 / sqrt(n) for egreedy and ucb1 (infinite for an arm never pulled).
+  virtual void Estimates(const Context& ctx, std::span<double> mean, std::span<double> width) const = 0;
   // Number of updates learnt from (after discount/window, the raw count).
   virtual uint64_t updates() const = 0;
 
@@ -122,6 +125,43 @@ class Policy {
 Result<std::unique_ptr<Policy>> MakePolicy(const PolicyOptions& options);
 Result<std::unique_ptr<Policy>> MakePolicy(std::string_view spec, uint32_t arms, uint32_t dim = 0,
                                            uint32_t arm_dim = 0);
+
+// A slate policy fills `slots` positions with distinct arms and learns from
+// the click (reward in [0, 1]) at each position, under a click model:
+//  - cascade (Craswell et al. 2008; CascadeTS / CascadeUCB, Kveton et al.
+//    2015): the user scans top-down and clicks the first attractive arm;
+//    arms above the first click are negatives, the clicked one a positive,
+//    arms below it are unobserved (no click at all: every arm a negative).
+//  - pbm (position-based model): an arm at position k is examined with
+//    known probability kappa_k and clicked with its attraction; each shown
+//    arm counts kappa_k trials and its click.
+// Attractions are Beta-Bernoulli: Thompson draws (base=ts) or UCB1 bonuses
+// (base=ucb); the slate is the top `slots` arms by draw or bound, best
+// first (for pbm, kappa must be non-increasing).
+// Spec: "slate:model=cascade|pbm,slots=3,base=ts|ucb,a=1,b=1,kappa=1;0.6;0.4"
+// (kappa only for pbm, one per slot, ';'-separated), plus discount / window
+// / draws as for Policy.
+class SlatePolicy {
+ public:
+  virtual ~SlatePolicy() = default;
+  virtual std::string Describe() const = 0;
+  uint32_t arms() const { return arms_; }
+  uint32_t slots() const { return slots_; }
+  // slate: slots() entries, top-down. marginals (empty, or slots() x arms()
+  // row-major): the probability that this call puts each arm at each slot
+  // (exact for ucb; for ts estimated from `draws` extra draws, as Policy).
+  virtual void Choose(const Context& ctx, Rng& rng, std::span<uint32_t> slate, std::span<double> marginals) const = 0;
+  // rewards: one per slot of `slate` (1 = clicked).
+  virtual void Update(std::span<const uint32_t> slate, const Context& ctx, std::span<const double> rewards) = 0;
+  virtual void Estimates(std::span<double> out) const = 0;  // posterior mean attraction per arm
+  virtual std::string SaveState() const = 0;
+  virtual Status LoadState(std::string_view bytes) = 0;
+
+ protected:
+  uint32_t arms_ = 0, slots_ = 0;
+};
+
+Result<std::unique_ptr<SlatePolicy>> MakeSlatePolicy(std::string_view spec, uint32_t arms);
 
 // ---- Off-policy evaluation --------------------------------------------------------
 // (src/bandit/ope.cc)
