@@ -168,5 +168,56 @@ Result<std::unique_ptr<SlatePolicy>> MakeSlatePolicy(std::string_view spec, uint
 
 // ---- Simulators -------------------------------------------------------------------
 // (src/bandit/sim.cc)
+//
+// Environments:
+//  - bernoulli: K arms with fixed click probabilities: `means` if given,
+//    else the best arm `best` and the others best - gap (Chapelle & Li
+//    2011's setting), or, with gap < 0, means drawn uniformly from [0, 1].
+//  - linear: context x: d - 1 coordinates N(0, 1/(d-1)) and a constant 0.5
+//    (intercept), reward theta_a . x + N(0, noise^2), theta_a ~ N(0, I) per
+//    seed.
+//  - logistic: reward ~ Bernoulli(sigmoid(bias + theta_a . x)), theta_a ~
+//    N(0, I), so the best arm depends on the context but rewards are clicks.
+// Regret is the expected (pseudo-)regret: sum over rounds of the best arm's
+// expected reward in that round's context minus the chosen arm's.
+struct SimOptions {
+  std::string env = "bernoulli";
+  uint32_t arms = 10;
+  uint64_t rounds = 100000;
+  uint32_t dim = 10;       // linear, logistic
+  double noise = 0.1;      // linear
+  double bias = -1.5;      // logistic: a base click rate of about 18%
+  double best = 0.5, gap = 0.1;
+  std::vector<double> means;  // bernoulli: explicit means (then arms = means.size())
+  uint32_t seeds = 5;
+  uint64_t seed = 1;
+  uint32_t points = 100;   // regret-curve points per run
+  uint32_t threads = 0;    // seeds run in parallel; 0 = hardware threads
+};
+
+struct SimResult {
+  std::string policy;       // Describe() of the policy that ran
+  std::string env;
+  uint32_t arms = 0;
+  uint64_t rounds = 0;
+  uint32_t seeds = 0;
+  double regret = 0;        // mean over seeds of the final cumulative regret
+  double regret_se = 0;     // its standard error
+  double reward = 0;        // mean reward per round
+  double best_share = 0;    // share of rounds on the round's best arm
+  double lower_bound = -1;  // bernoulli: Lai-Robbins sum_a gap_a / KL(mu_a, mu*) * ln T; else < 0
+  double seconds = 0;       // wall time of all seeds
+  std::vector<uint64_t> curve_t;    // rounds at the curve points
+  std::vector<double> curve_regret;  // mean cumulative regret there
+};
+
+// The Lai-Robbins constant sum_a (mu* - mu_a) / KL(mu_a || mu*) of
+// Bernoulli arms (multiply by ln T).
+double LaiRobbinsConstant(const std::vector<double>& means);
+// The default policies compared on an environment.
+std::vector<std::string> DefaultSimPolicies(const std::string& env);
+Result<SimResult> Simulate(const SimOptions& options, std::string_view policy_spec);
+// An HTML page with one SVG chart of the regret curves (and the bound).
+std::string RegretChartHtml(const std::vector<SimResult>& results, const std::string& title);
 
 }  // namespace souk::bandit

@@ -413,5 +413,70 @@ TEST(Specs, BadSpecsAreClearErrors) {
   }
 }
 
+// ---- simulators ----------------------------------------------------------------------
+
+TEST(Simulate, LaiRobbinsConstantByHand) {
+  // One arm at 0.4 below a best of 0.5: gap 0.1 over
+  // KL(0.4 || 0.5) = 0.4 ln 0.8 + 0.6 ln 1.2.
+  const double kl = 0.4 * std::log(0.8) + 0.6 * std::log(1.2);
+  EXPECT_NEAR(LaiRobbinsConstant({0.5, 0.4}), 0.1 / kl, 1e-12);
+  EXPECT_NEAR(LaiRobbinsConstant({0.5, 0.4, 0.4, 0.5}), 0.2 / kl, 1e-12);  // ties with the best cost nothing
+}
+
+TEST(Simulate, ThompsonSamplingIsNearTheLowerBound) {
+  SimOptions o;
+  o.arms = 10;
+  o.rounds = 100000;
+  o.seeds = 4;
+  auto ts = Simulate(o, "ts");
+  ASSERT_TRUE(ts.ok()) << ts.status().ToString();
+  EXPECT_NEAR(ts->lower_bound, 9 * LaiRobbinsConstant({0.5, 0.4}) * std::log(1e5), 1e-6);
+  EXPECT_LT(ts->regret, 1.5 * ts->lower_bound);
+  EXPECT_GT(ts->regret, 0);
+  auto eg = Simulate(o, "egreedy:eps=0.1");
+  ASSERT_TRUE(eg.ok());
+  EXPECT_GT(eg->regret, 2 * ts->regret);  // 10% uniform exploration costs ~0.09 per round
+  ASSERT_EQ(ts->curve_t.size(), 100u);
+  EXPECT_EQ(ts->curve_t.back(), o.rounds);
+  EXPECT_DOUBLE_EQ(ts->curve_regret.back(), ts->regret);
+  for (size_t p = 1; p < ts->curve_regret.size(); ++p) EXPECT_GE(ts->curve_regret[p], ts->curve_regret[p - 1]);
+  // Same options, same numbers.
+  EXPECT_EQ(Simulate(o, "ts")->regret, ts->regret);
+}
+
+TEST(Simulate, ContextualPoliciesBeatContextFreeOnesWhenContextMatters) {
+  for (const std::string env : {"linear", "logistic"}) {
+    SimOptions o;
+    o.env = env;
+    o.arms = 5;
+    o.dim = 6;
+    o.rounds = 5000;
+    o.seeds = 3;
+    const std::string flat = env == "linear" ? "gts:sigma=0.5" : "ts";
+    auto base = Simulate(o, flat), lin = Simulate(o, "linucb:alpha=0.5"), lts = Simulate(o, "lints:v=0.2");
+    ASSERT_TRUE(base.ok() && lin.ok() && lts.ok());
+    EXPECT_LT(lin->regret, 0.5 * base->regret) << env;
+    EXPECT_LT(lts->regret, 0.5 * base->regret) << env;
+    EXPECT_LT(lin->lower_bound, 0);  // no Lai-Robbins bound for contextual environments
+  }
+  const std::string html = RegretChartHtml({*Simulate(SimOptions{}, "ts")}, "t");
+  EXPECT_NE(html.find("<polyline"), std::string::npos);
+  EXPECT_NE(html.find("Lai-Robbins"), std::string::npos);
+}
+
+TEST(Simulate, BadOptionsAreErrors) {
+  SimOptions o;
+  o.env = "chess";
+  EXPECT_EQ(Simulate(o, "ts").status().code(), StatusCode::kInvalidArgument);
+  o.env = "bernoulli";
+  o.means = {0.2, 1.5};
+  EXPECT_FALSE(Simulate(o, "ts").ok());
+  o.means = {};
+  o.arms = 1;
+  EXPECT_FALSE(Simulate(o, "ts").ok());
+  o.arms = 3;
+  EXPECT_FALSE(Simulate(o, "nope").ok());
+}
+
 }  // namespace
 }  // namespace souk::bandit
