@@ -34,14 +34,12 @@ class Rng {
   uint64_t Next();
   double Uniform();              // [0, 1)
   uint64_t Below(uint64_t n);    // [0, n), n > 0
-  double Normal();               // N(0, 1)
+  double Normal();               // N(0, 1), ziggurat (Marsaglia & Tsang 2000)
   double Gamma(double shape);    // shape > 0, scale 1 (Marsaglia-Tsang)
   double Beta(double a, double b);
 
  private:
   uint64_t s_[4];
-  double spare_normal_ = 0;
-  bool has_spare_ = false;
 };
 
 // ---- Policies ---------------------------------------------------------------------
