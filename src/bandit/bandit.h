@@ -34,14 +34,12 @@ class Rng {
   uint64_t Next();
   double Uniform();              // [0, 1)
   uint64_t Below(uint64_t n);    // [0, n), n > 0
-  double Normal();               // N(0, 1)
+  double Normal();               // N(0, 1), ziggurat (Marsaglia & Tsang 2000)
   double Gamma(double shape);    // shape > 0, scale 1 (Marsaglia-Tsang)
   double Beta(double a, double b);
 
  private:
   uint64_t s_[4];
-  double spare_normal_ = 0;
-  bool has_spare_ = false;
 };
 
 // ---- Policies ---------------------------------------------------------------------
@@ -72,9 +70,9 @@ struct Context {
 //   linucb    alpha (1), reg (1): disjoint LinUCB (Li et al. 2010, Alg. 1)
 //   hlinucb   alpha (1), reg (1): hybrid LinUCB (Alg. 2), shared part from Context::arm_x
 //   lints     v (0.5), reg (1): linear Thompson sampling (Agrawal & Goyal 2013), disjoint
-//   slate     base (ts), model (cascade|pbm), slots (3), gamma (pbm position weights,
-//             comma-free list "1;0.6;0.4"): fills `slots` positions, see SlatePolicy
 // plus discount, window, draws (propensity draws for sampling policies, 1000).
+// discount and window are exclusive; hlinucb takes neither. Slates: see
+// MakeSlatePolicy.
 struct PolicyOptions {
   std::string name;
   uint32_t arms = 0;
@@ -83,7 +81,7 @@ struct PolicyOptions {
   double discount = 1;
   uint32_t window = 0;
   uint32_t draws = 1000;  // Monte Carlo draws for the propensities of sampling policies
-  std::vector<std::pair<std::string, double>> params;  // the name's own keys, as given
+  std::vector<std::pair<std::string, std::string>> params;  // the name's own keys, as given
 };
 
 // Parses a spec; arms/dim/arm_dim come from the caller (campaign or simulator).
@@ -105,8 +103,11 @@ class Policy {
   // Learns from the reward of `arm` chosen in `ctx`. O(d^2) for linear policies.
   virtual void Update(uint32_t arm, const Context& ctx, double reward) = 0;
   // The policy's current estimate of each arm's expected reward in ctx
-  // (posterior mean; for linear policies theta_a . x).
-  virtual void Estimates(const Context& ctx, std::span<double> out) const = 0;
+  // (posterior mean; for linear policies theta_a . x) and, when `width` is
+  // not empty, its uncertainty: the posterior standard deviation (ts, gts),
+  // sqrt(x^T A_a^-1 x) (linucb, lints, hlinucb: the UCB width before alpha),
+  // 1 / sqrt(n) for egreedy and ucb1 (infinite for an arm never pulled).
+  virtual void Estimates(const Context& ctx, std::span<double> mean, std::span<double> width) const = 0;
   // Number of updates learnt from (after discount/window, the raw count).
   virtual uint64_t updates() const = 0;
 
@@ -123,11 +124,99 @@ Result<std::unique_ptr<Policy>> MakePolicy(const PolicyOptions& options);
 Result<std::unique_ptr<Policy>> MakePolicy(std::string_view spec, uint32_t arms, uint32_t dim = 0,
                                            uint32_t arm_dim = 0);
 
+// A slate policy fills `slots` positions with distinct arms and learns from
+// the click (reward in [0, 1]) at each position, under a click model:
+//  - cascade (Craswell et al. 2008; CascadeTS / CascadeUCB, Kveton et al.
+//    2015): the user scans top-down and clicks the first attractive arm;
+//    arms above the first click are negatives, the clicked one a positive,
+//    arms below it are unobserved (no click at all: every arm a negative).
+//  - pbm (position-based model): an arm at position k is examined with
+//    known probability kappa_k and clicked with its attraction; each shown
+//    arm counts kappa_k trials and its click.
+// Attractions are Beta-Bernoulli: Thompson draws (base=ts) or UCB1 bonuses
+// (base=ucb); the slate is the top `slots` arms by draw or bound, best
+// first (for pbm, kappa must be non-increasing).
+// Spec: "slate:model=cascade|pbm,slots=3,base=ts|ucb,a=1,b=1,kappa=1;0.6;0.4"
+// (kappa only for pbm, one per slot, ';'-separated), plus discount / window
+// / draws as for Policy.
+class SlatePolicy {
+ public:
+  virtual ~SlatePolicy() = default;
+  virtual std::string Describe() const = 0;
+  uint32_t arms() const { return arms_; }
+  uint32_t slots() const { return slots_; }
+  // slate: slots() entries, top-down. marginals (empty, or slots() x arms()
+  // row-major): the probability that this call puts each arm at each slot
+  // (exact for ucb; for ts estimated from `draws` extra draws, as Policy).
+  virtual void Choose(const Context& ctx, Rng& rng, std::span<uint32_t> slate, std::span<double> marginals) const = 0;
+  // rewards: one per slot of `slate` (1 = clicked).
+  virtual void Update(std::span<const uint32_t> slate, const Context& ctx, std::span<const double> rewards) = 0;
+  virtual void Estimates(std::span<double> out) const = 0;  // posterior mean attraction per arm
+  virtual std::string SaveState() const = 0;
+  virtual Status LoadState(std::string_view bytes) = 0;
+
+ protected:
+  uint32_t arms_ = 0, slots_ = 0;
+};
+
+Result<std::unique_ptr<SlatePolicy>> MakeSlatePolicy(std::string_view spec, uint32_t arms);
+
 // ---- Off-policy evaluation --------------------------------------------------------
 // (src/bandit/ope.cc)
 
 // ---- Simulators -------------------------------------------------------------------
 // (src/bandit/sim.cc)
+//
+// Environments:
+//  - bernoulli: K arms with fixed click probabilities: `means` if given,
+//    else the best arm `best` and the others best - gap (Chapelle & Li
+//    2011's setting), or, with gap < 0, means drawn uniformly from [0, 1].
+//  - linear: context x: d - 1 coordinates N(0, 1/(d-1)) and a constant 0.5
+//    (intercept), reward theta_a . x + N(0, noise^2), theta_a ~ N(0, I) per
+//    seed.
+//  - logistic: reward ~ Bernoulli(sigmoid(bias + theta_a . x)), theta_a ~
+//    N(0, I), so the best arm depends on the context but rewards are clicks.
+// Regret is the expected (pseudo-)regret: sum over rounds of the best arm's
+// expected reward in that round's context minus the chosen arm's.
+struct SimOptions {
+  std::string env = "bernoulli";
+  uint32_t arms = 10;
+  uint64_t rounds = 100000;
+  uint32_t dim = 10;       // linear, logistic
+  double noise = 0.1;      // linear
+  double bias = -1.5;      // logistic: a base click rate of about 18%
+  double best = 0.5, gap = 0.1;
+  std::vector<double> means;  // bernoulli: explicit means (then arms = means.size())
+  uint32_t seeds = 5;
+  uint64_t seed = 1;
+  uint32_t points = 100;   // regret-curve points per run
+  uint32_t threads = 0;    // seeds run in parallel; 0 = hardware threads
+};
+
+struct SimResult {
+  std::string policy;       // Describe() of the policy that ran
+  std::string env;
+  uint32_t arms = 0;
+  uint64_t rounds = 0;
+  uint32_t seeds = 0;
+  double regret = 0;        // mean over seeds of the final cumulative regret
+  double regret_se = 0;     // its standard error
+  double reward = 0;        // mean reward per round
+  double best_share = 0;    // share of rounds on the round's best arm
+  double lower_bound = -1;  // bernoulli: Lai-Robbins sum_a gap_a / KL(mu_a, mu*) * ln T; else < 0
+  double seconds = 0;       // wall time of all seeds
+  std::vector<uint64_t> curve_t;    // rounds at the curve points
+  std::vector<double> curve_regret;  // mean cumulative regret there
+};
+
+// The Lai-Robbins constant sum_a (mu* - mu_a) / KL(mu_a || mu*) of
+// Bernoulli arms (multiply by ln T).
+double LaiRobbinsConstant(const std::vector<double>& means);
+// The default policies compared on an environment.
+std::vector<std::string> DefaultSimPolicies(const std::string& env);
+Result<SimResult> Simulate(const SimOptions& options, std::string_view policy_spec);
+// An HTML page with one SVG chart of the regret curves (and the bound).
+std::string RegretChartHtml(const std::vector<SimResult>& results, const std::string& title);
 
 // ---- Q-learning and the shop session simulator ------------------------------------
 // (src/bandit/qlearn.cc: environments, agents, training; src/bandit/shop_sim.cc:
@@ -150,16 +239,16 @@ struct EnvStep {
   bool done = false;
 };
 
-class Env {
+class EpisodicEnv {
  public:
-  virtual ~Env() = default;
+  virtual ~EpisodicEnv() = default;
   virtual uint32_t states() const = 0;
   virtual uint32_t actions() const = 0;
   // Starts an episode; returns its first state.
   virtual uint32_t Reset(Rng& rng) = 0;
   virtual EnvStep Step(uint32_t action, Rng& rng) = 0;
   // A copy in the state of a fresh episode.
-  virtual std::unique_ptr<Env> Clone() const = 0;
+  virtual std::unique_ptr<EpisodicEnv> Clone() const = 0;
   // Binary features of a state for linear agents: indices of the active
   // features, each < state_features(). Default: the one-hot of the state.
   virtual uint32_t state_features() const { return states(); }
@@ -216,7 +305,7 @@ struct SessionViews {
 //             click_to_continue and not clicked; always after max_steps.
 // Every rate is smoothed towards its global (per category) value with
 // `prior` pseudo-counts, so unseen pairs are sane.
-class ShopSim final : public Env {
+class ShopSim final : public EpisodicEnv {
  public:
   // Reads DIR/items.csv and DIR/events.csv (DIR = a shop's `generated`
   // directory). NotFound / IoError / Corruption / InvalidArgument.
@@ -229,7 +318,7 @@ class ShopSim final : public Env {
   uint32_t actions() const override { return static_cast<uint32_t>(categories_.size()); }
   uint32_t Reset(Rng& rng) override;
   EnvStep Step(uint32_t action, Rng& rng) override;
-  std::unique_ptr<Env> Clone() const override { return std::make_unique<ShopSim>(*this); }
+  std::unique_ptr<EpisodicEnv> Clone() const override { return std::make_unique<ShopSim>(*this); }
   uint32_t state_features() const override;
   void StateFeatures(uint32_t state, std::vector<uint32_t>* active) const override;
   double max_reward() const override;
@@ -276,7 +365,7 @@ class ShopSim final : public Env {
   double pending_ = 0;  // checkout: purchase rewards not paid yet
 };
 
-// A learner of a policy over an Env. Agents are made from spec strings
+// A learner of a policy over an EpisodicEnv. Agents are made from spec strings
 // ("name" or "name:key=value,..."):
 //   qlearning  alpha (0.01), gamma (0.95), eps (1), decay (0.0002), eps_min (0.01),
 //              visits (1): tabular, a' = argmax_b Q(s',b); with visits = 1 the step of
@@ -285,10 +374,11 @@ class ShopSim final : public Env {
 //   linq       the same keys: Q(s,a) = w . phi(s,a), phi = each active state feature
 //              crossed with a, plus a bias per action; semi-gradient step alpha/|phi|
 //   linsarsa   linear, a' = the next chosen action
-//   bandit     a (1), b (1): myopic, one Beta Thompson sampler per state learning the
-//              immediate reward only (scaled to [0,1] by Env::max_reward, Bernoulli trick)
+//   bandit     a (1), b (1): myopic, one MakePolicy("ts:a=..,b=..") per state learning the
+//              immediate reward only, scaled to [0,1] by EpisodicEnv::max_reward (a reward r
+//              counts as r successes); greedy = the highest posterior mean
 //   random     uniform over actions
-//   popular    always Env::popular_action()
+//   popular    always EpisodicEnv::popular_action()
 // Epsilon decays per episode: eps_e = max(eps_min, eps / (1 + decay * e)).
 class Agent {
  public:
@@ -308,12 +398,12 @@ class Agent {
 };
 
 // `env` must outlive the agent (linear agents read its features).
-Result<std::unique_ptr<Agent>> MakeAgent(std::string_view spec, const Env& env);
+Result<std::unique_ptr<Agent>> MakeAgent(std::string_view spec, const EpisodicEnv& env);
 // A fixed table state -> action (the greedy policies of ShopSim).
 std::unique_ptr<Agent> MakeTableAgent(std::vector<uint32_t> table, uint32_t actions, std::string name);
 
 // Runs `episodes` exploring episodes, learning after every step.
-void Train(Agent& agent, Env& env, uint64_t episodes, Rng& rng);
+void Train(Agent& agent, EpisodicEnv& env, uint64_t episodes, Rng& rng);
 
 struct EvalResult {
   uint64_t episodes = 0;
@@ -321,7 +411,7 @@ struct EvalResult {
   double mean_length = 0, se_length = 0;
 };
 // Greedy (explore = false) episodes; the agent does not learn.
-EvalResult Evaluate(const Agent& agent, Env& env, uint64_t episodes, Rng& rng);
+EvalResult Evaluate(const Agent& agent, EpisodicEnv& env, uint64_t episodes, Rng& rng);
 
 // Trains and evaluates agents over several seeds. Seed k trains every agent
 // with Rng(seed + 1000003 k) on a fresh copy of the environment, then runs
@@ -341,8 +431,8 @@ struct AgentScore {
   double mean_length = 0, se_length = 0;
   double episode_se = 0;             // pooled se over all evaluation episodes
 };
-// `env` is copied (Env::Clone) per agent and seed. InvalidArgument for a bad spec.
-Result<std::vector<AgentScore>> CompareAgents(const Env& env, const std::vector<std::string>& specs,
+// `env` is copied (EpisodicEnv::Clone) per agent and seed. InvalidArgument for a bad spec.
+Result<std::vector<AgentScore>> CompareAgents(const EpisodicEnv& env, const std::vector<std::string>& specs,
                                               const CompareOptions& options);
 
 }  // namespace souk::bandit

@@ -1,4 +1,4 @@
-// Multi-step agents over an Env: tabular and linear Q-learning / SARSA with
+// Multi-step agents over an EpisodicEnv: tabular and linear Q-learning / SARSA with
 // decaying epsilon-greedy exploration, and the baselines (a myopic Beta
 // Thompson sampler per state, uniform random, popularity). The update is the
 // seed's rule Q(s,a) <- Q(s,a) + alpha [r + gamma Q(s',a') - Q(s,a)], with
@@ -61,7 +61,7 @@ struct Exploration {
 // Tabular and linear Q share everything but the value function.
 class QAgent : public Agent {
  public:
-  QAgent(std::string name, bool linear, bool sarsa, const Env& env, double alpha, double gamma, bool visits,
+  QAgent(std::string name, bool linear, bool sarsa, const EpisodicEnv& env, double alpha, double gamma, bool visits,
          Exploration ex)
       : name_(std::move(name)), linear_(linear), sarsa_(sarsa), visits_(visits), env_(env), actions_(env.actions()),
         alpha_(alpha), gamma_(gamma), ex_(ex) {
@@ -133,7 +133,7 @@ class QAgent : public Agent {
 
   std::string name_;
   bool linear_, sarsa_, visits_;
-  const Env& env_;
+  const EpisodicEnv& env_;
   uint32_t actions_;
   double alpha_, gamma_;
   Exploration ex_;
@@ -141,39 +141,31 @@ class QAgent : public Agent {
   std::vector<double> w_;  // tabular: states x actions; linear: (features + 1 bias row) x actions
 };
 
-// Myopic: a Beta Thompson sampler per state over the immediate reward,
-// scaled to [0, 1]; a fractional reward r adds r to alpha and 1 - r to beta.
+// Myopic: the module's Bernoulli Thompson sampler (MakePolicy "ts"), one per
+// state, over the immediate reward scaled to [0, 1]; a fractional reward r
+// counts as r successes in one trial (Beta(a + sum r, b + n - sum r)).
 class BanditAgent : public Agent {
  public:
-  BanditAgent(const Env& env, double a, double b)
-      : actions_(env.actions()), scale_(env.max_reward()), a0_(a), b0_(b),
-        succ_(size_t{env.states()} * actions_, 0), fail_(succ_.size(), 0) {}
+  BanditAgent(std::vector<std::unique_ptr<Policy>> per_state, double scale, double a, double b)
+      : per_state_(std::move(per_state)), scale_(scale), a0_(a), b0_(b) {}
   std::string Describe() const override { return "bandit:a=" + Num(a0_) + ",b=" + Num(b0_); }
   uint32_t Act(uint32_t state, Rng& rng, bool explore) const override {
-    std::vector<double> v(actions_);
-    if (!explore) {
-      Values(state, v);
-      return Argmax(v);
-    }
-    const size_t row = size_t{state} * actions_;
-    for (uint32_t a = 0; a < actions_; ++a) v[a] = rng.Beta(a0_ + succ_[row + a], b0_ + fail_[row + a]);
+    if (explore) return per_state_[state]->Choose(Context{}, rng, {});
+    std::vector<double> v(per_state_[state]->arms());
+    per_state_[state]->Estimates(Context{}, v, {});
     return Argmax(v);
   }
   void Learn(uint32_t s, uint32_t a, double r, uint32_t, uint32_t, bool) override {
-    const double x = std::clamp(r / scale_, 0.0, 1.0);
-    succ_[size_t{s} * actions_ + a] += x;
-    fail_[size_t{s} * actions_ + a] += 1 - x;
+    per_state_[s]->Update(a, Context{}, std::clamp(r / scale_, 0.0, 1.0));
   }
   void Values(uint32_t state, std::span<double> out) const override {
-    const size_t row = size_t{state} * actions_;
-    for (uint32_t a = 0; a < actions_; ++a)
-      out[a] = scale_ * (a0_ + succ_[row + a]) / (a0_ + b0_ + succ_[row + a] + fail_[row + a]);
+    per_state_[state]->Estimates(Context{}, out, {});
+    for (double& x : out) x *= scale_;
   }
 
  private:
-  uint32_t actions_;
+  std::vector<std::unique_ptr<Policy>> per_state_;
   double scale_, a0_, b0_;
-  std::vector<double> succ_, fail_;
 };
 
 class RandomAgent : public Agent {
@@ -221,7 +213,7 @@ Status CheckKeys(std::string_view spec, const Params& p, std::initializer_list<s
 
 }  // namespace
 
-Result<std::unique_ptr<Agent>> MakeAgent(std::string_view spec, const Env& env) {
+Result<std::unique_ptr<Agent>> MakeAgent(std::string_view spec, const EpisodicEnv& env) {
   SOUK_ASSIGN_OR_RETURN(auto parsed, ParseSpec(spec));
   const auto& [name, p] = parsed;
   if (env.actions() == 0 || env.states() == 0) return Status::InvalidArgument("environment has no states or actions");
@@ -245,7 +237,14 @@ Result<std::unique_ptr<Agent>> MakeAgent(std::string_view spec, const Env& env) 
     SOUK_RETURN_IF_ERROR(CheckKeys(spec, p, {"a", "b"}));
     const double a = Get(p, "a", 1), b = Get(p, "b", 1);
     if (!(a > 0 && b > 0)) return Status::InvalidArgument("bandit: a and b must be > 0");
-    return std::unique_ptr<Agent>(new BanditAgent(env, a, b));
+    std::vector<std::unique_ptr<Policy>> per_state;
+    per_state.reserve(env.states());
+    const std::string ts = "ts:a=" + Num(a) + ",b=" + Num(b);
+    for (uint32_t st = 0; st < env.states(); ++st) {
+      SOUK_ASSIGN_OR_RETURN(auto policy, MakePolicy(ts, env.actions()));
+      per_state.push_back(std::move(policy));
+    }
+    return std::unique_ptr<Agent>(new BanditAgent(std::move(per_state), env.max_reward(), a, b));
   }
   if (name == "random" || name == "popular") {
     SOUK_RETURN_IF_ERROR(CheckKeys(spec, p, {}));
@@ -260,7 +259,7 @@ std::unique_ptr<Agent> MakeTableAgent(std::vector<uint32_t> table, uint32_t acti
   return std::make_unique<TableAgent>(std::move(table), actions, std::move(name));
 }
 
-void Train(Agent& agent, Env& env, uint64_t episodes, Rng& rng) {
+void Train(Agent& agent, EpisodicEnv& env, uint64_t episodes, Rng& rng) {
   for (uint64_t e = 0; e < episodes; ++e) {
     uint32_t s = env.Reset(rng);
     uint32_t a = agent.Act(s, rng, true);
@@ -276,7 +275,7 @@ void Train(Agent& agent, Env& env, uint64_t episodes, Rng& rng) {
   }
 }
 
-EvalResult Evaluate(const Agent& agent, Env& env, uint64_t episodes, Rng& rng) {
+EvalResult Evaluate(const Agent& agent, EpisodicEnv& env, uint64_t episodes, Rng& rng) {
   EvalResult r;
   r.episodes = episodes;
   double sum = 0, sum2 = 0, len = 0, len2 = 0;
@@ -305,7 +304,7 @@ EvalResult Evaluate(const Agent& agent, Env& env, uint64_t episodes, Rng& rng) {
   return r;
 }
 
-Result<std::vector<AgentScore>> CompareAgents(const Env& env, const std::vector<std::string>& specs,
+Result<std::vector<AgentScore>> CompareAgents(const EpisodicEnv& env, const std::vector<std::string>& specs,
                                               const CompareOptions& options) {
   if (options.seeds == 0) return Status::InvalidArgument("seeds must be > 0");
   std::vector<AgentScore> scores;

@@ -1,5 +1,5 @@
 // The bandit module's random numbers: xoshiro256** (Blackman & Vigna 2018)
-// seeded by splitmix64, normals by the polar method, gammas by
+// seeded by splitmix64, normals by the ziggurat, gammas by
 // Marsaglia-Tsang (2000), betas as a ratio of gammas. Everything is computed
 // here rather than with <random>'s distributions, so a seed gives the same
 // draws with every standard library.
@@ -55,21 +55,62 @@ uint64_t Rng::Below(uint64_t n) {
   return static_cast<uint64_t>(m >> 64);
 }
 
-double Rng::Normal() {
-  if (has_spare_) {
-    has_spare_ = false;
-    return spare_normal_;
+namespace {
+
+// Marsaglia & Tsang (2000), "The Ziggurat Method for Generating Random
+// Variables", 128 strips for the normal: most draws cost one 32-bit integer,
+// a table lookup and a multiply.
+struct Ziggurat {
+  uint32_t kn[128];
+  double wn[128], fn[128];
+  Ziggurat() {
+    const double m1 = 2147483648.0;
+    double dn = 3.442619855899, tn = dn;
+    const double vn = 9.91256303526217e-3;
+    const double q = vn / std::exp(-0.5 * dn * dn);
+    kn[0] = static_cast<uint32_t>((dn / q) * m1);
+    kn[1] = 0;
+    wn[0] = q / m1;
+    wn[127] = dn / m1;
+    fn[0] = 1.0;
+    fn[127] = std::exp(-0.5 * dn * dn);
+    for (int i = 126; i >= 1; --i) {
+      dn = std::sqrt(-2.0 * std::log(vn / dn + std::exp(-0.5 * dn * dn)));
+      kn[i + 1] = static_cast<uint32_t>((dn / tn) * m1);
+      tn = dn;
+      fn[i] = std::exp(-0.5 * dn * dn);
+      wn[i] = dn / m1;
+    }
   }
-  double u, v, s;
-  do {
-    u = 2 * Uniform() - 1;
-    v = 2 * Uniform() - 1;
-    s = u * u + v * v;
-  } while (s >= 1 || s == 0);
-  const double f = std::sqrt(-2 * std::log(s) / s);
-  spare_normal_ = v * f;
-  has_spare_ = true;
-  return u * f;
+};
+
+const Ziggurat kZig;
+
+}  // namespace
+
+double Rng::Normal() {
+  constexpr double r = 3.442620;  // start of the tail
+  for (;;) {
+    const int32_t hz = static_cast<int32_t>(static_cast<uint32_t>(Next() >> 32));
+    const uint32_t iz = static_cast<uint32_t>(hz) & 127;
+    const uint32_t mag = hz < 0 ? static_cast<uint32_t>(-static_cast<int64_t>(hz)) : static_cast<uint32_t>(hz);
+    const double x = hz * kZig.wn[iz];
+    if (mag < kZig.kn[iz]) return x;  // inside the strip's rectangle: most draws
+    if (iz == 0) {
+      // The tail beyond r (Marsaglia 1964).
+      double tx, ty;
+      do {
+        double u1 = Uniform(), u2 = Uniform();
+        while (u1 == 0) u1 = Uniform();
+        while (u2 == 0) u2 = Uniform();
+        tx = -std::log(u1) / r;
+        ty = -std::log(u2);
+      } while (ty + ty < tx * tx);
+      return hz > 0 ? r + tx : -r - tx;
+    }
+    // The wedge: accept under the density, else draw again.
+    if (kZig.fn[iz] + Uniform() * (kZig.fn[iz - 1] - kZig.fn[iz]) < std::exp(-0.5 * x * x)) return x;
+  }
 }
 
 double Rng::Gamma(double shape) {

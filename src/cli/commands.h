@@ -6,6 +6,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bandit/bandit.h"
 #include "core/config.h"
 #include "rec/rec.h"
 #include "store/store.h"
@@ -160,5 +161,15 @@ struct QLearnArgs {
   bool json = false;
 };
 int QLearnCommand(const QLearnArgs& args);
+
+// `souk bandit simulate`: every policy over the environment's seeds; a
+// table (or JSON) and, with `html`, a regret chart.
+struct BanditSimArgs {
+  bandit::SimOptions sim;
+  std::vector<std::string> policies;  // empty or {"all"}: DefaultSimPolicies(env)
+  std::string html;
+  bool json = false;
+};
+int BanditSimulateCommand(const BanditSimArgs& args);
 
 }  // namespace souk::cli

@@ -409,6 +409,32 @@ int main(int argc, char** argv) {
   embed_cmd->add_flag("--tokens", embargs.tokens, "also print the word pieces (and with --json the ids) the model saw");
   embed_cmd->add_flag("--json", as_json, "machine-readable output");
 
+  // bandit simulate
+  auto* bandit_cmd = app.add_subcommand("bandit", "Bandit policies: simulate them");
+  bandit_cmd->require_subcommand(1);
+  cli::BanditSimArgs bsim;
+  auto* bsim_cmd = bandit_cmd->add_subcommand("simulate", "Cumulative regret of policies in a simulated environment");
+  bsim_cmd->add_option("--env", bsim.sim.env, "bernoulli, linear or logistic")
+      ->check(CLI::IsMember({"bernoulli", "linear", "logistic"}))
+      ->capture_default_str();
+  bsim_cmd->add_option("--arms", bsim.sim.arms, "number of arms")->check(CLI::Range(2u, 1000000u))->capture_default_str();
+  bsim_cmd->add_option("--rounds", bsim.sim.rounds, "rounds per seed")->capture_default_str();
+  bsim_cmd->add_option("--policy", bsim.policies, "policy spec (repeatable; default or 'all': the env's usual set)");
+  bsim_cmd->add_option("--seed", bsim.sim.seed, "first seed")->capture_default_str();
+  bsim_cmd->add_option("--seeds", bsim.sim.seeds, "independent runs averaged")->check(CLI::Range(1u, 10000u))
+      ->capture_default_str();
+  bsim_cmd->add_option("--dim", bsim.sim.dim, "linear/logistic: context dimension")->capture_default_str();
+  bsim_cmd->add_option("--noise", bsim.sim.noise, "linear: reward noise sd")->capture_default_str();
+  bsim_cmd->add_option("--bias", bsim.sim.bias, "logistic: logit offset (base click rate)")->capture_default_str();
+  bsim_cmd->add_option("--best", bsim.sim.best, "bernoulli: the best arm's mean")->capture_default_str();
+  bsim_cmd->add_option("--gap", bsim.sim.gap, "bernoulli: others are best - gap; < 0 = means uniform in [0, 1]")
+      ->capture_default_str();
+  bsim_cmd->add_option("--means", bsim.sim.means, "bernoulli: explicit means (comma-separated)")->delimiter(',');
+  bsim_cmd->add_option("--points", bsim.sim.points, "regret-curve points")->capture_default_str();
+  bsim_cmd->add_option("--threads", bsim.sim.threads, "seeds run in parallel (0 = all cores)")->capture_default_str();
+  bsim_cmd->add_option("--html", bsim.html, "write a regret chart (HTML with SVG)");
+  bsim_cmd->add_flag("--json", as_json, "machine-readable output");
+
   auto* score_cmd = app.add_subcommand("score-lists", "HR/MRR/NDCG/recall of ranked lists made elsewhere");
   std::string lists_file;
   std::vector<size_t> score_ks = {10, 20};
@@ -422,9 +448,7 @@ int main(int argc, char** argv) {
   runs_cmd->add_option("RUN", run_name, "one run's curve (a name from the list)");
   runs_cmd->add_flag("--json", as_json, "machine-readable output");
 
-  // bandit qlearn (src/cli/qlearn_cmd.cc)
-  auto* bandit_cmd = app.add_subcommand("bandit", "Bandits and reinforcement learning for recommendation");
-  bandit_cmd->require_subcommand(1);
+  // bandit qlearn (src/cli/qlearn_cmd.cc), under the `bandit` parent above
   auto* qlearn_cmd =
       bandit_cmd->add_subcommand("qlearn", "Q-learning vs. a myopic bandit in a session simulator built from a shop");
   cli::QLearnArgs qargs;
@@ -462,6 +486,11 @@ int main(int argc, char** argv) {
   if (runs_cmd->parsed()) return cli::RunsCommand(dir, run_name, as_json);
 
   if (score_cmd->parsed()) return cli::ScoreListsCommand(lists_file, score_ks, as_json);
+
+  if (bsim_cmd->parsed()) {
+    bsim.json = as_json;
+    return cli::BanditSimulateCommand(bsim);
+  }
 
   if (embed_cmd->parsed()) {
     auto o = OpenDir(dir);

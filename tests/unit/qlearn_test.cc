@@ -10,7 +10,7 @@ namespace {
 
 // A small deterministic MDP given as tables: next_[s][a], reward_[s][a],
 // done_[s][a]; episodes start in state 0.
-class TableEnv final : public Env {
+class TableEnv final : public EpisodicEnv {
  public:
   TableEnv(std::vector<std::vector<uint32_t>> next, std::vector<std::vector<double>> reward,
            std::vector<std::vector<bool>> done)
@@ -23,7 +23,7 @@ class TableEnv final : public Env {
     state_ = st.next;
     return st;
   }
-  std::unique_ptr<Env> Clone() const override {
+  std::unique_ptr<EpisodicEnv> Clone() const override {
     auto e = std::make_unique<TableEnv>(*this);
     e->state_ = 0;
     return e;
