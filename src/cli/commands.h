@@ -150,7 +150,7 @@ int EmbedCommand(const EmbedArgs& args, Store* store);
 // simulator built from DIR/generated (src/cli/qlearn_cmd.cc, docs/bandit.md).
 struct QLearnArgs {
   std::string shop;
-  uint64_t episodes = 100000;      // training episodes per agent and seed
+  uint64_t episodes = 200000;      // training episodes per agent and seed
   uint64_t eval_episodes = 20000;  // greedy evaluation episodes per agent and seed
   uint32_t seeds = 5;
   uint64_t seed = 1;
