@@ -252,9 +252,7 @@ class EpisodicEnv {
   // Binary features of a state for linear agents: indices of the active
   // features, each < state_features(). Default: the one-hot of the state.
   virtual uint32_t state_features() const { return states(); }
-  virtual void StateFeatures(uint32_t state, std::vector<uint32_t>* active) const {
-    active->assign(1, state);
-  }
+  virtual void StateFeatures(uint32_t state, std::vector<uint32_t>* active) const { active->assign(1, state); }
   // The largest reward of one step (scales rewards to [0, 1] for Beta
   // Thompson sampling) and the action a popularity baseline always shows.
   virtual double max_reward() const { return 1; }
@@ -263,12 +261,12 @@ class EpisodicEnv {
 
 // How the shop simulator is estimated (defaults in brackets).
 struct ShopSimOptions {
-  int level = 2;               // [2] category level acted on: 1 = top, 2 = top > mid
-  int history = 1;             // [1] the state is the last `history` categories viewed (1 or 2)
-  double prior = 20;           // [20] pseudo-count of every smoothing prior
-  double purchase_weight = 5;  // [5] reward = click + purchase_weight * purchase
-  bool click_to_continue = false;  // [off] the session ends whenever the shown list is not clicked
-  uint32_t max_steps = 40;     // [40] an episode stops after this many steps
+  int level = 2;                     // [2] category level acted on: 1 = top, 2 = top > mid
+  int history = 1;                   // [1] the state is the last `history` categories viewed (1 or 2)
+  double prior = 20;                 // [20] pseudo-count of every smoothing prior
+  double purchase_weight = 5;        // [5] reward = click + purchase_weight * purchase
+  bool click_to_continue = false;    // [off] the session ends whenever the shown list is not clicked
+  uint32_t max_steps = 40;           // [40] an episode stops after this many steps
   uint32_t max_session_events = 40;  // [40] longer sessions (bots) are not learnt from
   // [off] a purchase is worth purchase_weight * (mean price paid for the
   // category's purchases / mean price paid over all purchases), smoothed
@@ -329,7 +327,7 @@ class ShopSim final : public EpisodicEnv {
   const ShopSimOptions& options() const { return options_; }
   uint32_t start_state() const { return 0; }
   double ClickProb(uint32_t s, uint32_t a) const { return click_[s * actions() + a]; }
-  double BuyProb(uint32_t s, uint32_t a) const { return buy_[s * actions() + a]; }  // given a click
+  double BuyProb(uint32_t s, uint32_t a) const { return buy_[s * actions() + a]; }    // given a click
   double NextProb(uint32_t s, uint32_t w) const { return next_[s * actions() + w]; }  // T(w|s)
   double EndProb(uint32_t s, bool clicked) const { return end_[s * 2 + clicked]; }
   double PurchaseReward(uint32_t a) const { return options_.purchase_weight * value_[a]; }
@@ -424,12 +422,12 @@ struct CompareOptions {
   uint64_t seed = 1;
 };
 struct AgentScore {
-  std::string spec;                  // as given
-  std::vector<double> returns;       // mean greedy return per seed
-  std::vector<double> lengths;       // mean episode length per seed
+  std::string spec;                       // as given
+  std::vector<double> returns;            // mean greedy return per seed
+  std::vector<double> lengths;            // mean episode length per seed
   double mean_return = 0, se_return = 0;  // over seeds (se = sd / sqrt(seeds); 0 for one seed)
   double mean_length = 0, se_length = 0;
-  double episode_se = 0;             // pooled se over all evaluation episodes
+  double episode_se = 0;  // pooled se over all evaluation episodes
 };
 // `env` is copied (EpisodicEnv::Clone) per agent and seed. InvalidArgument for a bad spec.
 Result<std::vector<AgentScore>> CompareAgents(const EpisodicEnv& env, const std::vector<std::string>& specs,

@@ -27,7 +27,8 @@ Result<std::pair<std::string, Params>> ParseSpec(std::string_view spec) {
       std::string_view kv = rest.substr(0, comma);
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
       const size_t eq = kv.find('=');
-      if (eq == std::string_view::npos) return Status::InvalidArgument("agent spec '" + std::string(spec) + "': expected key=value");
+      if (eq == std::string_view::npos)
+        return Status::InvalidArgument("agent spec '" + std::string(spec) + "': expected key=value");
       std::string value(kv.substr(eq + 1));
       char* end = nullptr;
       const double v = std::strtod(value.c_str(), &end);
@@ -63,16 +64,23 @@ class QAgent : public Agent {
  public:
   QAgent(std::string name, bool linear, bool sarsa, const EpisodicEnv& env, double alpha, double gamma, bool visits,
          Exploration ex)
-      : name_(std::move(name)), linear_(linear), sarsa_(sarsa), visits_(visits), env_(env), actions_(env.actions()),
-        alpha_(alpha), gamma_(gamma), ex_(ex) {
+      : name_(std::move(name)),
+        linear_(linear),
+        sarsa_(sarsa),
+        visits_(visits),
+        env_(env),
+        actions_(env.actions()),
+        alpha_(alpha),
+        gamma_(gamma),
+        ex_(ex) {
     const size_t rows = linear ? env.state_features() + 1 : env.states();
     w_.assign(rows * actions_, 0);
     if (visits_) n_.assign(size_t{env.states()} * actions_, 0);
   }
 
   std::string Describe() const override {
-    return name_ + ":alpha=" + Num(alpha_) + ",gamma=" + Num(gamma_) + ",visits=" + Num(visits_) + ",eps=" + Num(ex_.eps) +
-           ",decay=" + Num(ex_.decay) + ",eps_min=" + Num(ex_.eps_min);
+    return name_ + ":alpha=" + Num(alpha_) + ",gamma=" + Num(gamma_) + ",visits=" + Num(visits_) +
+           ",eps=" + Num(ex_.eps) + ",decay=" + Num(ex_.decay) + ",eps_min=" + Num(ex_.eps_min);
   }
 
   uint32_t Act(uint32_t state, Rng& rng, bool explore) const override {
@@ -138,7 +146,7 @@ class QAgent : public Agent {
   double alpha_, gamma_;
   Exploration ex_;
   std::vector<uint64_t> n_;  // updates per (state, action), with visits
-  std::vector<double> w_;  // tabular: states x actions; linear: (features + 1 bias row) x actions
+  std::vector<double> w_;    // tabular: states x actions; linear: (features + 1 bias row) x actions
 };
 
 // Myopic: the module's Bernoulli Thompson sampler (MakePolicy "ts"), one per
@@ -224,8 +232,8 @@ Result<std::unique_ptr<Agent>> MakeAgent(std::string_view spec, const EpisodicEn
     ex.decay = Get(p, "decay", ex.decay);
     ex.eps_min = Get(p, "eps_min", ex.eps_min);
     const double alpha = Get(p, "alpha", 0.01), gamma = Get(p, "gamma", 0.95);
-    if (!(alpha > 0 && alpha <= 1) || !(gamma >= 0 && gamma <= 1) || !(ex.eps >= 0 && ex.eps <= 1) ||
-        ex.decay < 0 || !(ex.eps_min >= 0 && ex.eps_min <= 1))
+    if (!(alpha > 0 && alpha <= 1) || !(gamma >= 0 && gamma <= 1) || !(ex.eps >= 0 && ex.eps <= 1) || ex.decay < 0 ||
+        !(ex.eps_min >= 0 && ex.eps_min <= 1))
       return Status::InvalidArgument("agent spec '" + std::string(spec) +
                                      "': need 0 < alpha <= 1, 0 <= gamma, eps, eps_min <= 1, decay >= 0");
     const bool linear = name == "linq" || name == "linsarsa";

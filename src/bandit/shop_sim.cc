@@ -149,7 +149,8 @@ Result<ShopSim> ShopSim::FromShop(const std::string& generated_dir, const ShopSi
       s.views.clicked[i] = 1;
       if (purchase) {
         s.views.purchased[i] = 1;
-        if (e_value >= 0 && e_value < static_cast<int>(f.size())) s.views.paid[i] = std::strtod(f[e_value].c_str(), nullptr);
+        if (e_value >= 0 && e_value < static_cast<int>(f.size()))
+          s.views.paid[i] = std::strtod(f[e_value].c_str(), nullptr);
       }
       break;
     }
@@ -314,8 +315,8 @@ EnvStep ShopSim::Step(uint32_t action, Rng& rng) {
   }
   ++steps_;
   const double end_draw = rng.Uniform();
-  out.done = (options_.click_to_continue && !clicked) || steps_ >= options_.max_steps ||
-             end_draw < EndProb(next, clicked);
+  out.done =
+      (options_.click_to_continue && !clicked) || steps_ >= options_.max_steps || end_draw < EndProb(next, clicked);
   if (out.done) out.reward += pending_, pending_ = 0;
   out.next = next;
   state_ = next;

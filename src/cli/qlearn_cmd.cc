@@ -81,7 +81,8 @@ int QLearnCommand(const QLearnArgs& args) {
     double v = 0, vl = 0;
     for (size_t k = 0; k < s.returns.size(); ++k)
       v += std::pow(s.returns[k] - s.mean_return, 2), vl += std::pow(s.lengths[k] - s.mean_length, 2);
-    if (co.seeds > 1) s.se_return = std::sqrt(v / (co.seeds - 1) / co.seeds), s.se_length = std::sqrt(vl / (co.seeds - 1) / co.seeds);
+    if (co.seeds > 1)
+      s.se_return = std::sqrt(v / (co.seeds - 1) / co.seeds), s.se_length = std::sqrt(vl / (co.seeds - 1) / co.seeds);
     s.episode_se = std::sqrt(pooled) / co.seeds;
     scores->push_back(std::move(s));
   }
@@ -138,12 +139,14 @@ int QLearnCommand(const QLearnArgs& args) {
     std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
     return 0;
   }
-  std::printf("simulator: %u actions (level %d), %u states (%u seen), %llu sessions, %llu views; purchase weight %g; interest power %g%s%s%s\n",
-              sim->actions(), so.level, sim->states(), sim->observed_states(),
-              static_cast<unsigned long long>(sim->sessions()), static_cast<unsigned long long>(sim->views()),
-              so.purchase_weight, so.interest_power, so.click_to_continue ? "; session continues only after a click" : "",
-              so.revenue ? "; purchases weighted by the category's price ratio" : "",
-              so.checkout ? "; purchases paid at checkout (the session's last step)" : "");
+  std::printf(
+      "simulator: %u actions (level %d), %u states (%u seen), %llu sessions, %llu views; purchase weight %g; interest "
+      "power %g%s%s%s\n",
+      sim->actions(), so.level, sim->states(), sim->observed_states(), static_cast<unsigned long long>(sim->sessions()),
+      static_cast<unsigned long long>(sim->views()), so.purchase_weight, so.interest_power,
+      so.click_to_continue ? "; session continues only after a click" : "",
+      so.revenue ? "; purchases weighted by the category's price ratio" : "",
+      so.checkout ? "; purchases paid at checkout (the session's last step)" : "");
   std::printf("training %llu episodes, evaluating %llu greedy episodes, %u seeds\n\n",
               static_cast<unsigned long long>(co.episodes), static_cast<unsigned long long>(co.eval_episodes),
               co.seeds);

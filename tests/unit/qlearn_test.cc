@@ -133,8 +133,9 @@ TEST(QLearnTest, FindsTheOptimumWhereTheMyopicChoiceIsWrong) {
   TableEnv env(next, reward, done);
   const auto optimal = env.Optimal();
   ASSERT_EQ(optimal, (std::vector<uint32_t>{1, 1, 1, 1}));
-  for (const char* spec : {"qlearning:alpha=0.2,gamma=1,eps=0.5,decay=0.001", "sarsa:alpha=0.2,gamma=1,eps=0.5,decay=0.001",
-                           "linq:alpha=0.2,gamma=1,eps=0.5,decay=0.001"}) {
+  for (const char* spec :
+       {"qlearning:alpha=0.2,gamma=1,eps=0.5,decay=0.001", "sarsa:alpha=0.2,gamma=1,eps=0.5,decay=0.001",
+        "linq:alpha=0.2,gamma=1,eps=0.5,decay=0.001"}) {
     SCOPED_TRACE(spec);
     auto agent = MakeAgent(spec, env);
     ASSERT_TRUE(agent.ok());
@@ -163,7 +164,7 @@ TEST(QLearnTest, RejectsBadSpecs) {
 
 TEST(ShopSimTest, FromSessionsSmoothsAndCounts) {
   // Two categories; after A users view B and click it, after B they stop.
-  std::vector<SessionViews> sessions(50, SessionViews{{0, 1}, {0, 1}, {0, 0}});
+  std::vector<SessionViews> sessions(50, SessionViews{{0, 1}, {0, 1}, {0, 0}, {}});
   ShopSimOptions o;
   o.prior = 1;
   auto sim = ShopSim::FromSessions({"A", "B"}, sessions, o);
@@ -184,7 +185,8 @@ class ShopFixture : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new souk::testing::TempDir();
-    auto r = souk::testing::RunSouk(*dir_, "gen " + dir_->path() + "/shop --users 300 --items 200 --days 10 --seed 3 "
+    auto r = souk::testing::RunSouk(*dir_, "gen " + dir_->path() +
+                                               "/shop --users 300 --items 200 --days 10 --seed 3 "
                                                "--no-import");
     ASSERT_EQ(r.code, 0) << r.err;
   }
@@ -267,8 +269,8 @@ TEST_F(ShopFixture, QLearningBeatsTheMyopicBandit) {
   ASSERT_TRUE(scores.ok()) << scores.status().ToString();
   const AgentScore& q = (*scores)[0];
   const AgentScore& b = (*scores)[1];
-  const double se = std::sqrt(q.se_return * q.se_return + b.se_return * b.se_return +
-                              q.episode_se * q.episode_se + b.episode_se * b.episode_se);
+  const double se = std::sqrt(q.se_return * q.se_return + b.se_return * b.se_return + q.episode_se * q.episode_se +
+                              b.episode_se * b.episode_se);
   EXPECT_GT(q.mean_return - b.mean_return, se) << "q " << q.mean_return << " bandit " << b.mean_return;
 }
 
