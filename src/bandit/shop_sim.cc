@@ -4,6 +4,7 @@
 // reader (quoted fields, doubled quotes, quoted newlines) instead of ingest's.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
