@@ -37,6 +37,15 @@ class Rng {
   double Normal();               // N(0, 1), ziggurat (Marsaglia & Tsang 2000)
   double Gamma(double shape);    // shape > 0, scale 1 (Marsaglia-Tsang)
   double Beta(double a, double b);
+  // Marsaglia-Tsang's constants for one shape, computed once, for callers
+  // that draw the same shape many times (Thompson sampling: an arm's
+  // posterior changes only when it is rewarded). Same draws as Gamma(shape).
+  struct GammaShape {
+    double shape = 1, d = 2.0 / 3, c = 0;
+    GammaShape() = default;
+    explicit GammaShape(double s);
+  };
+  double Gamma(const GammaShape& g);
 
  private:
   uint64_t s_[4];

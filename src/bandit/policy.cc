@@ -404,22 +404,45 @@ class Ucb1 final : public CountingPolicy {
 
 class BernoulliTs final : public CountingPolicy {
  public:
-  BernoulliTs(const PolicyOptions& o, double a, double b) : CountingPolicy(o), a_(a), b_(b) {}
+  BernoulliTs(const PolicyOptions& o, double a, double b) : CountingPolicy(o), a_(a), b_(b) {
+    shapes_.resize(2 * static_cast<size_t>(arms_));
+    for (uint32_t i = 0; i < arms_; ++i) Shapes(i, &shapes_[2 * i]);
+  }
+  void Update(uint32_t arm, const Context& ctx, double reward) override {
+    CountingPolicy::Update(arm, ctx, reward);
+    if (o_.window > 0) {
+      for (uint32_t i = 0; i < arms_; ++i) Shapes(i, &shapes_[2 * i]);  // the window's oldest left some arm
+    } else {
+      Shapes(arm, &shapes_[2 * arm]);
+    }
+  }
+  Status LoadState(std::string_view bytes) override {
+    SOUK_RETURN_IF_ERROR(CountingPolicy::LoadState(bytes));
+    for (uint32_t i = 0; i < arms_; ++i) Shapes(i, &shapes_[2 * i]);
+    return Status::Ok();
+  }
   std::string Describe() const override {
     return "ts:a=" + Num(a_) + ",b=" + Num(b_) + CommonKeys(o_, true);
   }
   uint32_t Choose(const Context&, Rng& rng, std::span<double> probs) const override {
-    thread_local std::vector<double> alpha, beta, draw;
-    alpha.resize(arms_);
-    beta.resize(arms_);
+    thread_local std::vector<double> draw;
+    thread_local std::vector<Rng::GammaShape> fresh;
     draw.resize(arms_);
-    for (uint32_t a = 0; a < arms_; ++a) {
-      const double n = counts_.N(a), s = counts_.S(a);
-      alpha[a] = a_ + s;
-      beta[a] = b_ + std::max(0.0, n - s);
+    // The posteriors' gamma constants: cached per arm (an arm's posterior
+    // changes only when it is rewarded), except under a discount, where
+    // every arm's counts fade every step.
+    const std::vector<Rng::GammaShape>* shapes = &shapes_;
+    if (o_.discount != 1) {
+      fresh.resize(2 * static_cast<size_t>(arms_));
+      for (uint32_t a = 0; a < arms_; ++a) Shapes(a, &fresh[2 * a]);
+      shapes = &fresh;
     }
     auto sample = [&](std::vector<double>& out) {
-      for (uint32_t a = 0; a < arms_; ++a) out[a] = rng.Beta(alpha[a], beta[a]);
+      const Rng::GammaShape* g = shapes->data();
+      for (uint32_t a = 0; a < arms_; ++a) {
+        const double x = rng.Gamma(g[2 * a]), y = rng.Gamma(g[2 * a + 1]);
+        out[a] = x / (x + y);
+      }
     };
     sample(draw);
     const uint32_t chosen = Argmax(draw);
@@ -440,7 +463,14 @@ class BernoulliTs final : public CountingPolicy {
   }
 
  private:
+  // Beta(a + s, b + n - s) as two gamma shapes.
+  void Shapes(uint32_t arm, Rng::GammaShape* out) const {
+    const double n = counts_.N(arm), s = counts_.S(arm);
+    out[0] = Rng::GammaShape(a_ + s);
+    out[1] = Rng::GammaShape(b_ + std::max(0.0, n - s));
+  }
   double a_, b_;
+  std::vector<Rng::GammaShape> shapes_;  // 2 per arm: alpha's, beta's
 };
 
 class GaussianTs final : public CountingPolicy {
