@@ -41,7 +41,8 @@ class Keys {
       double out = 0;
       const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
       if (ec != std::errc() || p != v.data() + v.size() || !std::isfinite(out)) {
-        if (error_.ok()) error_ = Status::InvalidArgument(o_.name + ": " + std::string(key) + "=" + v + " is not a number");
+        if (error_.ok())
+          error_ = Status::InvalidArgument(o_.name + ": " + std::string(key) + "=" + v + " is not a number");
         return fallback;
       }
       return out;
@@ -257,8 +258,7 @@ class ArmCounts {
     step_ = step;
     const size_t arms = n_.size();
     uint64_t ring = 0, head = 0;
-    if (!r.Vec(&n_, arms) || !r.Vec(&s_, arms) || !r.Vec(&last_, arms) || !r.U64(&ring) || !r.U64(&head))
-      return false;
+    if (!r.Vec(&n_, arms) || !r.Vec(&s_, arms) || !r.Vec(&last_, arms) || !r.U64(&ring) || !r.U64(&head)) return false;
     if (ring > window_ || (ring > 0 && head >= std::max<uint64_t>(ring, 1)) || (ring < window_ && head != 0))
       return false;
     ring_.resize(ring);
@@ -421,9 +421,7 @@ class BernoulliTs final : public CountingPolicy {
     for (uint32_t i = 0; i < arms_; ++i) Shapes(i, &shapes_[2 * i]);
     return Status::Ok();
   }
-  std::string Describe() const override {
-    return "ts:a=" + Num(a_) + ",b=" + Num(b_) + CommonKeys(o_, true);
-  }
+  std::string Describe() const override { return "ts:a=" + Num(a_) + ",b=" + Num(b_) + CommonKeys(o_, true); }
   uint32_t Choose(const Context&, Rng& rng, std::span<double> probs) const override {
     thread_local std::vector<double> draw;
     thread_local std::vector<Rng::GammaShape> fresh;
@@ -554,7 +552,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void SymMatVec(cons
 }
 
 // A += c u u^T.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void RankOne(double* A, const double* u, double c, size_t d) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void RankOne(double* A, const double* u, double c,
+                                                                          size_t d) {
   for (size_t i = 0; i < d; ++i) {
     const double ci = c * u[i];
     double* row = A + i * d;
@@ -742,9 +741,7 @@ class LinUcb final : public LinearPolicy {
 class LinTs final : public LinearPolicy {
  public:
   LinTs(const PolicyOptions& o, double v, double reg) : LinearPolicy(o, reg), v_(v) {}
-  std::string Describe() const override {
-    return "lints:v=" + Num(v_) + ",reg=" + Num(reg_) + CommonKeys(o_, true);
-  }
+  std::string Describe() const override { return "lints:v=" + Num(v_) + ",reg=" + Num(reg_) + CommonKeys(o_, true); }
   uint32_t Choose(const Context& ctx, Rng& rng, std::span<double> probs) const override {
     thread_local std::vector<double> x, mean, width, draw;
     Load(ctx, &x);
@@ -1001,9 +998,8 @@ class Slate final : public SlatePolicy {
     };
     auto top = [&](const std::vector<double>& s, uint32_t* out) {
       for (uint32_t i = 0; i < arms_; ++i) order[i] = i;
-      std::partial_sort(order.begin(), order.begin() + slots_, order.end(), [&](uint32_t x, uint32_t y) {
-        return s[x] > s[y] || (s[x] == s[y] && x < y);
-      });
+      std::partial_sort(order.begin(), order.begin() + slots_, order.end(),
+                        [&](uint32_t x, uint32_t y) { return s[x] > s[y] || (s[x] == s[y] && x < y); });
       std::copy(order.begin(), order.begin() + slots_, out);
     };
     fill(score);
@@ -1151,7 +1147,8 @@ Result<std::unique_ptr<Policy>> MakePolicy(std::string_view spec, uint32_t arms,
 
 Result<std::unique_ptr<SlatePolicy>> MakeSlatePolicy(std::string_view spec, uint32_t arms) {
   SOUK_ASSIGN_OR_RETURN(PolicyOptions o, ParsePolicySpec(spec, arms));
-  if (o.name != "slate") return Status::InvalidArgument("a slate policy spec starts with 'slate' (got '" + o.name + "')");
+  if (o.name != "slate")
+    return Status::InvalidArgument("a slate policy spec starts with 'slate' (got '" + o.name + "')");
   SOUK_RETURN_IF_ERROR(CheckCommon(o));
   Keys keys(o);
   const std::string model = keys.GetString("model", "cascade"), base = keys.GetString("base", "ts");

@@ -36,8 +36,8 @@ Result<std::vector<float>> ContextVector(const CampaignRecord& c,
     if (it == c.features.end()) {
       std::string known;
       for (const auto& f : c.features) known += (known.empty() ? "" : ", ") + f;
-      return Status::InvalidArgument(fmt::format("campaign '{}' has no context feature '{}' (it has: {})", c.name,
-                                                 name, known.empty() ? "none" : known));
+      return Status::InvalidArgument(fmt::format("campaign '{}' has no context feature '{}' (it has: {})", c.name, name,
+                                                 known.empty() ? "none" : known));
     }
     if (!std::isfinite(value))
       return Status::InvalidArgument(fmt::format("context feature '{}' must be a finite number", name));
@@ -52,8 +52,8 @@ Status CampaignService::LoadPolicy(Live* live) {
   if (r.slots > 1) {
     SOUK_ASSIGN_OR_RETURN(live->slate, bandit::MakeSlatePolicy(r.policy, arms));
     if (live->slate->slots() != r.slots)
-      return Status::InvalidArgument(fmt::format("campaign '{}': the policy fills {} slots, the campaign has {}", r.name,
-                                                 live->slate->slots(), r.slots));
+      return Status::InvalidArgument(fmt::format("campaign '{}': the policy fills {} slots, the campaign has {}",
+                                                 r.name, live->slate->slots(), r.slots));
     if (!r.state.empty()) SOUK_RETURN_IF_ERROR(live->slate->LoadState(r.state).WithContext("campaign " + r.name));
     return Status::Ok();
   }
@@ -152,7 +152,8 @@ Result<Decision> CampaignService::Decide(const std::string& campaign, const std:
       d.arms.resize(r.slots);
       std::vector<double> marginals(static_cast<size_t>(r.slots) * K);
       live->slate->Choose(ctx, rng, d.arms, marginals);
-      for (uint32_t k = 0; k < r.slots; ++k) d.propensities.push_back(marginals[static_cast<size_t>(k) * K + d.arms[k]]);
+      for (uint32_t k = 0; k < r.slots; ++k)
+        d.propensities.push_back(marginals[static_cast<size_t>(k) * K + d.arms[k]]);
     } else {
       std::vector<double> probs(K);
       const uint32_t a = live->policy->Choose(ctx, rng, probs);

@@ -40,42 +40,42 @@ namespace souk::campaign {
 
 struct CampaignSpec {
   std::string name;
-  std::string policy = "ts";           // bandit policy spec; "slate:..." with slots > 1
+  std::string policy = "ts";  // bandit policy spec; "slate:..." with slots > 1
   std::vector<std::string> arms;
-  std::vector<std::string> features;   // context feature names
+  std::vector<std::string> features;  // context feature names
   uint32_t slots = 1;
-  uint64_t seed = 0;                   // 0 = drawn at creation
+  uint64_t seed = 0;  // 0 = drawn at creation
 };
 
 struct Decision {
   std::string id;
   std::string campaign;
-  std::vector<uint32_t> arms;          // slots() of them, top-down
+  std::vector<uint32_t> arms;  // slots() of them, top-down
   std::vector<std::string> arm_names;
-  std::vector<double> propensities;    // probability of each chosen arm at its slot
+  std::vector<double> propensities;  // probability of each chosen arm at its slot
   uint64_t seq = 0;
 };
 
 struct RewardResult {
   std::string decision;
-  bool duplicate = false;        // the decision already had its reward: nothing changed
-  std::vector<double> rewards;   // the recorded rewards (the first ones, when duplicate)
-  uint64_t updates = 0;          // the policy's update count after this call
+  bool duplicate = false;       // the decision already had its reward: nothing changed
+  std::vector<double> rewards;  // the recorded rewards (the first ones, when duplicate)
+  uint64_t updates = 0;         // the policy's update count after this call
 };
 
 struct ArmSummary {
   std::string name;
-  uint64_t pulls = 0;         // decisions that chose it (any slot)
-  uint64_t rewarded = 0;      // ... of which rewarded
+  uint64_t pulls = 0;     // decisions that chose it (any slot)
+  uint64_t rewarded = 0;  // ... of which rewarded
   double reward_sum = 0;
-  double estimate = 0;        // the policy's estimate in the empty context (intercept only)
-  double width = 0;           // its uncertainty (bandit::Policy::Estimates)
-  double probability = 0;     // chance of being chosen next (first slot), empty context
+  double estimate = 0;     // the policy's estimate in the empty context (intercept only)
+  double width = 0;        // its uncertainty (bandit::Policy::Estimates)
+  double probability = 0;  // chance of being chosen next (first slot), empty context
 };
 
 struct CampaignSummary {
   CampaignRecord record;
-  std::string policy;         // the policy's Describe()
+  std::string policy;  // the policy's Describe()
   uint64_t updates = 0;
   std::vector<ArmSummary> arms;
 };

@@ -1,9 +1,9 @@
 // `souk campaign create|list|show|decide|reward|log`: bandit campaigns in
 // the data directory's store (src/campaign).
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <nlohmann/json.hpp>
-
-#include <fmt/format.h>
 
 #include "campaign/campaign.h"
 #include "cli/commands.h"
@@ -21,9 +21,15 @@ int Fail(const Status& s) {
 void PrintJson(const json& j) { std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str()); }
 
 json CampaignJson(const CampaignRecord& c) {
-  return {{"name", c.name},           {"policy", c.policy},     {"arms", c.arms},
-          {"features", c.features},   {"slots", c.slots},       {"seed", c.seed},
-          {"created_ms", c.created_ms}, {"decisions", c.decisions}, {"rewarded", c.rewarded}};
+  return {{"name", c.name},
+          {"policy", c.policy},
+          {"arms", c.arms},
+          {"features", c.features},
+          {"slots", c.slots},
+          {"seed", c.seed},
+          {"created_ms", c.created_ms},
+          {"decisions", c.decisions},
+          {"rewarded", c.rewarded}};
 }
 
 // --context: a JSON object of numbers ({"age": 31, "mobile": 1}) or
@@ -33,8 +39,7 @@ Result<std::vector<std::pair<std::string, double>>> ParseContext(const std::stri
   if (text.empty()) return out;
   if (text.front() == '{') {
     json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object())
-      return Status::InvalidArgument("--context: not a JSON object: " + text);
+    if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("--context: not a JSON object: " + text);
     for (const auto& [k, v] : j.items()) {
       if (v.is_boolean())
         out.emplace_back(k, v.get<bool>() ? 1.0 : 0.0);
@@ -155,7 +160,8 @@ int CampaignCommand(const CampaignArgs& a, Store* store) {
     auto r = service.Reward(a.decision, a.rewards);
     if (!r.ok()) return Fail(r.status());
     if (a.json)
-      PrintJson({{"decision", r->decision}, {"duplicate", r->duplicate}, {"rewards", r->rewards}, {"updates", r->updates}});
+      PrintJson(
+          {{"decision", r->decision}, {"duplicate", r->duplicate}, {"rewards", r->rewards}, {"updates", r->updates}});
     else
       std::printf("%s %s\n", r->decision.c_str(),
                   r->duplicate ? "already had its reward: nothing changed" : "rewarded; policy updated");
@@ -170,9 +176,9 @@ int CampaignCommand(const CampaignArgs& a, Store* store) {
     if (!ds.ok()) return Fail(ds.status());
     for (const auto& d : *ds) {
       for (size_t k = 0; k < d.arms.size(); ++k) {
-        json line = {{"decision", d.id},     {"campaign", c->name},       {"arm", d.arms[k]},
-                     {"arms", c->arms.size()}, {"position", k},           {"propensity", d.propensities[k]},
-                     {"ts_ms", d.ts_ms},     {"x", d.context}};
+        json line = {{"decision", d.id},       {"campaign", c->name}, {"arm", d.arms[k]},
+                     {"arms", c->arms.size()}, {"position", k},       {"propensity", d.propensities[k]},
+                     {"ts_ms", d.ts_ms},       {"x", d.context}};
         line["reward"] = d.rewarded && k < d.rewards.size() ? json(d.rewards[k]) : json(nullptr);
         if (!d.user.empty()) line["user"] = d.user;
         std::printf("%s\n", line.dump().c_str());

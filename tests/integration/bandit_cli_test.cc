@@ -84,8 +84,8 @@ TEST(BanditCli, SimulateJsonShapeAndChart) {
   EXPECT_GT(j["lower_bound"].get<double>(), 0);
   EXPECT_LT(j["regret"].get<double>(), 1.5 * j["lower_bound"].get<double>()) << r.out;
   const std::string html = dir / "regret.html";
-  CmdResult all = Souk(dir, "bandit simulate --env logistic --arms 4 --dim 5 --rounds 3000 --seeds 2 --html " + html +
-                                " --json");
+  CmdResult all =
+      Souk(dir, "bandit simulate --env logistic --arms 4 --dim 5 --rounds 3000 --seeds 2 --html " + html + " --json");
   ASSERT_EQ(all.code, 0) << all.err;
   const json aj = json::parse(all.out);
   ASSERT_EQ(aj["results"].size(), 5u);

@@ -1,13 +1,14 @@
 // Campaigns on a real SQLite store: decide/reward, idempotent and delayed
 // rewards, unknown decisions, restart keeps the policy state, concurrent
 // decides and rewards lose no update, slates, and spec errors.
+#include "campaign/campaign.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <set>
 #include <thread>
 
-#include "campaign/campaign.h"
 #include "test_util.h"
 
 namespace souk::campaign {
