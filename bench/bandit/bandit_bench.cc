@@ -30,10 +30,14 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--steps") steps = std::strtoull(next(), nullptr, 10);
-    else if (a == "--arms") arms = static_cast<uint32_t>(std::strtoul(next(), nullptr, 10));
-    else if (a == "--dim") dim = static_cast<uint32_t>(std::strtoul(next(), nullptr, 10));
-    else if (a == "--propensities") propensities = true;
+    if (a == "--steps")
+      steps = std::strtoull(next(), nullptr, 10);
+    else if (a == "--arms")
+      arms = static_cast<uint32_t>(std::strtoul(next(), nullptr, 10));
+    else if (a == "--dim")
+      dim = static_cast<uint32_t>(std::strtoul(next(), nullptr, 10));
+    else if (a == "--propensities")
+      propensities = true;
     else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
@@ -44,12 +48,16 @@ int main(int argc, char** argv) {
     bool contextual;
     double target_us;
   };
-  const std::vector<Case> cases = {{"ts", false, 1.0},           {"ucb1", false, 0},
-                                   {"egreedy", false, 0},        {"gts", false, 0},
-                                   {"linucb:alpha=1", true, 3.0}, {"lints:v=0.3", true, 0},
-                                   {"ts:discount=0.999", false, 0}, {"linucb:alpha=1,window=1000", true, 0}};
-  std::printf("one thread, %u arms, d=%u, %llu steps per policy%s\n", arms, dim,
-              static_cast<unsigned long long>(steps), propensities ? ", with propensities (draws=1000)" : "");
+  const std::vector<Case> cases = {{"ts", false, 1.0},
+                                   {"ucb1", false, 0},
+                                   {"egreedy", false, 0},
+                                   {"gts", false, 0},
+                                   {"linucb:alpha=1", true, 3.0},
+                                   {"lints:v=0.3", true, 0},
+                                   {"ts:discount=0.999", false, 0},
+                                   {"linucb:alpha=1,window=1000", true, 0}};
+  std::printf("one thread, %u arms, d=%u, %llu steps per policy%s\n", arms, dim, static_cast<unsigned long long>(steps),
+              propensities ? ", with propensities (draws=1000)" : "");
   std::printf("%-30s %10s %14s %10s\n", "policy", "ns/step", "steps/s", "goal");
   for (const Case& c : cases) {
     auto made = MakePolicy(c.spec, arms, c.contextual ? dim : 0);
@@ -77,10 +85,10 @@ int main(int argc, char** argv) {
     }
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double ns = s * 1e9 / static_cast<double>(n);
-    std::printf("%-30s %10.0f %14.0f %10s%s\n", p.Describe().substr(0, 30).c_str(), ns, 1e9 / ns,
-                c.target_us > 0 && !propensities ? (std::to_string(static_cast<int>(c.target_us * 1000)) + " ns").c_str()
-                                                 : "",
-                sink == 0 ? " " : "");
+    std::printf(
+        "%-30s %10.0f %14.0f %10s%s\n", p.Describe().substr(0, 30).c_str(), ns, 1e9 / ns,
+        c.target_us > 0 && !propensities ? (std::to_string(static_cast<int>(c.target_us * 1000)) + " ns").c_str() : "",
+        sink == 0 ? " " : "");
   }
   std::printf("reference: Vowpal Wabbit contextual-bandit learn step, published: 1290 ns\n");
   return 0;

@@ -32,11 +32,20 @@ class Rng {
  public:
   explicit Rng(uint64_t seed = 1);
   uint64_t Next();
-  double Uniform();              // [0, 1)
-  uint64_t Below(uint64_t n);    // [0, n), n > 0
-  double Normal();               // N(0, 1), ziggurat (Marsaglia & Tsang 2000)
-  double Gamma(double shape);    // shape > 0, scale 1 (Marsaglia-Tsang)
+  double Uniform();            // [0, 1)
+  uint64_t Below(uint64_t n);  // [0, n), n > 0
+  double Normal();             // N(0, 1), ziggurat (Marsaglia & Tsang 2000)
+  double Gamma(double shape);  // shape > 0, scale 1 (Marsaglia-Tsang)
   double Beta(double a, double b);
+  // Marsaglia-Tsang's constants for one shape, computed once, for callers
+  // that draw the same shape many times (Thompson sampling: an arm's
+  // posterior changes only when it is rewarded). Same draws as Gamma(shape).
+  struct GammaShape {
+    double shape = 1, d = 2.0 / 3, c = 0;
+    GammaShape() = default;
+    explicit GammaShape(double s);
+  };
+  double Gamma(const GammaShape& g);
 
  private:
   uint64_t s_[4];
@@ -182,30 +191,30 @@ struct SimOptions {
   std::string env = "bernoulli";
   uint32_t arms = 10;
   uint64_t rounds = 100000;
-  uint32_t dim = 10;       // linear, logistic
-  double noise = 0.1;      // linear
-  double bias = -1.5;      // logistic: a base click rate of about 18%
+  uint32_t dim = 10;   // linear, logistic
+  double noise = 0.1;  // linear
+  double bias = -1.5;  // logistic: a base click rate of about 18%
   double best = 0.5, gap = 0.1;
   std::vector<double> means;  // bernoulli: explicit means (then arms = means.size())
   uint32_t seeds = 5;
   uint64_t seed = 1;
-  uint32_t points = 100;   // regret-curve points per run
-  uint32_t threads = 0;    // seeds run in parallel; 0 = hardware threads
+  uint32_t points = 100;  // regret-curve points per run
+  uint32_t threads = 0;   // seeds run in parallel; 0 = hardware threads
 };
 
 struct SimResult {
-  std::string policy;       // Describe() of the policy that ran
+  std::string policy;  // Describe() of the policy that ran
   std::string env;
   uint32_t arms = 0;
   uint64_t rounds = 0;
   uint32_t seeds = 0;
-  double regret = 0;        // mean over seeds of the final cumulative regret
-  double regret_se = 0;     // its standard error
-  double reward = 0;        // mean reward per round
-  double best_share = 0;    // share of rounds on the round's best arm
-  double lower_bound = -1;  // bernoulli: Lai-Robbins sum_a gap_a / KL(mu_a, mu*) * ln T; else < 0
-  double seconds = 0;       // wall time of all seeds
-  std::vector<uint64_t> curve_t;    // rounds at the curve points
+  double regret = 0;                 // mean over seeds of the final cumulative regret
+  double regret_se = 0;              // its standard error
+  double reward = 0;                 // mean reward per round
+  double best_share = 0;             // share of rounds on the round's best arm
+  double lower_bound = -1;           // bernoulli: Lai-Robbins sum_a gap_a / KL(mu_a, mu*) * ln T; else < 0
+  double seconds = 0;                // wall time of all seeds
+  std::vector<uint64_t> curve_t;     // rounds at the curve points
   std::vector<double> curve_regret;  // mean cumulative regret there
 };
 

@@ -41,7 +41,8 @@ class Keys {
       double out = 0;
       const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
       if (ec != std::errc() || p != v.data() + v.size() || !std::isfinite(out)) {
-        if (error_.ok()) error_ = Status::InvalidArgument(o_.name + ": " + std::string(key) + "=" + v + " is not a number");
+        if (error_.ok())
+          error_ = Status::InvalidArgument(o_.name + ": " + std::string(key) + "=" + v + " is not a number");
         return fallback;
       }
       return out;
@@ -257,8 +258,7 @@ class ArmCounts {
     step_ = step;
     const size_t arms = n_.size();
     uint64_t ring = 0, head = 0;
-    if (!r.Vec(&n_, arms) || !r.Vec(&s_, arms) || !r.Vec(&last_, arms) || !r.U64(&ring) || !r.U64(&head))
-      return false;
+    if (!r.Vec(&n_, arms) || !r.Vec(&s_, arms) || !r.Vec(&last_, arms) || !r.U64(&ring) || !r.U64(&head)) return false;
     if (ring > window_ || (ring > 0 && head >= std::max<uint64_t>(ring, 1)) || (ring < window_ && head != 0))
       return false;
     ring_.resize(ring);
@@ -404,22 +404,43 @@ class Ucb1 final : public CountingPolicy {
 
 class BernoulliTs final : public CountingPolicy {
  public:
-  BernoulliTs(const PolicyOptions& o, double a, double b) : CountingPolicy(o), a_(a), b_(b) {}
-  std::string Describe() const override {
-    return "ts:a=" + Num(a_) + ",b=" + Num(b_) + CommonKeys(o_, true);
+  BernoulliTs(const PolicyOptions& o, double a, double b) : CountingPolicy(o), a_(a), b_(b) {
+    shapes_.resize(2 * static_cast<size_t>(arms_));
+    for (uint32_t i = 0; i < arms_; ++i) Shapes(i, &shapes_[2 * i]);
   }
+  void Update(uint32_t arm, const Context& ctx, double reward) override {
+    CountingPolicy::Update(arm, ctx, reward);
+    if (o_.window > 0) {
+      for (uint32_t i = 0; i < arms_; ++i) Shapes(i, &shapes_[2 * i]);  // the window's oldest left some arm
+    } else {
+      Shapes(arm, &shapes_[2 * arm]);
+    }
+  }
+  Status LoadState(std::string_view bytes) override {
+    SOUK_RETURN_IF_ERROR(CountingPolicy::LoadState(bytes));
+    for (uint32_t i = 0; i < arms_; ++i) Shapes(i, &shapes_[2 * i]);
+    return Status::Ok();
+  }
+  std::string Describe() const override { return "ts:a=" + Num(a_) + ",b=" + Num(b_) + CommonKeys(o_, true); }
   uint32_t Choose(const Context&, Rng& rng, std::span<double> probs) const override {
-    thread_local std::vector<double> alpha, beta, draw;
-    alpha.resize(arms_);
-    beta.resize(arms_);
+    thread_local std::vector<double> draw;
+    thread_local std::vector<Rng::GammaShape> fresh;
     draw.resize(arms_);
-    for (uint32_t a = 0; a < arms_; ++a) {
-      const double n = counts_.N(a), s = counts_.S(a);
-      alpha[a] = a_ + s;
-      beta[a] = b_ + std::max(0.0, n - s);
+    // The posteriors' gamma constants: cached per arm (an arm's posterior
+    // changes only when it is rewarded), except under a discount, where
+    // every arm's counts fade every step.
+    const std::vector<Rng::GammaShape>* shapes = &shapes_;
+    if (o_.discount != 1) {
+      fresh.resize(2 * static_cast<size_t>(arms_));
+      for (uint32_t a = 0; a < arms_; ++a) Shapes(a, &fresh[2 * a]);
+      shapes = &fresh;
     }
     auto sample = [&](std::vector<double>& out) {
-      for (uint32_t a = 0; a < arms_; ++a) out[a] = rng.Beta(alpha[a], beta[a]);
+      const Rng::GammaShape* g = shapes->data();
+      for (uint32_t a = 0; a < arms_; ++a) {
+        const double x = rng.Gamma(g[2 * a]), y = rng.Gamma(g[2 * a + 1]);
+        out[a] = x / (x + y);
+      }
     };
     sample(draw);
     const uint32_t chosen = Argmax(draw);
@@ -440,7 +461,14 @@ class BernoulliTs final : public CountingPolicy {
   }
 
  private:
+  // Beta(a + s, b + n - s) as two gamma shapes.
+  void Shapes(uint32_t arm, Rng::GammaShape* out) const {
+    const double n = counts_.N(arm), s = counts_.S(arm);
+    out[0] = Rng::GammaShape(a_ + s);
+    out[1] = Rng::GammaShape(b_ + std::max(0.0, n - s));
+  }
   double a_, b_;
+  std::vector<Rng::GammaShape> shapes_;  // 2 per arm: alpha's, beta's
 };
 
 class GaussianTs final : public CountingPolicy {
@@ -524,7 +552,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void SymMatVec(cons
 }
 
 // A += c u u^T.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void RankOne(double* A, const double* u, double c, size_t d) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void RankOne(double* A, const double* u, double c,
+                                                                          size_t d) {
   for (size_t i = 0; i < d; ++i) {
     const double ci = c * u[i];
     double* row = A + i * d;
@@ -712,9 +741,7 @@ class LinUcb final : public LinearPolicy {
 class LinTs final : public LinearPolicy {
  public:
   LinTs(const PolicyOptions& o, double v, double reg) : LinearPolicy(o, reg), v_(v) {}
-  std::string Describe() const override {
-    return "lints:v=" + Num(v_) + ",reg=" + Num(reg_) + CommonKeys(o_, true);
-  }
+  std::string Describe() const override { return "lints:v=" + Num(v_) + ",reg=" + Num(reg_) + CommonKeys(o_, true); }
   uint32_t Choose(const Context& ctx, Rng& rng, std::span<double> probs) const override {
     thread_local std::vector<double> x, mean, width, draw;
     Load(ctx, &x);
@@ -971,9 +998,8 @@ class Slate final : public SlatePolicy {
     };
     auto top = [&](const std::vector<double>& s, uint32_t* out) {
       for (uint32_t i = 0; i < arms_; ++i) order[i] = i;
-      std::partial_sort(order.begin(), order.begin() + slots_, order.end(), [&](uint32_t x, uint32_t y) {
-        return s[x] > s[y] || (s[x] == s[y] && x < y);
-      });
+      std::partial_sort(order.begin(), order.begin() + slots_, order.end(),
+                        [&](uint32_t x, uint32_t y) { return s[x] > s[y] || (s[x] == s[y] && x < y); });
       std::copy(order.begin(), order.begin() + slots_, out);
     };
     fill(score);
@@ -1121,7 +1147,8 @@ Result<std::unique_ptr<Policy>> MakePolicy(std::string_view spec, uint32_t arms,
 
 Result<std::unique_ptr<SlatePolicy>> MakeSlatePolicy(std::string_view spec, uint32_t arms) {
   SOUK_ASSIGN_OR_RETURN(PolicyOptions o, ParsePolicySpec(spec, arms));
-  if (o.name != "slate") return Status::InvalidArgument("a slate policy spec starts with 'slate' (got '" + o.name + "')");
+  if (o.name != "slate")
+    return Status::InvalidArgument("a slate policy spec starts with 'slate' (got '" + o.name + "')");
   SOUK_RETURN_IF_ERROR(CheckCommon(o));
   Keys keys(o);
   const std::string model = keys.GetString("model", "cascade"), base = keys.GetString("base", "ts");

@@ -113,28 +113,37 @@ double Rng::Normal() {
   }
 }
 
-double Rng::Gamma(double shape) {
-  if (shape < 1) {
-    // Gamma(a) = Gamma(a + 1) * U^(1/a).
-    const double g = Gamma(shape + 1);
-    double u = Uniform();
-    while (u == 0) u = Uniform();
-    return g * std::pow(u, 1 / shape);
-  }
-  const double d = shape - 1.0 / 3, c = 1 / std::sqrt(9 * d);
+Rng::GammaShape::GammaShape(double s) : shape(s) {
+  const double base = s < 1 ? s + 1 : s;  // shape < 1: Gamma(s + 1) * U^(1/s)
+  d = base - 1.0 / 3;
+  c = 1 / std::sqrt(9 * d);
+}
+
+double Rng::Gamma(const GammaShape& g) {
+  double out;
   for (;;) {
     double x, v;
     do {
       x = Normal();
-      v = 1 + c * x;
+      v = 1 + g.c * x;
     } while (v <= 0);
     v = v * v * v;
     const double u = Uniform();
     const double x2 = x * x;
-    if (u < 1 - 0.0331 * x2 * x2) return d * v;
-    if (u > 0 && std::log(u) < 0.5 * x2 + d * (1 - v + std::log(v))) return d * v;
+    if (u < 1 - 0.0331 * x2 * x2 || (u > 0 && std::log(u) < 0.5 * x2 + g.d * (1 - v + std::log(v)))) {
+      out = g.d * v;
+      break;
+    }
   }
+  if (g.shape < 1) {
+    double u = Uniform();
+    while (u == 0) u = Uniform();
+    out *= std::pow(u, 1 / g.shape);
+  }
+  return out;
 }
+
+double Rng::Gamma(double shape) { return Gamma(GammaShape(shape)); }
 
 double Rng::Beta(double a, double b) {
   const double x = Gamma(a), y = Gamma(b);

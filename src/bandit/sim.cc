@@ -4,12 +4,12 @@
 // Each seed has two random streams: the environment's (means, contexts,
 // rewards) and the policy's (its exploration), so two policies run with the
 // same seed face the same contexts and the same reward coins.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "bandit/bandit.h"
 
@@ -25,10 +25,10 @@ double KlBernoulli(double p, double q) {
 
 struct Env {
   const SimOptions& o;
-  std::vector<double> means;                 // bernoulli
-  std::vector<std::vector<double>> theta;    // linear, logistic
+  std::vector<double> means;               // bernoulli
+  std::vector<std::vector<double>> theta;  // linear, logistic
   std::vector<float> x;
-  std::vector<double> mu;                    // this round's expected rewards
+  std::vector<double> mu;  // this round's expected rewards
 
   Env(const SimOptions& opt, Rng& rng) : o(opt) {
     if (o.env == "bernoulli") {
@@ -211,9 +211,10 @@ std::string RegretChartHtml(const std::vector<SimResult>& results, const std::st
     for (char c : s) o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
     return o;
   };
-  std::string svg = fmt::format("<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' "
-                                "font-size='12'>\n",
-                                W, H);
+  std::string svg = fmt::format(
+      "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-family='sans-serif' "
+      "font-size='12'>\n",
+      W, H);
   svg += fmt::format("<line x1='{}' y1='{}' x2='{}' y2='{}' stroke='#333'/>\n", L, H - B, W - R, H - B);
   svg += fmt::format("<line x1='{}' y1='{}' x2='{}' y2='{}' stroke='#333'/>\n", L, T, L, H - B);
   for (int i = 0; i <= 5; ++i) {
@@ -223,8 +224,9 @@ std::string RegretChartHtml(const std::vector<SimResult>& results, const std::st
     svg += fmt::format("<line x1='{}' y1='{}' x2='{}' y2='{}' stroke='#eee'/>\n", L, Y(v), W - R, Y(v));
   }
   svg += fmt::format("<text x='{}' y='{}' text-anchor='middle'>round</text>\n", (L + W - R) / 2, H - 12);
-  svg += fmt::format("<text x='16' y='{}' transform='rotate(-90 16 {})' text-anchor='middle'>cumulative regret</text>\n",
-                     (T + H - B) / 2, (T + H - B) / 2);
+  svg +=
+      fmt::format("<text x='16' y='{}' transform='rotate(-90 16 {})' text-anchor='middle'>cumulative regret</text>\n",
+                  (T + H - B) / 2, (T + H - B) / 2);
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     const char* color = kColors[i % 10];
@@ -232,8 +234,8 @@ std::string RegretChartHtml(const std::vector<SimResult>& results, const std::st
     for (size_t p = 0; p < r.curve_t.size(); ++p)
       pts += fmt::format(" {:.1f},{:.1f}", X(static_cast<double>(r.curve_t[p])), Y(r.curve_regret[p]));
     svg += fmt::format("<polyline fill='none' stroke='{}' stroke-width='2' points='{}'/>\n", color, pts);
-    svg += fmt::format("<rect x='{}' y='{}' width='12' height='3' fill='{}'/><text x='{}' y='{}'>{}</text>\n", W - R + 10,
-                       T + 18 * i + 4, color, W - R + 28, T + 18 * i + 9, esc(r.policy));
+    svg += fmt::format("<rect x='{}' y='{}' width='12' height='3' fill='{}'/><text x='{}' y='{}'>{}</text>\n",
+                       W - R + 10, T + 18 * i + 4, color, W - R + 28, T + 18 * i + 9, esc(r.policy));
   }
   // The Lai-Robbins curve C ln t (Bernoulli), where the first result has it.
   if (!results.empty() && results[0].lower_bound > 0) {
@@ -247,17 +249,18 @@ std::string RegretChartHtml(const std::vector<SimResult>& results, const std::st
     svg += fmt::format("<text x='{}' y='{}'>Lai-Robbins C ln t</text>\n", W - R + 28, T + 18 * results.size() + 9);
   }
   svg += "</svg>\n";
-  std::string html = "<!doctype html><html><head><meta charset='utf-8'><title>" + esc(title) +
-                     "</title></head><body style='font-family:sans-serif'>\n<h2>" + esc(title) + "</h2>\n" + svg +
-                     "<table border='1' cellpadding='4' style='border-collapse:collapse'><tr><th>policy</th>"
-                     "<th>regret</th><th>&plusmn; se</th><th>lower bound</th><th>mean reward</th><th>best-arm share</th>"
-                     "<th>seconds</th></tr>\n";
+  std::string html =
+      "<!doctype html><html><head><meta charset='utf-8'><title>" + esc(title) +
+      "</title></head><body style='font-family:sans-serif'>\n<h2>" + esc(title) + "</h2>\n" + svg +
+      "<table border='1' cellpadding='4' style='border-collapse:collapse'><tr><th>policy</th>"
+      "<th>regret</th><th>&plusmn; se</th><th>lower bound</th><th>mean reward</th><th>best-arm share</th>"
+      "<th>seconds</th></tr>\n";
   for (const auto& r : results)
-    html += fmt::format("<tr><td>{}</td><td>{:.1f}</td><td>{:.1f}</td><td>{}</td><td>{:.4f}</td><td>{:.3f}</td>"
-                        "<td>{:.2f}</td></tr>\n",
-                        esc(r.policy), r.regret, r.regret_se,
-                        r.lower_bound > 0 ? fmt::format("{:.1f}", r.lower_bound) : "-", r.reward, r.best_share,
-                        r.seconds);
+    html += fmt::format(
+        "<tr><td>{}</td><td>{:.1f}</td><td>{:.1f}</td><td>{}</td><td>{:.4f}</td><td>{:.3f}</td>"
+        "<td>{:.2f}</td></tr>\n",
+        esc(r.policy), r.regret, r.regret_se, r.lower_bound > 0 ? fmt::format("{:.1f}", r.lower_bound) : "-", r.reward,
+        r.best_share, r.seconds);
   html += "</table></body></html>\n";
   return html;
 }

@@ -1,9 +1,9 @@
 // `souk bandit simulate`: regret of bandit policies in simulated environments.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-
-#include <fmt/format.h>
 
 #include "bandit/bandit.h"
 #include "cli/commands.h"
@@ -19,11 +19,16 @@ int Fail(const Status& s) {
 }
 
 json ResultJson(const bandit::SimResult& r) {
-  json j = {{"policy", r.policy},         {"env", r.env},
-            {"arms", r.arms},             {"rounds", r.rounds},
-            {"seeds", r.seeds},           {"regret", r.regret},
-            {"regret_se", r.regret_se},   {"mean_reward", r.reward},
-            {"best_arm_share", r.best_share}, {"seconds", r.seconds},
+  json j = {{"policy", r.policy},
+            {"env", r.env},
+            {"arms", r.arms},
+            {"rounds", r.rounds},
+            {"seeds", r.seeds},
+            {"regret", r.regret},
+            {"regret_se", r.regret_se},
+            {"mean_reward", r.reward},
+            {"best_arm_share", r.best_share},
+            {"seconds", r.seconds},
             {"steps_per_second", r.seconds > 0 ? static_cast<double>(r.rounds) * r.seeds / r.seconds : 0.0}};
   j["lower_bound"] = r.lower_bound > 0 ? json(r.lower_bound) : json(nullptr);
   if (r.lower_bound > 0) j["ratio_to_bound"] = r.regret / r.lower_bound;
@@ -50,8 +55,7 @@ int BanditSimulateCommand(const BanditSimArgs& a) {
     if (!r.ok()) return Fail(r.status());
     if (!a.json) {
       std::printf("  %-44s regret %10.1f +- %7.1f", r->policy.c_str(), r->regret, r->regret_se);
-      if (r->lower_bound > 0)
-        std::printf("   bound %8.1f  ratio %.2f", r->lower_bound, r->regret / r->lower_bound);
+      if (r->lower_bound > 0) std::printf("   bound %8.1f  ratio %.2f", r->lower_bound, r->regret / r->lower_bound);
       std::printf("   best arm %.3f  %.2f s\n", r->best_share, r->seconds);
       std::fflush(stdout);
     }

@@ -172,4 +172,19 @@ struct BanditSimArgs {
 };
 int BanditSimulateCommand(const BanditSimArgs& args);
 
+// `souk campaign create|list|show|decide|reward|log DIR ...`.
+struct CampaignArgs {
+  std::string action;  // create, list, show, decide, reward, log
+  std::string name;    // campaign
+  std::string policy = "ts";
+  std::vector<std::string> arms, features;
+  uint32_t slots = 1;
+  uint64_t seed = 0;
+  std::string user, context;  // decide
+  std::string decision;       // reward
+  std::vector<double> rewards;
+  bool json = false;
+};
+int CampaignCommand(const CampaignArgs& args, Store* store);
+
 }  // namespace souk::cli

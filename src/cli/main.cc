@@ -435,6 +435,42 @@ int main(int argc, char** argv) {
   bsim_cmd->add_option("--html", bsim.html, "write a regret chart (HTML with SVG)");
   bsim_cmd->add_flag("--json", as_json, "machine-readable output");
 
+  // campaign create|list|show|decide|reward|log
+  auto* camp_cmd = app.add_subcommand("campaign", "Bandit campaigns: create, list, show, decide, reward, log");
+  camp_cmd->require_subcommand(1);
+  cli::CampaignArgs cargs;
+  auto* camp_create = camp_cmd->add_subcommand("create", "Create a campaign (arms, policy, context features)");
+  camp_create->add_option("DIR", dir, "data directory")->required();
+  camp_create->add_option("NAME", cargs.name, "campaign name")->required();
+  camp_create->add_option("--arms", cargs.arms, "arm names, comma-separated")->delimiter(',')->required();
+  camp_create->add_option("--policy", cargs.policy, "bandit policy spec (ts, ucb1, egreedy, gts, linucb, lints, slate:...)")
+      ->capture_default_str();
+  camp_create->add_option("--features", cargs.features, "context feature names, comma-separated")->delimiter(',');
+  camp_create->add_option("--slots", cargs.slots, "positions filled per decision (> 1 needs a slate policy)")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
+  camp_create->add_option("--seed", cargs.seed, "exploration seed (default: random)");
+  auto* camp_list = camp_cmd->add_subcommand("list", "List campaigns");
+  camp_list->add_option("DIR", dir, "data directory")->required();
+  auto* camp_show = camp_cmd->add_subcommand("show", "A campaign's arms: pulls, rewards, estimates, probabilities");
+  camp_show->add_option("DIR", dir, "data directory")->required();
+  camp_show->add_option("NAME", cargs.name, "campaign name")->required();
+  auto* camp_decide = camp_cmd->add_subcommand("decide", "Choose an arm for a user in a context (logged)");
+  camp_decide->add_option("DIR", dir, "data directory")->required();
+  camp_decide->add_option("NAME", cargs.name, "campaign name")->required();
+  camp_decide->add_option("--user", cargs.user, "user id (logged with the decision)");
+  camp_decide->add_option("--context", cargs.context, "context features: JSON object or name=value,...");
+  auto* camp_reward = camp_cmd->add_subcommand("reward", "Join a reward to a decision (idempotent)");
+  camp_reward->add_option("DIR", dir, "data directory")->required();
+  camp_reward->add_option("DECISION", cargs.decision, "decision id from decide")->required();
+  camp_reward->add_option("VALUE", cargs.rewards, "reward (one per chosen arm, comma-separated)")
+      ->delimiter(',')
+      ->required();
+  auto* camp_log = camp_cmd->add_subcommand("log", "A campaign's decision log as JSON lines (souk ope --format souk)");
+  camp_log->add_option("DIR", dir, "data directory")->required();
+  camp_log->add_option("NAME", cargs.name, "campaign name")->required();
+  for (auto* c : {camp_create, camp_list, camp_show, camp_decide, camp_reward}) c->add_flag("--json", as_json, "machine-readable output");
+
   auto* score_cmd = app.add_subcommand("score-lists", "HR/MRR/NDCG/recall of ranked lists made elsewhere");
   std::string lists_file;
   std::vector<size_t> score_ks = {10, 20};
@@ -486,6 +522,15 @@ int main(int argc, char** argv) {
   if (runs_cmd->parsed()) return cli::RunsCommand(dir, run_name, as_json);
 
   if (score_cmd->parsed()) return cli::ScoreListsCommand(lists_file, score_ks, as_json);
+
+  if (camp_cmd->parsed()) {
+    auto o = OpenDir(dir);
+    if (!o.ok()) return Fail(o.status());
+    for (auto* c : {camp_create, camp_list, camp_show, camp_decide, camp_reward, camp_log})
+      if (c->parsed()) cargs.action = c->get_name();
+    cargs.json = as_json;
+    return cli::CampaignCommand(cargs, o->store.get());
+  }
 
   if (bsim_cmd->parsed()) {
     bsim.json = as_json;

@@ -60,6 +60,15 @@ CREATE TABLE IF NOT EXISTS quarantine(
 CREATE TABLE IF NOT EXISTS models(
   id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec TEXT NOT NULL, path TEXT,
   metrics TEXT, created_ms INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS campaigns(
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, policy TEXT NOT NULL,
+  arms TEXT NOT NULL, features TEXT NOT NULL, slots INTEGER NOT NULL, seed INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL, state BLOB);
+CREATE TABLE IF NOT EXISTS decisions(
+  id TEXT PRIMARY KEY, campaign INTEGER NOT NULL REFERENCES campaigns(id), seq INTEGER NOT NULL,
+  user TEXT, ts_ms INTEGER NOT NULL, arms BLOB NOT NULL, propensities BLOB NOT NULL, context BLOB,
+  rewards BLOB, rewarded_ms INTEGER);
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_seq ON decisions(campaign, seq);
 )SQL";
 
 // A prepared statement, finalized on destruction.
@@ -235,8 +244,17 @@ class SqliteStore final : public Store {
   Result<int64_t> RegisterModel(const ModelRecord& record) override;
   Result<std::vector<ModelRecord>> Models() override;
   Status SaveEventTypes(const EventTypeRegistry& registry) override;
+  Result<int64_t> CreateCampaign(const CampaignRecord& record) override;
+  Result<std::vector<CampaignRecord>> Campaigns() override;
+  Result<CampaignRecord> GetCampaign(std::string_view name) override;
+  Status LogDecision(const DecisionRecord& decision) override;
+  Result<DecisionRecord> GetDecision(std::string_view id) override;
+  Status RecordReward(std::string_view decision_id, const std::vector<double>& rewards, int64_t ts_ms,
+                      const std::string& state) override;
+  Result<std::vector<DecisionRecord>> Decisions(int64_t campaign, uint64_t after_seq) override;
 
  private:
+  Result<std::vector<CampaignRecord>> ReadCampaigns(const char* where, std::string_view bind);
   // Id map of one entity kind with an undo log for rolled-back batches.
   // Ext id -> dense id for one entity kind, with the size at the last
   // commit so a rolled-back batch can be undone.
@@ -1060,6 +1078,217 @@ Result<std::vector<ModelRecord>> SqliteStore::Models() {
     m.active = sqlite3_column_int(q, 6) != 0;
     out.push_back(std::move(m));
   }
+  return out;
+}
+
+
+// ---- campaigns ----------------------------------------------------------------------
+// Names lists are stored one per line (names cannot hold control
+// characters: CreateCampaign refuses them); numbers as raw little-endian
+// arrays in BLOBs.
+
+template <typename T>
+std::string_view AsBytes(const std::vector<T>& v) {
+  return {reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T)};
+}
+
+template <typename T>
+std::vector<T> ColArray(sqlite3_stmt* s, int i) {
+  const void* p = sqlite3_column_blob(s, i);
+  const size_t n = static_cast<size_t>(sqlite3_column_bytes(s, i)) / sizeof(T);
+  std::vector<T> out(n);
+  if (n) std::memcpy(out.data(), p, n * sizeof(T));
+  return out;
+}
+
+std::string JoinLines(const std::vector<std::string>& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? "\n" : "") + v[i];
+  return out;
+}
+
+std::vector<std::string> SplitLines(const std::string& s) {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  size_t b = 0;
+  for (size_t e; (e = s.find('\n', b)) != std::string::npos; b = e + 1) out.push_back(s.substr(b, e - b));
+  out.push_back(s.substr(b));
+  return out;
+}
+
+Status CheckName(const std::string& what, const std::string& name) {
+  if (name.empty()) return Status::InvalidArgument(what + " names must not be empty");
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f) return Status::InvalidArgument(what + " name '" + name + "' has a control character");
+  return Status::Ok();
+}
+
+Result<int64_t> SqliteStore::CreateCampaign(const CampaignRecord& r) {
+  SOUK_RETURN_IF_ERROR(CheckName("campaign", r.name));
+  if (r.policy.empty()) return Status::InvalidArgument("campaign '" + r.name + "' needs a policy");
+  if (r.arms.empty()) return Status::InvalidArgument("campaign '" + r.name + "' needs at least one arm");
+  for (const auto& a : r.arms) SOUK_RETURN_IF_ERROR(CheckName("arm", a));
+  for (const auto& f : r.features) SOUK_RETURN_IF_ERROR(CheckName("feature", f));
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
+                                  "INSERT INTO campaigns(name,policy,arms,features,slots,seed,created_ms,state) "
+                                  "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"));
+  const std::string arms = JoinLines(r.arms), features = JoinLines(r.features);
+  st.Text(1, r.name);
+  st.Text(2, r.policy);
+  st.Text(3, arms);
+  st.Text(4, features);
+  st.Int(5, r.slots);
+  st.Int(6, static_cast<int64_t>(r.seed));
+  st.Int(7, r.created_ms ? r.created_ms : NowMs());
+  if (r.state.empty())
+    st.Null(8);
+  else
+    st.Blob(8, r.state);
+  const int rc = sqlite3_step(st.get());
+  if (rc == SQLITE_CONSTRAINT) return Status::AlreadyExists("campaign '" + r.name + "' already exists");
+  if (rc != SQLITE_DONE) return Error("create campaign");
+  return sqlite3_last_insert_rowid(db_);
+}
+
+Result<std::vector<CampaignRecord>> SqliteStore::ReadCampaigns(const char* where, std::string_view bind) {
+  Stmt st;
+  const std::string sql = fmt::format(
+      "SELECT c.id,c.name,c.policy,c.arms,c.features,c.slots,c.seed,c.created_ms,c.state,"
+      "(SELECT count(*) FROM decisions d WHERE d.campaign=c.id),"
+      "(SELECT count(*) FROM decisions d WHERE d.campaign=c.id AND d.rewards IS NOT NULL),"
+      "(SELECT coalesce(max(seq),0) FROM decisions d WHERE d.campaign=c.id) "
+      "FROM campaigns c {} ORDER BY c.id",
+      where);
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, sql.c_str()));
+  if (!bind.empty()) st.Text(1, bind);
+  std::vector<CampaignRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    auto* q = st.get();
+    CampaignRecord c;
+    c.id = sqlite3_column_int64(q, 0);
+    c.name = ColText(q, 1);
+    c.policy = ColText(q, 2);
+    c.arms = SplitLines(ColText(q, 3));
+    c.features = SplitLines(ColText(q, 4));
+    c.slots = static_cast<uint32_t>(sqlite3_column_int64(q, 5));
+    c.seed = static_cast<uint64_t>(sqlite3_column_int64(q, 6));
+    c.created_ms = sqlite3_column_int64(q, 7);
+    if (sqlite3_column_type(q, 8) != SQLITE_NULL)
+      c.state.assign(static_cast<const char*>(sqlite3_column_blob(q, 8)), sqlite3_column_bytes(q, 8));
+    c.decisions = static_cast<uint64_t>(sqlite3_column_int64(q, 9));
+    c.rewarded = static_cast<uint64_t>(sqlite3_column_int64(q, 10));
+    c.last_seq = static_cast<uint64_t>(sqlite3_column_int64(q, 11));
+    out.push_back(std::move(c));
+  }
+  if (rc != SQLITE_DONE) return Error("read campaigns");
+  return out;
+}
+
+Result<std::vector<CampaignRecord>> SqliteStore::Campaigns() { return ReadCampaigns("", ""); }
+
+Result<CampaignRecord> SqliteStore::GetCampaign(std::string_view name) {
+  if (name.empty()) return Status::NotFound("no campaign ''");
+  SOUK_ASSIGN_OR_RETURN(auto v, ReadCampaigns("WHERE c.name=?1", name));
+  if (v.empty()) return Status::NotFound("no campaign '" + std::string(name) + "'");
+  return std::move(v[0]);
+}
+
+Status SqliteStore::LogDecision(const DecisionRecord& d) {
+  if (d.id.empty()) return Status::InvalidArgument("a decision needs an id");
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
+                                  "INSERT INTO decisions(id,campaign,seq,user,ts_ms,arms,propensities,context) "
+                                  "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"));
+  st.Text(1, d.id);
+  st.Int(2, d.campaign);
+  st.Int(3, static_cast<int64_t>(d.seq));
+  st.TextOrNull(4, d.user);
+  st.Int(5, d.ts_ms ? d.ts_ms : NowMs());
+  st.Blob(6, AsBytes(d.arms));
+  st.Blob(7, AsBytes(d.propensities));
+  st.Blob(8, AsBytes(d.context));
+  const int rc = sqlite3_step(st.get());
+  if (rc == SQLITE_CONSTRAINT)
+    return Status::AlreadyExists("decision '" + d.id + "' (or its sequence number) is already logged");
+  if (rc != SQLITE_DONE) return Error("log decision");
+  return Status::Ok();
+}
+
+namespace {
+constexpr const char* kDecisionColumns = "id,campaign,seq,coalesce(user,''),ts_ms,arms,propensities,context,rewards,rewarded_ms";
+
+DecisionRecord ReadDecision(sqlite3_stmt* q) {
+  DecisionRecord d;
+  d.id = ColText(q, 0);
+  d.campaign = sqlite3_column_int64(q, 1);
+  d.seq = static_cast<uint64_t>(sqlite3_column_int64(q, 2));
+  d.user = ColText(q, 3);
+  d.ts_ms = sqlite3_column_int64(q, 4);
+  d.arms = ColArray<uint32_t>(q, 5);
+  d.propensities = ColArray<double>(q, 6);
+  d.context = ColArray<float>(q, 7);
+  d.rewarded = sqlite3_column_type(q, 8) != SQLITE_NULL;
+  if (d.rewarded) {
+    d.rewards = ColArray<double>(q, 8);
+    d.rewarded_ms = sqlite3_column_int64(q, 9);
+  }
+  return d;
+}
+}  // namespace
+
+Result<DecisionRecord> SqliteStore::GetDecision(std::string_view id) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, fmt::format("SELECT {} FROM decisions WHERE id=?1", kDecisionColumns).c_str()));
+  st.Text(1, id);
+  const int rc = sqlite3_step(st.get());
+  if (rc == SQLITE_ROW) return ReadDecision(st.get());
+  if (rc != SQLITE_DONE) return Error("read decision");
+  return Status::NotFound("no decision '" + std::string(id) + "'");
+}
+
+Status SqliteStore::RecordReward(std::string_view decision_id, const std::vector<double>& rewards, int64_t ts_ms,
+                                 const std::string& state) {
+  SOUK_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Status {
+    Stmt st;
+    SOUK_RETURN_IF_ERROR(st.Prepare(db_, "UPDATE decisions SET rewards=?2, rewarded_ms=?3 WHERE id=?1 AND rewards IS NULL"));
+    st.Text(1, decision_id);
+    st.Blob(2, AsBytes(rewards));
+    st.Int(3, ts_ms ? ts_ms : NowMs());
+    SOUK_RETURN_IF_ERROR(Step(st, "record reward"));
+    if (sqlite3_changes(db_) == 0) {
+      Stmt q;
+      SOUK_RETURN_IF_ERROR(q.Prepare(db_, "SELECT 1 FROM decisions WHERE id=?1"));
+      q.Text(1, decision_id);
+      if (sqlite3_step(q.get()) == SQLITE_ROW)
+        return Status::AlreadyExists("decision '" + std::string(decision_id) + "' already has its reward");
+      return Status::NotFound("no decision '" + std::string(decision_id) + "'");
+    }
+    Stmt up;
+    SOUK_RETURN_IF_ERROR(up.Prepare(
+        db_, "UPDATE campaigns SET state=?2 WHERE id=(SELECT campaign FROM decisions WHERE id=?1)"));
+    up.Text(1, decision_id);
+    up.Blob(2, state);
+    return Step(up, "save campaign state");
+  };
+  Status s = body();
+  if (s.ok()) s = Exec("COMMIT");
+  if (!s.ok()) (void)Exec("ROLLBACK");
+  return s;
+}
+
+Result<std::vector<DecisionRecord>> SqliteStore::Decisions(int64_t campaign, uint64_t after_seq) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(
+      db_, fmt::format("SELECT {} FROM decisions WHERE campaign=?1 AND seq>?2 ORDER BY seq", kDecisionColumns).c_str()));
+  st.Int(1, campaign);
+  st.Int(2, static_cast<int64_t>(after_seq));
+  std::vector<DecisionRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) out.push_back(ReadDecision(st.get()));
+  if (rc != SQLITE_DONE) return Error("read decisions");
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/core.h"
@@ -133,6 +134,39 @@ struct ModelRecord {
   bool active = false;  // the one served for its name
 };
 
+// A bandit campaign (src/bandit policies served by src/campaign): its arms,
+// policy spec and context features, and the policy's state bytes
+// (bandit::Policy::SaveState), which are saved with every reward.
+struct CampaignRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string policy;                 // spec, e.g. "ts" or "linucb:alpha=1"
+  std::vector<std::string> arms;      // index = arm id
+  std::vector<std::string> features;  // context feature names (linear policies)
+  uint32_t slots = 1;                 // > 1: a slate policy fills this many positions
+  uint64_t seed = 0;                  // exploration seed; decision n draws from (seed, n)
+  int64_t created_ms = 0;
+  std::string state;                  // policy state; empty = as created
+  uint64_t decisions = 0, rewarded = 0;  // counts (read-only, filled by reads)
+  uint64_t last_seq = 0;                 // highest decision seq logged (read-only)
+};
+
+// One logged decision: what was chosen with which probability, in which
+// context, and later its reward.
+struct DecisionRecord {
+  std::string id;
+  int64_t campaign = 0;
+  uint64_t seq = 0;                  // 1, 2, ... per campaign
+  std::string user;                  // may be empty
+  int64_t ts_ms = 0;
+  std::vector<uint32_t> arms;        // chosen (top-down for slates)
+  std::vector<double> propensities;  // probability of each chosen arm (at its slot)
+  std::vector<float> context;        // the x the policy saw
+  bool rewarded = false;
+  std::vector<double> rewards;  // one per chosen arm once rewarded
+  int64_t rewarded_ms = 0;
+};
+
 struct StoreCounts {
   uint64_t items = 0, placeholder_items = 0, users = 0, placeholder_users = 0, events = 0, flagged_events = 0,
            quarantine = 0, sources = 0, models = 0;
@@ -204,6 +238,22 @@ class Store {
 
   // Registers custom event types (name -> id) so the mapping is stored.
   virtual Status SaveEventTypes(const EventTypeRegistry& registry) = 0;
+
+  // ---- campaigns ----
+  // AlreadyExists when the name is taken.
+  virtual Result<int64_t> CreateCampaign(const CampaignRecord& record) = 0;
+  virtual Result<std::vector<CampaignRecord>> Campaigns() = 0;
+  virtual Result<CampaignRecord> GetCampaign(std::string_view name) = 0;  // NotFound
+  // Logs a decision (AlreadyExists on a used id).
+  virtual Status LogDecision(const DecisionRecord& decision) = 0;
+  virtual Result<DecisionRecord> GetDecision(std::string_view id) = 0;  // NotFound
+  // In one transaction: joins `rewards` to the decision and saves its
+  // campaign's new policy state. AlreadyExists (and nothing changes) when the
+  // decision already has its reward; NotFound for an unknown id.
+  virtual Status RecordReward(std::string_view decision_id, const std::vector<double>& rewards, int64_t ts_ms,
+                              const std::string& state) = 0;
+  // A campaign's decisions in order (seq); `after_seq` skips the first ones.
+  virtual Result<std::vector<DecisionRecord>> Decisions(int64_t campaign, uint64_t after_seq = 0) = 0;
 };
 
 }  // namespace souk

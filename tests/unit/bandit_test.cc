@@ -2,14 +2,14 @@
 // and match how often arms are really chosen, Sherman-Morrison against a
 // direct inverse (with window and discount), determinism per seed, state
 // save/load, slates, and spec errors.
+#include "bandit/bandit.h"
+
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
 #include <cmath>
 #include <map>
 #include <set>
-
-#include "bandit/bandit.h"
 
 namespace souk::bandit {
 namespace {
@@ -49,8 +49,8 @@ TEST(Rng, SameSeedSameStreamAndSaneMoments) {
   }
   EXPECT_NEAR(sum / n, 0, 0.01);
   EXPECT_NEAR(sq / n, 1, 0.01);
-  EXPECT_NEAR(beta / n, 0.25, 0.003);   // a / (a + b)
-  EXPECT_NEAR(gamma / n, 0.5, 0.01);    // shape
+  EXPECT_NEAR(beta / n, 0.25, 0.003);  // a / (a + b)
+  EXPECT_NEAR(gamma / n, 0.5, 0.01);   // shape
   for (int i = 0; i < 1000; ++i) EXPECT_LT(r.Below(7), 7u);
 }
 
@@ -276,8 +276,8 @@ TEST(Policies, SameSeedSameDecisions) {
 }
 
 TEST(Policies, StateRoundTripsAndRejectsForeignState) {
-  for (const std::string spec : {"ts", "gts", "egreedy:eps=0.2", "ucb1:window=20", "linucb:discount=0.95", "lints",
-                                 "hlinucb"}) {
+  for (const std::string spec :
+       {"ts", "gts", "egreedy:eps=0.2", "ucb1:window=20", "linucb:discount=0.95", "lints", "hlinucb"}) {
     const bool linear = spec.rfind("lin", 0) == 0 || spec.rfind("hlin", 0) == 0;
     const uint32_t d = linear ? 3 : 0, k = spec.rfind("hlin", 0) == 0 ? 2 : 0;
     auto p = Make(spec, 4, d, k);
@@ -405,8 +405,8 @@ TEST(Specs, BadSpecsAreClearErrors) {
   EXPECT_FALSE(MakeSlatePolicy("slate:slots=5", 4).ok());                          // more slots than arms
   EXPECT_FALSE(MakeSlatePolicy("ts", 4).ok());
   // Describe() rebuilds the same policy.
-  for (const std::string spec : {"ts", "ucb1:c=1", "egreedy:eps=0.2,decay=0.01", "gts:sigma=2,window=100",
-                                 "lints:v=0.2,discount=0.999"}) {
+  for (const std::string spec :
+       {"ts", "ucb1:c=1", "egreedy:eps=0.2,decay=0.01", "gts:sigma=2,window=100", "lints:v=0.2,discount=0.999"}) {
     auto p = Make(spec, 4, 3);
     auto q = Make(p->Describe(), 4, 3);
     EXPECT_EQ(q->Describe(), p->Describe());
