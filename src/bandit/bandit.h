@@ -197,6 +197,10 @@ struct OpeOptions {
   std::string features = "auto";
   uint32_t folds = 3;         // cross-fitting: each round is predicted by a model fit on the other folds (1 = none)
   uint32_t bootstrap = 1000;  // percentile-bootstrap resamples of the rounds (0 = no intervals)
+  // EvaluateOpe: refit the reward model on every resample (B fits: slow, but
+  // the DM's interval then includes the model's own uncertainty); otherwise
+  // the per-round terms of one fit are resampled.
+  bool refit = false;
   double confidence = 0.95;
   uint64_t seed = 1;  // folds and bootstrap draws
 };
@@ -234,7 +238,8 @@ Result<std::vector<double>> FitRewardModel(const OpeLog& log, const OpeOptions& 
 Result<OpeReport> EstimateOpe(const OpeLog& log, std::span<const double> target, std::span<const double> q,
                               const OpeOptions& options);
 
-// FitRewardModel, then EstimateOpe.
+// FitRewardModel, then EstimateOpe; with options.refit, the intervals come
+// from resamples that each refit the reward model.
 Result<OpeReport> EvaluateOpe(const OpeLog& log, std::span<const double> target, const OpeOptions& options);
 
 // A synthetic log with a known true target value. Contexts x = (1, z) with

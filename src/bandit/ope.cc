@@ -303,8 +303,51 @@ Result<OpeReport> EstimateOpe(const OpeLog& log, std::span<const double> target,
 Result<OpeReport> EvaluateOpe(const OpeLog& log, std::span<const double> target, const OpeOptions& options) {
   std::string describe;
   SOUK_ASSIGN_OR_RETURN(auto q, FitRewardModel(log, options, &describe));
-  SOUK_ASSIGN_OR_RETURN(auto rep, EstimateOpe(log, target, q, options));
+  OpeOptions point_options = options;
+  if (options.refit) point_options.bootstrap = 0;
+  SOUK_ASSIGN_OR_RETURN(auto rep, EstimateOpe(log, target, q, point_options));
   rep.reward_model = describe;
+  if (!options.refit || options.bootstrap == 0) return rep;
+  // Each resample is a log of its own: refit (cross-fitted, folds seeded per
+  // resample), then the point estimates.
+  const size_t n = log.rounds(), k = log.arms;
+  Rng rng(options.seed);
+  std::array<std::vector<double>, 5> boot;
+  OpeOptions inner = options;
+  inner.bootstrap = 0;
+  inner.refit = false;
+  for (uint32_t b = 0; b < options.bootstrap; ++b) {
+    OpeLog sub;
+    sub.arms = log.arms;
+    sub.positions = log.positions;
+    sub.dim = log.dim;
+    sub.item_dim = log.item_dim;
+    sub.item_x = log.item_x;
+    sub.rows = n;
+    std::vector<double> sub_target;
+    sub_target.reserve(n * k);
+    for (size_t j = 0; j < n; ++j) {
+      const size_t i = static_cast<size_t>(rng.Below(n));
+      sub.arm.push_back(log.arm[i]);
+      sub.position.push_back(log.position[i]);
+      sub.reward.push_back(log.reward[i]);
+      sub.propensity.push_back(log.propensity[i]);
+      sub.line.push_back(log.line.empty() ? i : log.line[i]);
+      sub.x.insert(sub.x.end(), log.x.begin() + i * log.dim, log.x.begin() + (i + 1) * log.dim);
+      if (!log.arm_x.empty())
+        sub.arm_x.insert(sub.arm_x.end(), log.arm_x.begin() + i * k, log.arm_x.begin() + (i + 1) * k);
+      sub_target.insert(sub_target.end(), target.begin() + i * k, target.begin() + (i + 1) * k);
+    }
+    inner.seed = options.seed + 1 + b;
+    SOUK_ASSIGN_OR_RETURN(auto sub_q, FitRewardModel(sub, inner));
+    SOUK_ASSIGN_OR_RETURN(auto sub_rep, EstimateOpe(sub, sub_target, sub_q, inner));
+    for (size_t s = 0; s < 5; ++s) boot[s].push_back(sub_rep.estimates[s].value);
+  }
+  const double alpha = (1 - options.confidence) / 2;
+  for (size_t s = 0; s < 5; ++s) {
+    rep.estimates[s].lo = Quantile(boot[s], alpha);
+    rep.estimates[s].hi = Quantile(boot[s], 1 - alpha);
+  }
   return rep;
 }
 

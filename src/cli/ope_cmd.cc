@@ -46,20 +46,24 @@ json ReportJson(const bandit::OpeReport& rep, const bandit::OpeOptions& o) {
   j["tau"] = o.tau;
   j["bootstrap"] = o.bootstrap;
   j["confidence"] = o.confidence;
+  j["refit"] = o.refit;
   j["seed"] = o.seed;
   return j;
 }
 
 void PrintTable(const bandit::OpeReport& rep, const bandit::OpeOptions& o, double truth) {
   const bool has_truth = !std::isnan(truth);
-  std::printf("%-10s %10s  %-24s%s\n", "estimator", "value",
-              o.bootstrap > 0 ? fmt::format("{:.0f}% interval", o.confidence * 100).c_str() : "",
-              has_truth ? "     error" : "");
+  std::string head = fmt::format("{:<10} {:>10}  ", "estimator", "value");
+  if (o.bootstrap > 0) head += fmt::format("{:<24}", fmt::format("{:.0f}% interval", o.confidence * 100));
+  if (has_truth) head += fmt::format(" {:>9}", "error");
+  while (!head.empty() && head.back() == ' ') head.pop_back();
+  std::printf("%s\n", head.c_str());
   for (const auto& e : rep.estimates) {
-    std::string ci = o.bootstrap > 0 ? fmt::format("[{:.6f}, {:.6f}]", e.lo, e.hi) : "";
-    std::printf("%-10s %10.6f  %-24s", e.name.c_str(), e.value, ci.c_str());
-    if (has_truth) std::printf(" %+9.6f", e.value - truth);
-    std::printf("\n");
+    std::string line = fmt::format("{:<10} {:>10.6f}  ", e.name, e.value);
+    if (o.bootstrap > 0) line += fmt::format("{:<24}", fmt::format("[{:.6f}, {:.6f}]", e.lo, e.hi));
+    if (has_truth) line += fmt::format(" {:+9.6f}", e.value - truth);
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::printf("%s\n", line.c_str());
   }
   if (has_truth) std::printf("%-10s %10.6f\n", "truth", truth);
   std::printf("logged value %.6f, max weight %.4g, ESS %.1f of %zu, clipped %zu, switched to DM %zu\n",
@@ -95,6 +99,9 @@ CLI::App* AddOpeCommand(CLI::App& app, OpeArgs* a) {
       ->capture_default_str();
   cmd->add_option("--bootstrap", a->options.bootstrap, "bootstrap resamples for the intervals (0 = none)")
       ->capture_default_str();
+  cmd->add_flag("--refit", a->options.refit,
+                "bootstrap: refit the reward model on every resample (slower; DM intervals then include the "
+                "model's uncertainty)");
   cmd->add_option("--seed", a->options.seed, "seed of the folds, the bootstrap and --synthetic")->capture_default_str();
   cmd->add_option("--synthetic", a->synthetic,
                   "evaluate on a synthetic logistic log of N rounds whose true value is known (no --log)");
