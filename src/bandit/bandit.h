@@ -147,6 +147,7 @@ struct OpeLog {
   std::vector<float> arm_x;
   std::vector<float> item_x;   // optional (empty or arms x item_dim): e.g. OBD's item_context.csv
   std::vector<uint64_t> line;  // source line (1-based) of each round
+  std::vector<uint64_t> row;   // index (0-based) of each round among the decisions read (rewarded or not)
   uint64_t rows = 0;           // decisions read, rewarded or not
   uint64_t skipped = 0;        // decisions without a reward yet (souk format), not in the arrays
   std::string campaign;        // souk format: the campaign's name
@@ -174,10 +175,10 @@ Result<OpeLog> ReadObdLog(const std::string& path, const std::string& item_conte
 // arms, row-major), the same at every position. Specs:
 //   uniform   1/arms for every arm (OBP's random policy)
 //   arm:N     always arm N
-//   file:PATH JSONL, one array of `arms` probabilities a line, one line per
-//             rewarded round of the log in log order (decisions without a
-//             reward have no line); each array must be in [0, 1] and sum to 1
-//             (within 1e-6).
+//   file:PATH JSONL, one array of `arms` probabilities a line, in log order:
+//             one line per rewarded round, or one per decision read (`rows`;
+//             those of decisions without a reward are then passed over); each
+//             array must be in [0, 1] and sum to 1 (within 1e-6).
 Result<std::vector<double>> TargetPolicy(const OpeLog& log, std::string_view spec);
 
 // The estimators, in report order.

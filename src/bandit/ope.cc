@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <numbers>
 #include <numeric>
 
 #include "bandit/bandit.h"
@@ -122,6 +123,16 @@ void Predict(const OpeLog& log, const Layout& L, const Eigen::VectorXd& beta, bo
   }
 }
 
+// A standard normal by Box-Muller from Uniform() alone, so the synthetic logs
+// (and the numbers documented for them) do not move when Rng::Normal's
+// algorithm changes.
+double StdNormal(Rng& rng) {
+  double u = rng.Uniform();
+  while (u == 0) u = rng.Uniform();
+  const double v = rng.Uniform();
+  return std::sqrt(-2 * std::log(u)) * std::cos(2 * std::numbers::pi * v);
+}
+
 double Quantile(std::vector<double>& v, double q) {
   std::sort(v.begin(), v.end());
   const double pos = q * static_cast<double>(v.size() - 1);
@@ -175,7 +186,8 @@ Result<std::vector<double>> FitRewardModel(const OpeLog& log, const OpeOptions& 
   std::string kind = options.reward_model;
   if (kind == "auto") kind = binary ? "logistic" : "ridge";
   if (kind == "logistic" && !binary)
-    return Status::InvalidArgument("the logistic reward model needs rewards in [0, 1]; use ridge");
+    return Status::InvalidArgument(
+        "the logistic reward model needs rewards in [0, 1] and the log has others; use --reward-model ridge");
   const bool logistic = kind == "logistic";
   const bool cross =
       options.features == "cross" || (options.features == "auto" && static_cast<uint64_t>(log.dim) * log.arms <= 512);
@@ -360,8 +372,8 @@ Result<SyntheticOpe> MakeSyntheticOpe(const SyntheticOpeOptions& o) {
   const uint32_t k = o.arms, d = o.dim;
   std::vector<double> theta(static_cast<size_t>(k) * d);
   for (uint32_t a = 0; a < k; ++a) {
-    theta[a * d] = o.intercept + 0.5 * rng.Normal();
-    for (uint32_t j = 1; j < d; ++j) theta[a * d + j] = o.scale * rng.Normal() / std::sqrt(static_cast<double>(d));
+    theta[a * d] = o.intercept + 0.5 * StdNormal(rng);
+    for (uint32_t j = 1; j < d; ++j) theta[a * d + j] = o.scale * StdNormal(rng) / std::sqrt(static_cast<double>(d));
   }
   SyntheticOpe s;
   OpeLog& log = s.log;
@@ -373,7 +385,7 @@ Result<SyntheticOpe> MakeSyntheticOpe(const SyntheticOpeOptions& o) {
   std::vector<double> score(k), mu(k);
   for (uint64_t t = 0; t < o.rounds; ++t) {
     log.x.push_back(1.0f);
-    for (uint32_t j = 1; j < d; ++j) log.x.push_back(static_cast<float>(rng.Normal()));
+    for (uint32_t j = 1; j < d; ++j) log.x.push_back(static_cast<float>(StdNormal(rng)));
     const float* x = log.x.data() + t * d;
     uint32_t best = 0;
     for (uint32_t a = 0; a < k; ++a) {
@@ -383,7 +395,7 @@ Result<SyntheticOpe> MakeSyntheticOpe(const SyntheticOpeOptions& o) {
     }
     double mx = -1e300;
     for (uint32_t a = 0; a < k; ++a) {
-      mu[a] = (score[a] + o.noise * o.scale * rng.Normal()) / (o.temperature * o.scale);
+      mu[a] = (score[a] + o.noise * o.scale * StdNormal(rng)) / (o.temperature * o.scale);
       mx = std::max(mx, mu[a]);
     }
     double z = 0;

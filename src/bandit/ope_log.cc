@@ -245,7 +245,7 @@ Result<OpeLog> ReadSoukLog(const std::string& path) {
       dim = static_cast<int64_t>(x.size());
     else if (static_cast<int64_t>(x.size()) != dim)
       return LineError(path, lineno, fmt::format("\"x\" has {} features but {} on line {}", x.size(), dim, first_line));
-    ++log.rows;
+    const uint64_t row = log.rows++;
     auto rit = j.find("reward");
     if (rit == j.end() || rit->is_null()) {
       ++log.skipped;
@@ -261,6 +261,7 @@ Result<OpeLog> ReadSoukLog(const std::string& path) {
     log.propensity.push_back(p);
     log.x.insert(log.x.end(), x.begin(), x.end());
     log.line.push_back(lineno);
+    log.row.push_back(row);
   }
   if (in.bad()) return Status::IoError(fmt::format("reading '{}' failed", path));
   if (log.rounds() == 0)
@@ -335,6 +336,7 @@ Result<OpeLog> ReadObdLog(const std::string& path, const std::string& item_conte
     log.reward.push_back(click);
     log.propensity.push_back(p);
     log.line.push_back(lineno);
+    log.row.push_back(log.arm.size() - 1);
     max_item = std::max(max_item, static_cast<uint32_t>(item));
     max_pos = std::max(max_pos, static_cast<uint32_t>(pos));
   }
@@ -410,15 +412,12 @@ Result<std::vector<double>> TargetPolicy(const OpeLog& log, std::string_view spe
     std::vector<double> t(n * k);
     if (dists.size() == n) {
       for (size_t i = 0; i < n; ++i) std::copy(dists[i].begin(), dists[i].end(), t.begin() + i * k);
-    } else if (dists.size() == log.rows && log.rows > n) {
-      // One line per decision read: say why that is not accepted.
-      return Status::InvalidArgument(fmt::format(
-          "{}: {} distributions for {} decisions of which {} have a reward: give one line per rewarded decision "
-          "(the log's decisions without a reward are left out)",
-          path, dists.size(), log.rows, n));
+    } else if (dists.size() == log.rows && log.row.size() == n) {
+      // One line per decision read: take those of the rewarded rounds.
+      for (size_t i = 0; i < n; ++i) std::copy(dists[log.row[i]].begin(), dists[log.row[i]].end(), t.begin() + i * k);
     } else {
-      return Status::InvalidArgument(
-          fmt::format("{}: {} distributions, but the log has {} rewarded rounds", path, dists.size(), n));
+      return Status::InvalidArgument(fmt::format(
+          "{}: {} distributions, but the log has {} rewarded rounds ({} decisions)", path, dists.size(), n, log.rows));
     }
     return t;
   }

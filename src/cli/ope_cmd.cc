@@ -174,7 +174,7 @@ int OpeCommand(const OpeArgs& a) {
   auto target = bandit::TargetPolicy(*log, a.policy);
   if (!target.ok()) return Fail(target.status());
   auto rep = bandit::EvaluateOpe(*log, *target, o);
-  if (!rep.ok()) return Fail(rep.status().WithContext(a.log));
+  if (!rep.ok()) return Fail(rep.status().WithContext("ope"));
   if (a.json) {
     json j = ReportJson(*rep, o);
     j["log"] = a.log;

@@ -269,7 +269,13 @@ TEST(Ope, SyntheticTrueValueIsExact) {
 
 TEST(Ope, SyntheticDrBeatsIpsWithinFivePercent) {
   // 10,000 rounds, logging = softmax of noisy scores, target = epsilon-greedy.
-  for (uint64_t seed : {1, 2, 3}) {
+  // DR is within 5% of the truth on every seed, and its mean absolute error
+  // over seeds 1..10 is below IPS's. Per seed DR's error is below IPS's on 13
+  // of seeds 1..20 (docs/bandit.md): DR removes the variance of which arm was
+  // logged, not the Bernoulli noise, so it does not win every draw; the
+  // per-seed comparison is asserted for seed 1, the example in the docs.
+  double ips_sum = 0, dr_sum = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
     auto syn = MakeSyntheticOpe({.rounds = 10000, .seed = seed});
     ASSERT_TRUE(syn.ok());
     EXPECT_GT(syn->true_value, syn->logging_value + 0.02) << "the target must differ from the logging policy";
@@ -278,9 +284,12 @@ TEST(Ope, SyntheticDrBeatsIpsWithinFivePercent) {
     const double truth = syn->true_value;
     const double ips_err = std::abs(Value(*rep, "ips") - truth);
     const double dr_err = std::abs(Value(*rep, "dr") - truth);
-    EXPECT_LE(dr_err, ips_err) << "seed " << seed;
+    if (seed == 1) EXPECT_LE(dr_err, ips_err);
     EXPECT_LE(dr_err, 0.05 * truth) << "seed " << seed << " truth " << truth;
+    ips_sum += ips_err;
+    dr_sum += dr_err;
   }
+  EXPECT_LT(dr_sum, ips_sum);
 }
 
 // ---- Readers ----
@@ -413,6 +422,29 @@ TEST(OpeReaders, ObdErrorsSayWhereAndWhat) {
   EXPECT_EQ(ObdError(dir, h), p + ": no rows after the header");
 }
 
+TEST(OpeReaders, TargetPolicyFileWithALinePerDecision) {
+  TempDir dir;
+  // Three decisions, the second without a reward yet.
+  WriteText(dir / "log.jsonl",
+            "{\"arm\":0,\"arms\":2,\"propensity\":0.5,\"reward\":1}\n"
+            "{\"arm\":1,\"arms\":2,\"propensity\":0.5}\n"
+            "\n"
+            "{\"arm\":1,\"arms\":2,\"propensity\":0.5,\"reward\":0}\n");
+  auto log = ReadSoukLog(dir / "log.jsonl");
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  EXPECT_EQ(log->row, (std::vector<uint64_t>{0, 2}));
+  // One line per decision: the second line belongs to the unrewarded decision and is passed over.
+  WriteText(dir / "pi.jsonl", "[1,0]\n[0.5,0.5]\n[0.25,0.75]\n");
+  auto t = TargetPolicy(*log, "file:" + (dir / "pi.jsonl"));
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(*t, (std::vector<double>{1, 0, 0.25, 0.75}));
+  // One line per rewarded round works too.
+  WriteText(dir / "pi.jsonl", "[1,0]\n[0.25,0.75]\n");
+  t = TargetPolicy(*log, "file:" + (dir / "pi.jsonl"));
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(*t, (std::vector<double>{1, 0, 0.25, 0.75}));
+}
+
 TEST(OpeReaders, TargetPolicyFile) {
   TempDir dir;
   const OpeLog log = HandLog();
@@ -432,7 +464,7 @@ TEST(OpeReaders, TargetPolicyFile) {
   WriteText(path, "[1,0]\n[0.5,0.5]\n");
   bad = TargetPolicy(log, "file:" + path);
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().message(), path + ": 2 distributions, but the log has 4 rewarded rounds");
+  EXPECT_EQ(bad.status().message(), path + ": 2 distributions, but the log has 4 rewarded rounds (4 decisions)");
   WriteText(path, "[1,0,0]\n");
   bad = TargetPolicy(log, "file:" + path);
   ASSERT_FALSE(bad.ok());
