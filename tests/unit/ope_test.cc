@@ -324,6 +324,32 @@ TEST(OpeReaders, SoukLog) {
   EXPECT_EQ(log->line, (std::vector<uint64_t>{1, 5}));
 }
 
+TEST(OpeReaders, ReadsWhatCampaignLogWrites) {
+  // `souk campaign log DIR NAME` writes one line per chosen arm (slots of a
+  // slate are positions), with ts_ms and user besides, reward null until rewarded.
+  TempDir dir;
+  const std::string path = dir / "campaign.jsonl";
+  WriteText(path,
+            "{\"arm\":2,\"arms\":4,\"campaign\":\"home\",\"decision\":\"9f2c-1\",\"position\":0,"
+            "\"propensity\":0.4,\"reward\":1.0,\"ts_ms\":1700000000000,\"user\":\"u1\",\"x\":[0.3,1.0]}\n"
+            "{\"arm\":0,\"arms\":4,\"campaign\":\"home\",\"decision\":\"9f2c-1\",\"position\":1,"
+            "\"propensity\":0.3,\"reward\":0.0,\"ts_ms\":1700000000000,\"user\":\"u1\",\"x\":[0.3,1.0]}\n"
+            "{\"arm\":1,\"arms\":4,\"campaign\":\"home\",\"decision\":\"9f2c-2\",\"position\":0,"
+            "\"propensity\":0.5,\"reward\":null,\"ts_ms\":1700000000100,\"x\":[0.0,1.0]}\n");
+  auto log = ReadSoukLog(path);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  EXPECT_EQ(log->rounds(), 2u);
+  EXPECT_EQ(log->skipped, 1u);
+  EXPECT_EQ(log->arms, 4u);
+  EXPECT_EQ(log->positions, 2u);
+  EXPECT_EQ(log->campaign, "home");
+  EXPECT_EQ(log->x, (std::vector<float>{0.3f, 1, 0.3f, 1}));
+  // uniform: weights 0.25/0.4 and 0.25/0.3; ips = (0.625 * 1 + 0) / 2
+  auto rep = EstimateOpe(*log, *TargetPolicy(*log, "uniform"), std::vector<double>(8, 0.5), NoBootstrap());
+  ASSERT_TRUE(rep.ok());
+  EXPECT_NEAR(Value(*rep, "ips"), 0.3125, 1e-12);
+}
+
 std::string SoukError(const TempDir& dir, const std::string& text) {
   const std::string path = dir / "bad.jsonl";
   WriteText(path, text);
