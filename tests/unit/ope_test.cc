@@ -448,6 +448,24 @@ TEST(OpeReaders, ObdErrorsSayWhereAndWhat) {
   EXPECT_EQ(ObdError(dir, h), p + ": no rows after the header");
 }
 
+TEST(OpeReaders, ObdItemContextErrors) {
+  TempDir dir;
+  const std::string log = dir / "men.csv";
+  WriteText(log, std::string(kObdHeader) + "0,t,1,2,0,0.25,aa,xx,0,0\n");
+  const std::string items = dir / "item_context.csv";
+  WriteText(items, ",item,item_feature_0\n0,0,1\n");
+  auto r = ReadObdLog(log, items);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), items + ":1: missing column 'item_id'");
+  WriteText(items, ",item_id,item_feature_0\n0,0,1\n1,one,2\n");
+  r = ReadObdLog(log, items);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), items + ":3: item_id 'one' is not a non-negative integer");
+  r = ReadObdLog(log, dir / "nope.csv");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+}
+
 TEST(OpeReaders, TargetPolicyFileWithALinePerDecision) {
   TempDir dir;
   // Three decisions, the second without a reward yet.
