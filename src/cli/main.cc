@@ -484,7 +484,13 @@ int main(int argc, char** argv) {
   runs_cmd->add_option("RUN", run_name, "one run's curve (a name from the list)");
   runs_cmd->add_flag("--json", as_json, "machine-readable output");
 
+  // ope
+  cli::OpeArgs ope_args;
+  auto* ope_cmd = cli::AddOpeCommand(app, &ope_args);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (ope_cmd->parsed()) return cli::OpeCommand(ope_args);
 
   if (runs_cmd->parsed()) return cli::RunsCommand(dir, run_name, as_json);
 
