@@ -5,15 +5,21 @@
 // published contextual-bandit learn step (1.29 us; VW is not packaged in
 // Debian 12, so it is not run here).
 //
-//   bandit_bench [--steps N] [--arms K] [--dim D] [--propensities]
+// With --campaign DIR it also times decide + reward through the campaign
+// service on a SQLite store in DIR (logged decisions, idempotent rewards,
+// the policy state saved with each reward).
+//
+//   bandit_bench [--steps N] [--arms K] [--dim D] [--propensities] [--campaign DIR]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "bandit/bandit.h"
+#include "campaign/campaign.h"
 
 using namespace souk::bandit;
 
@@ -21,6 +27,7 @@ int main(int argc, char** argv) {
   uint64_t steps = 1000000;
   uint32_t arms = 50, dim = 20;
   bool propensities = false;
+  std::string campaign_dir;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* {
@@ -38,6 +45,8 @@ int main(int argc, char** argv) {
       dim = static_cast<uint32_t>(std::strtoul(next(), nullptr, 10));
     else if (a == "--propensities")
       propensities = true;
+    else if (a == "--campaign")
+      campaign_dir = next();
     else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
@@ -91,5 +100,45 @@ int main(int argc, char** argv) {
         sink == 0 ? " " : "");
   }
   std::printf("reference: Vowpal Wabbit contextual-bandit learn step, published: 1290 ns\n");
+  if (campaign_dir.empty()) return 0;
+  // Through the store: each decide is one logged row, each reward one
+  // transaction with the policy state.
+  std::filesystem::remove_all(campaign_dir);
+  std::filesystem::create_directories(campaign_dir);
+  auto store = souk::Store::OpenSqlite(campaign_dir + "/souk.db");
+  if (!store.ok()) {
+    std::fprintf(stderr, "%s\n", store.status().message().c_str());
+    return 1;
+  }
+  souk::campaign::CampaignService svc(store->get());
+  std::printf("\ncampaign service on SQLite (%s), %u arms\n", campaign_dir.c_str(), arms);
+  std::printf("%-30s %10s %14s\n", "policy", "us/pair", "pairs/s");
+  for (const std::string spec : {"ts:draws=100", "linucb:alpha=1"}) {
+    souk::campaign::CampaignSpec cs;
+    cs.name = spec.substr(0, spec.find(':'));
+    cs.policy = spec;
+    for (uint32_t a = 0; a < arms; ++a) cs.arms.push_back("arm" + std::to_string(a));
+    if (spec.rfind("lin", 0) == 0)
+      for (uint32_t i = 0; i + 1 < dim; ++i) cs.features.push_back("f" + std::to_string(i));
+    cs.seed = 1;
+    if (auto c = svc.Create(cs); !c.ok()) {
+      std::fprintf(stderr, "%s\n", c.status().message().c_str());
+      return 1;
+    }
+    Rng env(3);
+    const int n = 2000;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int t = 0; t < n; ++t) {
+      std::vector<std::pair<std::string, double>> ctx;
+      for (const auto& f : cs.features) ctx.emplace_back(f, env.Normal() * 0.3);
+      auto d = svc.Decide(cs.name, "", ctx);
+      if (!d.ok() || !svc.Reward(d->id, {env.Uniform() < 0.05 ? 1.0 : 0.0}).ok()) {
+        std::fprintf(stderr, "campaign step failed\n");
+        return 1;
+      }
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("%-30s %10.1f %14.0f\n", spec.c_str(), s * 1e6 / n, n / s);
+  }
   return 0;
 }

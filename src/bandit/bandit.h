@@ -172,6 +172,149 @@ Result<std::unique_ptr<SlatePolicy>> MakeSlatePolicy(std::string_view spec, uint
 
 // ---- Off-policy evaluation --------------------------------------------------------
 // (src/bandit/ope.cc)
+//
+// Estimates the value (mean reward per round) that a target policy would have
+// had, from a log of rounds chosen by another (logging) policy whose
+// propensities are in the log. Everything is deterministic given the seed.
+
+// A decision log as flat arrays, one entry per rewarded round in log order.
+// Arms are 0..arms-1, positions 0..positions-1 (slots of a slate; 1 when the
+// log has none).
+struct OpeLog {
+  uint32_t arms = 0;
+  uint32_t positions = 1;
+  uint32_t dim = 0;       // context features per round
+  uint32_t item_dim = 0;  // static features per arm
+  std::vector<uint32_t> arm, position;
+  std::vector<double> reward;
+  std::vector<double> propensity;  // logging policy's probability of `arm` (at `position`), in (0, 1]
+  std::vector<float> x;            // rounds x dim, row-major
+  // Optional (empty or rounds x arms): one feature of each arm in each round,
+  // e.g. OBD's user-item affinity; the reward model uses the chosen arm's.
+  std::vector<float> arm_x;
+  std::vector<float> item_x;   // optional (empty or arms x item_dim): e.g. OBD's item_context.csv
+  std::vector<uint64_t> line;  // source line (1-based) of each round
+  std::vector<uint64_t> row;   // index (0-based) of each round among the decisions read (rewarded or not)
+  uint64_t rows = 0;           // decisions read, rewarded or not
+  uint64_t skipped = 0;        // decisions without a reward yet (souk format), not in the arrays
+  std::string campaign;        // souk format: the campaign's name
+
+  size_t rounds() const { return arm.size(); }
+};
+
+// souk's own decision log: JSONL, one decision a line,
+//   {"decision":"ID","campaign":"NAME","arm":INT,"arms":K,"position":0,"propensity":P,"reward":R,"x":[floats]}
+// arm, arms and propensity are required; position defaults to 0 and x to [];
+// a missing or null reward means no reward yet (the line is counted in
+// `skipped`). Every line must have the same arms, x length and campaign.
+Result<OpeLog> ReadSoukLog(const std::string& path);
+
+// Open Bandit Dataset CSV (a header row; columns item_id, position (1-based),
+// click, propensity_score are required, timestamp and the unnamed index are
+// ignored). user_feature_* columns (hashed categories) are one-hot encoded
+// (vocabulary in order of first appearance), user-item_affinity_* are numeric
+// context features and, when there is one per arm, also `arm_x`.
+// `item_context` ("" = none): item_context.csv, whose numeric columns are
+// item features as they are and whose other columns are one-hot encoded.
+Result<OpeLog> ReadObdLog(const std::string& path, const std::string& item_context = "");
+
+// A target policy as per-round distributions over the log's arms (rounds x
+// arms, row-major), the same at every position. Specs:
+//   uniform   1/arms for every arm (OBP's random policy)
+//   arm:N     always arm N
+//   file:PATH JSONL, one array of `arms` probabilities a line, in log order:
+//             one line per rewarded round, or one per decision read (`rows`;
+//             those of decisions without a reward are then passed over); each
+//             array must be in [0, 1] and sum to 1 (within 1e-6).
+Result<std::vector<double>> TargetPolicy(const OpeLog& log, std::string_view spec);
+
+// The estimators, in report order.
+inline constexpr const char* kOpeEstimators[] = {"ips", "snips", "dm", "dr", "switch-dr"};
+
+struct OpeOptions {
+  double clip = 0;  // importance weights above this are clipped to it (0 = no clipping)
+  double tau = 10;  // switch-DR: the DR correction only where the (unclipped) weight <= tau
+  // Reward model for dm/dr/switch-dr: "ridge" (closed form), "logistic"
+  // (Newton with L2; rewards must be in [0, 1]) or "auto" (logistic when every
+  // reward is in [0, 1], else ridge).
+  std::string reward_model = "auto";
+  double lambda = 1;  // L2 penalty (all weights but the intercept)
+  // Features of (round, arm, position): "arm" = intercept, one-hot arm and
+  // position, the context x, the arm's arm_x and item_x; "cross" adds
+  // x (x) one-hot(arm); "auto" = cross when dim * arms <= 512, else arm.
+  std::string features = "auto";
+  uint32_t folds = 3;         // cross-fitting: each round is predicted by a model fit on the other folds (1 = none)
+  uint32_t bootstrap = 1000;  // percentile-bootstrap resamples of the rounds (0 = no intervals)
+  // EvaluateOpe: refit the reward model on every resample (B fits: slow, but
+  // the DM's interval then includes the model's own uncertainty); otherwise
+  // the per-round terms of one fit are resampled.
+  bool refit = false;
+  double confidence = 0.95;
+  uint64_t seed = 1;  // folds and bootstrap draws
+};
+
+struct OpeEstimate {
+  std::string name;
+  double value = 0;
+  double lo = 0, hi = 0;  // bootstrap interval (lo = hi = value without bootstrap)
+};
+
+struct OpeReport {
+  size_t n = 0;                        // rounds evaluated
+  double logged_value = 0;             // the log's own mean reward
+  double max_weight = 0;               // largest importance weight before clipping
+  double ess = 0;                      // effective sample size (sum w)^2 / sum w^2, after clipping
+  size_t clipped = 0;                  // rounds whose weight was clipped
+  size_t switched = 0;                 // rounds where switch-DR used the DM alone (weight > tau)
+  std::string reward_model;            // what was fit, e.g. "logistic:lambda=1,features=arm,dim=120,folds=3"
+  std::vector<OpeEstimate> estimates;  // in kOpeEstimators order
+  const OpeEstimate* Find(std::string_view name) const;
+};
+
+// Fits the reward model and returns q(i, a), the predicted reward of each arm
+// in each round at the round's logged position (rounds x arms), cross-fitted.
+// `describe` (optional) receives the model's spec.
+Result<std::vector<double>> FitRewardModel(const OpeLog& log, const OpeOptions& options,
+                                           std::string* describe = nullptr);
+
+// The estimators from a given reward model q (rounds x arms). With w_i =
+// min(pi(a_i|i) / p_i, clip), q_i = q(i, a_i) and dm_i = sum_a pi(a|i) q(i, a):
+//   ips = mean(w_i r_i)            snips = sum(w_i r_i) / sum(w_i)
+//   dm  = mean(dm_i)               dr = mean(dm_i + w_i (r_i - q_i))
+//   switch-dr = mean(dm_i + [pi(a_i|i) / p_i <= tau] w_i (r_i - q_i))
+// Intervals resample the rounds (the reward model is not refit).
+Result<OpeReport> EstimateOpe(const OpeLog& log, std::span<const double> target, std::span<const double> q,
+                              const OpeOptions& options);
+
+// FitRewardModel, then EstimateOpe; with options.refit, the intervals come
+// from resamples that each refit the reward model.
+Result<OpeReport> EvaluateOpe(const OpeLog& log, std::span<const double> target, const OpeOptions& options);
+
+// A synthetic log with a known true target value. Contexts x = (1, z) with
+// z ~ N(0, I_{dim-1}); rewards ~ Bernoulli(sigmoid(theta_a . x)) with true
+// theta_a ~ N(0, I / dim) (intercepts around -1). The logging policy is a
+// softmax of noisy true scores, (theta_a . x + noise * N(0, 1)) / temperature,
+// whose exact probabilities are logged; the target policy is epsilon-greedy on
+// the true scores. true_value = mean over the drawn contexts of
+// sum_a pi(a|x) sigmoid(theta_a . x).
+struct SyntheticOpeOptions {
+  uint64_t rounds = 10000;
+  uint32_t arms = 5;
+  uint32_t dim = 5;
+  double scale = 3;       // spread of the true scores (x's weights ~ N(0, scale^2 / dim))
+  double intercept = -1;  // mean of the arms' intercepts
+  double noise = 1;
+  double temperature = 1;
+  double epsilon = 0.1;
+  uint64_t seed = 1;
+};
+struct SyntheticOpe {
+  OpeLog log;
+  std::vector<double> target;  // rounds x arms
+  double true_value = 0;       // the target policy's value on these contexts
+  double logging_value = 0;    // the logging policy's, likewise
+};
+Result<SyntheticOpe> MakeSyntheticOpe(const SyntheticOpeOptions& options);
 
 // ---- Simulators -------------------------------------------------------------------
 // (src/bandit/sim.cc)

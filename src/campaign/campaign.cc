@@ -110,7 +110,7 @@ Result<CampaignService::Live*> CampaignService::Open(const std::string& name) {
     std::lock_guard store_lock(store_mu_);
     SOUK_ASSIGN_OR_RETURN(live->record, store_->GetCampaign(name));
   }
-  SOUK_RETURN_IF_ERROR(LoadPolicy(live.get()));
+  SOUK_RETURN_IF_ERROR(Restore(live.get()));
   live->next_seq = live->record.last_seq + 1;
   Live* out = live.get();
   live_.emplace(name, std::move(live));
@@ -176,6 +176,39 @@ Result<Decision> CampaignService::Decide(const std::string& campaign, const std:
   return d;
 }
 
+void CampaignService::Apply(Live* live, const DecisionRecord& d, const std::vector<double>& rewards) {
+  const bandit::Context ctx{d.context, {}};
+  if (live->slate)
+    live->slate->Update(d.arms, ctx, rewards);
+  else
+    live->policy->Update(d.arms[0], ctx, rewards[0]);
+}
+
+std::string CampaignService::State(const Live* live) const {
+  return live->slate ? live->slate->SaveState() : live->policy->SaveState();
+}
+
+// The stored snapshot, then every reward recorded after it in reward order:
+// the same updates in the same order as the live policy made.
+Status CampaignService::Restore(Live* live) {
+  std::vector<DecisionRecord> after;
+  {
+    std::lock_guard lock(store_mu_);
+    SOUK_ASSIGN_OR_RETURN(live->record, store_->GetCampaign(live->record.name));
+    SOUK_ASSIGN_OR_RETURN(after, store_->RewardsAfter(live->record.id, live->record.state_seq));
+  }
+  SOUK_RETURN_IF_ERROR(LoadPolicy(live));
+  for (const auto& d : after) {
+    if (d.rewards.size() != d.arms.size())
+      return Status::Corruption(
+          fmt::format("decision '{}' has {} rewards for {} arms", d.id, d.rewards.size(), d.arms.size()));
+    Apply(live, d, d.rewards);
+  }
+  live->snapshot_seq = live->record.state_seq;
+  live->reward_seq = live->record.last_reward_seq;
+  return Status::Ok();
+}
+
 Result<RewardResult> CampaignService::Reward(const std::string& decision_id, const std::vector<double>& rewards) {
   DecisionRecord d;
   {
@@ -191,53 +224,71 @@ Result<RewardResult> CampaignService::Reward(const std::string& decision_id, con
   RewardResult out;
   out.decision = decision_id;
   std::unique_lock lock(live->mu);
-  auto updates = [&] { return live->slate ? 0 : live->policy->updates(); };
-  if (d.rewarded) {
+  auto updates = [&] { return live->slate ? live->reward_seq : live->policy->updates(); };
+  auto duplicate = [&](const DecisionRecord& first) {
     out.duplicate = true;
-    out.rewards = d.rewards;
+    out.rewards = first.rewards;
     out.updates = updates();
     return out;
-  }
-  // Another reward for this decision may have landed since the read above
-  // (another thread before this one took the lock, or another process):
-  // the store's conditional update refuses it, and the policy goes back to
-  // the stored state below.
-  const bandit::Context ctx{d.context, {}};
-  if (live->slate)
-    live->slate->Update(d.arms, ctx, rewards);
-  else
-    live->policy->Update(d.arms[0], ctx, rewards[0]);
-  const std::string state = live->slate ? live->slate->SaveState() : live->policy->SaveState();
-  Status s;
-  {
-    std::lock_guard store_lock(store_mu_);
-    s = store_->RecordReward(decision_id, rewards, NowMs(), state);
-  }
-  if (!s.ok()) {
-    // The store did not take it: back to the stored state, so memory and
-    // store agree.
-    CampaignRecord stored;
+  };
+  if (d.rewarded) return duplicate(d);
+  // A reward recorded since the read above (another thread before this one
+  // took the lock, or another process) makes the store refuse this one;
+  // then the policy is restored from the store (snapshot + replay) and,
+  // when the refusal was only about the reward's number, tried again.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const uint64_t seq = live->reward_seq + 1;
+    Apply(live, d, rewards);
+    const bool snapshot = seq - live->snapshot_seq >= std::max<uint32_t>(1, options_.snapshot_every);
+    const std::string state = snapshot ? State(live) : std::string();
+    Status s;
     {
       std::lock_guard store_lock(store_mu_);
-      auto c = store_->GetCampaign(live->record.name);
-      if (!c.ok()) return c.status();
-      stored = std::move(*c);
+      s = store_->RecordReward(decision_id, rewards, NowMs(), seq, state);
     }
-    live->record.state = stored.state;
-    SOUK_RETURN_IF_ERROR(LoadPolicy(live));
-    if (s.code() != StatusCode::kAlreadyExists) return s;
-    std::lock_guard store_lock(store_mu_);
-    SOUK_ASSIGN_OR_RETURN(d, store_->GetDecision(decision_id));
-    out.duplicate = true;
-    out.rewards = d.rewards;
-    out.updates = updates();
-    return out;
+    if (s.ok()) {
+      live->reward_seq = seq;
+      if (snapshot) live->snapshot_seq = seq;
+      out.rewards = rewards;
+      out.updates = updates();
+      return out;
+    }
+    SOUK_RETURN_IF_ERROR(Restore(live));  // memory back to what the store holds
+    if (s.code() == StatusCode::kAlreadyExists) {
+      std::lock_guard store_lock(store_mu_);
+      SOUK_ASSIGN_OR_RETURN(d, store_->GetDecision(decision_id));
+      return duplicate(d);
+    }
+    if (s.code() != StatusCode::kFailedPrecondition) return s;
   }
-  live->record.state = state;
-  out.rewards = rewards;
-  out.updates = updates();
-  return out;
+  return Status::Internal("reward for '" + decision_id + "': the store kept refusing its sequence number");
 }
+
+Status CampaignService::Flush() {
+  std::vector<Live*> open;
+  {
+    std::lock_guard lock(live_mu_);
+    for (auto& [name, live] : live_) open.push_back(live.get());
+  }
+  Status first;
+  for (Live* live : open) {
+    std::unique_lock lock(live->mu);
+    if (live->reward_seq == live->snapshot_seq) continue;
+    const std::string state = State(live);
+    Status s;
+    {
+      std::lock_guard store_lock(store_mu_);
+      s = store_->SaveCampaignState(live->record.id, state, live->reward_seq);
+    }
+    if (s.ok())
+      live->snapshot_seq = live->reward_seq;
+    else if (first.ok())
+      first = s;
+  }
+  return first;
+}
+
+CampaignService::~CampaignService() { (void)Flush(); }
 
 Result<CampaignSummary> CampaignService::Show(const std::string& name) {
   SOUK_ASSIGN_OR_RETURN(Live * live, Open(name));

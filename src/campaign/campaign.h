@@ -84,9 +84,21 @@ struct CampaignSummary {
 Result<std::vector<float>> ContextVector(const CampaignRecord& campaign,
                                          const std::vector<std::pair<std::string, double>>& context);
 
+struct ServiceOptions {
+  // The policy state is saved with every `snapshot_every`-th reward (and by
+  // Flush); opening a campaign loads the snapshot and replays the rewards
+  // recorded after it, in their order, so the state is the same either way.
+  // 1 = a snapshot with every reward.
+  uint32_t snapshot_every = 100;
+};
+
 class CampaignService {
  public:
-  explicit CampaignService(Store* store) : store_(store) {}  // store outlives the service
+  // `store` outlives the service.
+  explicit CampaignService(Store* store, ServiceOptions options = {}) : store_(store), options_(options) {}
+  ~CampaignService();  // Flush(), errors ignored
+  // Saves the state of every open campaign that has rewards after its snapshot.
+  Status Flush();
 
   // Validates the spec (the policy must be buildable for the arms and
   // features) and stores the campaign. AlreadyExists for a used name.
@@ -106,12 +118,18 @@ class CampaignService {
     std::unique_ptr<bandit::SlatePolicy> slate;  // slots > 1
     std::shared_mutex mu;
     std::atomic<uint64_t> next_seq{1};
+    uint64_t reward_seq = 0;    // rewards recorded (under mu, exclusive)
+    uint64_t snapshot_seq = 0;  // ... of which the stored snapshot holds
   };
   Result<Live*> Open(const std::string& name);
   Result<Live*> OpenById(int64_t id);
-  Status LoadPolicy(Live* live);
+  Status LoadPolicy(Live* live);  // from live->record: the spec and its snapshot
+  Status Restore(Live* live);     // store's snapshot + the rewards after it
+  void Apply(Live* live, const DecisionRecord& d, const std::vector<double>& rewards);
+  std::string State(const Live* live) const;
 
   Store* store_;
+  ServiceOptions options_;
   std::mutex store_mu_;  // guards store_
   std::mutex live_mu_;   // guards live_
   std::unordered_map<std::string, std::unique_ptr<Live>> live_;

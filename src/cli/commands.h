@@ -11,6 +11,10 @@
 #include "rec/rec.h"
 #include "store/store.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace souk::cli {
 
 struct SearchArgs {
@@ -186,5 +190,20 @@ struct CampaignArgs {
   bool json = false;
 };
 int CampaignCommand(const CampaignArgs& args, Store* store);
+struct OpeArgs {
+  std::string log;           // decision log
+  std::string format;        // souk or obd ("" = from the extension: .csv is obd)
+  std::string policy;        // uniform, arm:N or file:PATH
+  std::string item_context;  // obd: item features ("" = item_context.csv beside the log if there, "none" = none)
+  uint64_t synthetic = 0;    // > 0: a synthetic log of this many rounds instead of --log
+  bandit::SyntheticOpeOptions synthetic_options;  // its environment (rounds and seed come from the flags above)
+  bandit::OpeOptions options;
+  bool json = false;
+};
+
+// Registers `souk ope` and its flags on `app`, writing into `args`.
+CLI::App* AddOpeCommand(CLI::App& app, OpeArgs* args);
+// `souk ope --log F --policy P | --synthetic N`.
+int OpeCommand(const OpeArgs& args);
 
 }  // namespace souk::cli

@@ -484,6 +484,10 @@ int main(int argc, char** argv) {
   runs_cmd->add_option("RUN", run_name, "one run's curve (a name from the list)");
   runs_cmd->add_flag("--json", as_json, "machine-readable output");
 
+  // ope
+  cli::OpeArgs ope_args;
+  auto* ope_cmd = cli::AddOpeCommand(app, &ope_args);
+
   // bandit qlearn (src/cli/qlearn_cmd.cc), under the `bandit` parent above
   auto* qlearn_cmd =
       bandit_cmd->add_subcommand("qlearn", "Q-learning vs. a myopic bandit in a session simulator built from a shop");
@@ -517,6 +521,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
+  if (ope_cmd->parsed()) return cli::OpeCommand(ope_args);
   if (qlearn_cmd->parsed()) return cli::QLearnCommand(qargs);
 
   if (runs_cmd->parsed()) return cli::RunsCommand(dir, run_name, as_json);

@@ -63,12 +63,13 @@ CREATE TABLE IF NOT EXISTS models(
 CREATE TABLE IF NOT EXISTS campaigns(
   id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, policy TEXT NOT NULL,
   arms TEXT NOT NULL, features TEXT NOT NULL, slots INTEGER NOT NULL, seed INTEGER NOT NULL,
-  created_ms INTEGER NOT NULL, state BLOB);
+  created_ms INTEGER NOT NULL, state BLOB, state_seq INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS decisions(
   id TEXT PRIMARY KEY, campaign INTEGER NOT NULL REFERENCES campaigns(id), seq INTEGER NOT NULL,
   user TEXT, ts_ms INTEGER NOT NULL, arms BLOB NOT NULL, propensities BLOB NOT NULL, context BLOB,
-  rewards BLOB, rewarded_ms INTEGER);
+  rewards BLOB, rewarded_ms INTEGER, reward_seq INTEGER);
 CREATE UNIQUE INDEX IF NOT EXISTS decisions_seq ON decisions(campaign, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_reward_seq ON decisions(campaign, reward_seq);
 )SQL";
 
 // A prepared statement, finalized on destruction.
@@ -250,7 +251,9 @@ class SqliteStore final : public Store {
   Status LogDecision(const DecisionRecord& decision) override;
   Result<DecisionRecord> GetDecision(std::string_view id) override;
   Status RecordReward(std::string_view decision_id, const std::vector<double>& rewards, int64_t ts_ms,
-                      const std::string& state) override;
+                      uint64_t reward_seq, const std::string& state) override;
+  Status SaveCampaignState(int64_t campaign, const std::string& state, uint64_t state_seq) override;
+  Result<std::vector<DecisionRecord>> RewardsAfter(int64_t campaign, uint64_t after) override;
   Result<std::vector<DecisionRecord>> Decisions(int64_t campaign, uint64_t after_seq) override;
 
  private:
@@ -1154,10 +1157,11 @@ Result<int64_t> SqliteStore::CreateCampaign(const CampaignRecord& r) {
 Result<std::vector<CampaignRecord>> SqliteStore::ReadCampaigns(const char* where, std::string_view bind) {
   Stmt st;
   const std::string sql = fmt::format(
-      "SELECT c.id,c.name,c.policy,c.arms,c.features,c.slots,c.seed,c.created_ms,c.state,"
+      "SELECT c.id,c.name,c.policy,c.arms,c.features,c.slots,c.seed,c.created_ms,c.state,c.state_seq,"
       "(SELECT count(*) FROM decisions d WHERE d.campaign=c.id),"
       "(SELECT count(*) FROM decisions d WHERE d.campaign=c.id AND d.rewards IS NOT NULL),"
-      "(SELECT coalesce(max(seq),0) FROM decisions d WHERE d.campaign=c.id) "
+      "(SELECT coalesce(max(seq),0) FROM decisions d WHERE d.campaign=c.id),"
+      "(SELECT coalesce(max(reward_seq),0) FROM decisions d WHERE d.campaign=c.id) "
       "FROM campaigns c {} ORDER BY c.id",
       where);
   SOUK_RETURN_IF_ERROR(st.Prepare(db_, sql.c_str()));
@@ -1177,9 +1181,11 @@ Result<std::vector<CampaignRecord>> SqliteStore::ReadCampaigns(const char* where
     c.created_ms = sqlite3_column_int64(q, 7);
     if (sqlite3_column_type(q, 8) != SQLITE_NULL)
       c.state.assign(static_cast<const char*>(sqlite3_column_blob(q, 8)), sqlite3_column_bytes(q, 8));
-    c.decisions = static_cast<uint64_t>(sqlite3_column_int64(q, 9));
-    c.rewarded = static_cast<uint64_t>(sqlite3_column_int64(q, 10));
-    c.last_seq = static_cast<uint64_t>(sqlite3_column_int64(q, 11));
+    c.state_seq = static_cast<uint64_t>(sqlite3_column_int64(q, 9));
+    c.decisions = static_cast<uint64_t>(sqlite3_column_int64(q, 10));
+    c.rewarded = static_cast<uint64_t>(sqlite3_column_int64(q, 11));
+    c.last_seq = static_cast<uint64_t>(sqlite3_column_int64(q, 12));
+    c.last_reward_seq = static_cast<uint64_t>(sqlite3_column_int64(q, 13));
     out.push_back(std::move(c));
   }
   if (rc != SQLITE_DONE) return Error("read campaigns");
@@ -1217,7 +1223,8 @@ Status SqliteStore::LogDecision(const DecisionRecord& d) {
 }
 
 namespace {
-constexpr const char* kDecisionColumns = "id,campaign,seq,coalesce(user,''),ts_ms,arms,propensities,context,rewards,rewarded_ms";
+constexpr const char* kDecisionColumns =
+    "id,campaign,seq,coalesce(user,''),ts_ms,arms,propensities,context,rewards,rewarded_ms,coalesce(reward_seq,0)";
 
 DecisionRecord ReadDecision(sqlite3_stmt* q) {
   DecisionRecord d;
@@ -1233,6 +1240,7 @@ DecisionRecord ReadDecision(sqlite3_stmt* q) {
   if (d.rewarded) {
     d.rewards = ColArray<double>(q, 8);
     d.rewarded_ms = sqlite3_column_int64(q, 9);
+    d.reward_seq = static_cast<uint64_t>(sqlite3_column_int64(q, 10));
   }
   return d;
 }
@@ -1249,15 +1257,21 @@ Result<DecisionRecord> SqliteStore::GetDecision(std::string_view id) {
 }
 
 Status SqliteStore::RecordReward(std::string_view decision_id, const std::vector<double>& rewards, int64_t ts_ms,
-                                 const std::string& state) {
+                                 uint64_t reward_seq, const std::string& state) {
   SOUK_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   auto body = [&]() -> Status {
     Stmt st;
-    SOUK_RETURN_IF_ERROR(st.Prepare(db_, "UPDATE decisions SET rewards=?2, rewarded_ms=?3 WHERE id=?1 AND rewards IS NULL"));
+    SOUK_RETURN_IF_ERROR(st.Prepare(
+        db_, "UPDATE decisions SET rewards=?2, rewarded_ms=?3, reward_seq=?4 WHERE id=?1 AND rewards IS NULL"));
     st.Text(1, decision_id);
     st.Blob(2, AsBytes(rewards));
     st.Int(3, ts_ms ? ts_ms : NowMs());
-    SOUK_RETURN_IF_ERROR(Step(st, "record reward"));
+    st.Int(4, static_cast<int64_t>(reward_seq));
+    const int rc = sqlite3_step(st.get());
+    if (rc == SQLITE_CONSTRAINT)
+      return Status::FailedPrecondition(
+          fmt::format("reward number {} of this campaign is already recorded (another writer)", reward_seq));
+    if (rc != SQLITE_DONE) return Error("record reward");
     if (sqlite3_changes(db_) == 0) {
       Stmt q;
       SOUK_RETURN_IF_ERROR(q.Prepare(db_, "SELECT 1 FROM decisions WHERE id=?1"));
@@ -1266,17 +1280,43 @@ Status SqliteStore::RecordReward(std::string_view decision_id, const std::vector
         return Status::AlreadyExists("decision '" + std::string(decision_id) + "' already has its reward");
       return Status::NotFound("no decision '" + std::string(decision_id) + "'");
     }
+    if (state.empty()) return Status::Ok();
     Stmt up;
     SOUK_RETURN_IF_ERROR(up.Prepare(
-        db_, "UPDATE campaigns SET state=?2 WHERE id=(SELECT campaign FROM decisions WHERE id=?1)"));
+        db_, "UPDATE campaigns SET state=?2, state_seq=?3 WHERE id=(SELECT campaign FROM decisions WHERE id=?1)"));
     up.Text(1, decision_id);
     up.Blob(2, state);
+    up.Int(3, static_cast<int64_t>(reward_seq));
     return Step(up, "save campaign state");
   };
   Status s = body();
   if (s.ok()) s = Exec("COMMIT");
   if (!s.ok()) (void)Exec("ROLLBACK");
   return s;
+}
+
+Status SqliteStore::SaveCampaignState(int64_t campaign, const std::string& state, uint64_t state_seq) {
+  Stmt up;
+  SOUK_RETURN_IF_ERROR(up.Prepare(db_, "UPDATE campaigns SET state=?2, state_seq=?3 WHERE id=?1 AND state_seq<=?3"));
+  up.Int(1, campaign);
+  up.Blob(2, state);
+  up.Int(3, static_cast<int64_t>(state_seq));
+  return Step(up, "save campaign state");
+}
+
+Result<std::vector<DecisionRecord>> SqliteStore::RewardsAfter(int64_t campaign, uint64_t after) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(
+      db_, fmt::format("SELECT {} FROM decisions WHERE campaign=?1 AND reward_seq>?2 ORDER BY reward_seq",
+                       kDecisionColumns)
+               .c_str()));
+  st.Int(1, campaign);
+  st.Int(2, static_cast<int64_t>(after));
+  std::vector<DecisionRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) out.push_back(ReadDecision(st.get()));
+  if (rc != SQLITE_DONE) return Error("read rewards");
+  return out;
 }
 
 Result<std::vector<DecisionRecord>> SqliteStore::Decisions(int64_t campaign, uint64_t after_seq) {

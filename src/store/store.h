@@ -146,9 +146,11 @@ struct CampaignRecord {
   uint32_t slots = 1;                 // > 1: a slate policy fills this many positions
   uint64_t seed = 0;                  // exploration seed; decision n draws from (seed, n)
   int64_t created_ms = 0;
-  std::string state;                  // policy state; empty = as created
+  std::string state;                  // policy state snapshot; empty = as created
+  uint64_t state_seq = 0;             // the snapshot holds rewards 1..state_seq (reward order)
   uint64_t decisions = 0, rewarded = 0;  // counts (read-only, filled by reads)
   uint64_t last_seq = 0;                 // highest decision seq logged (read-only)
+  uint64_t last_reward_seq = 0;          // highest reward seq recorded (read-only)
 };
 
 // One logged decision: what was chosen with which probability, in which
@@ -165,6 +167,7 @@ struct DecisionRecord {
   bool rewarded = false;
   std::vector<double> rewards;  // one per chosen arm once rewarded
   int64_t rewarded_ms = 0;
+  uint64_t reward_seq = 0;  // 1, 2, ... per campaign, in the order rewards were recorded
 };
 
 struct StoreCounts {
@@ -247,11 +250,19 @@ class Store {
   // Logs a decision (AlreadyExists on a used id).
   virtual Status LogDecision(const DecisionRecord& decision) = 0;
   virtual Result<DecisionRecord> GetDecision(std::string_view id) = 0;  // NotFound
-  // In one transaction: joins `rewards` to the decision and saves its
-  // campaign's new policy state. AlreadyExists (and nothing changes) when the
-  // decision already has its reward; NotFound for an unknown id.
+  // In one transaction: joins `rewards` to the decision as the campaign's
+  // reward number `reward_seq` and, when `state` is not empty, saves it as
+  // the campaign's policy snapshot (holding rewards 1..reward_seq).
+  // AlreadyExists (and nothing changes) when the decision already has its
+  // reward; NotFound for an unknown id; FailedPrecondition when another
+  // writer already recorded reward number `reward_seq`.
   virtual Status RecordReward(std::string_view decision_id, const std::vector<double>& rewards, int64_t ts_ms,
-                              const std::string& state) = 0;
+                              uint64_t reward_seq, const std::string& state) = 0;
+  // Saves a policy snapshot holding rewards 1..state_seq.
+  virtual Status SaveCampaignState(int64_t campaign, const std::string& state, uint64_t state_seq) = 0;
+  // The decisions rewarded after reward number `after`, in reward order
+  // (what a snapshot does not hold yet).
+  virtual Result<std::vector<DecisionRecord>> RewardsAfter(int64_t campaign, uint64_t after) = 0;
   // A campaign's decisions in order (seq); `after_seq` skips the first ones.
   virtual Result<std::vector<DecisionRecord>> Decisions(int64_t campaign, uint64_t after_seq = 0) = 0;
 };
