@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -328,6 +329,12 @@ Result<SyntheticOpe> MakeSyntheticOpe(const SyntheticOpeOptions& options);
 //    seed.
 //  - logistic: reward ~ Bernoulli(sigmoid(bias + theta_a . x)), theta_a ~
 //    N(0, I), so the best arm depends on the context but rewards are clicks.
+//  - shop: an EpisodicEnv (the session simulator built from a generated
+//    shop, ShopSim below) seen as a contextual bandit: the context is the
+//    one-hot of the simulated user's state, an arm is the category shown,
+//    the reward the step's click and purchases scaled to [0, 1]; the user
+//    moves on as the simulator says, a new session starts when one ends.
+//    Regret is against the best immediate expected reward in each state.
 // Regret is the expected (pseudo-)regret: sum over rounds of the best arm's
 // expected reward in that round's context minus the chosen arm's.
 struct SimOptions {
@@ -343,6 +350,10 @@ struct SimOptions {
   uint64_t seed = 1;
   uint32_t points = 100;  // regret-curve points per run
   uint32_t threads = 0;   // seeds run in parallel; 0 = hardware threads
+  // shop: the environment (each seed runs its own Clone) and its expected
+  // immediate reward of showing arm a in state s, in [0, 1].
+  std::shared_ptr<const class EpisodicEnv> episodic;
+  std::function<double(uint32_t s, uint32_t a)> expected;
 };
 
 struct SimResult {

@@ -29,9 +29,19 @@ struct Env {
   std::vector<std::vector<double>> theta;  // linear, logistic
   std::vector<float> x;
   std::vector<double> mu;  // this round's expected rewards
+  // shop: the seed's own simulator, its state, and the last step's reward.
+  std::unique_ptr<EpisodicEnv> shop;
+  uint32_t state = 0;
+  bool in_session = false;
+  std::vector<uint32_t> active;
+  double step_reward = 0;
 
   Env(const SimOptions& opt, Rng& rng) : o(opt) {
-    if (o.env == "bernoulli") {
+    if (o.env == "shop") {
+      shop = o.episodic->Clone();
+      x.assign(o.dim, 0.0f);
+      mu.resize(o.arms);
+    } else if (o.env == "bernoulli") {
       if (!o.means.empty()) {
         means = o.means;
       } else if (o.gap < 0) {
@@ -53,6 +63,14 @@ struct Env {
   // Draws this round's context and fills mu.
   void Round(Rng& rng) {
     if (o.env == "bernoulli") return;
+    if (o.env == "shop") {
+      if (!in_session) state = shop->Reset(rng), in_session = true;
+      std::fill(x.begin(), x.end(), 0.0f);
+      shop->StateFeatures(state, &active);
+      for (uint32_t f : active) x[f] = 1.0f;
+      for (uint32_t a = 0; a < o.arms; ++a) mu[a] = o.expected(state, a);
+      return;
+    }
     // The last coordinate is a constant 0.5 (an intercept: theta_a's last
     // entry is arm a's context-free part, so non-contextual policies have
     // something to learn too); the others are N(0, 1/(d-1)).
@@ -65,7 +83,14 @@ struct Env {
       mu[a] = o.env == "linear" ? s : 1 / (1 + std::exp(-(o.bias + s)));
     }
   }
-  double Reward(uint32_t a, Rng& rng) const {
+  double Reward(uint32_t a, Rng& rng) {
+    if (o.env == "shop") {
+      // The simulated user reacts (click, purchases) and moves on.
+      const EnvStep step = shop->Step(a, rng);
+      state = step.next;
+      in_session = !step.done;
+      return std::clamp(step.reward / shop->max_reward(), 0.0, 1.0);
+    }
     if (o.env == "linear") return mu[a] + o.noise * rng.Normal();
     return rng.Uniform() < mu[a] ? 1.0 : 0.0;
   }
@@ -89,25 +114,32 @@ double LaiRobbinsConstant(const std::vector<double>& means) {
 }
 
 std::vector<std::string> DefaultSimPolicies(const std::string& env) {
+  if (env == "shop") return {"egreedy", "ucb1", "ts", "linucb:alpha=0.2", "lints:v=0.1"};
   if (env == "linear") return {"egreedy", "ucb1", "gts:sigma=0.5", "linucb:alpha=0.5", "lints:v=0.2"};
   if (env == "logistic") return {"egreedy", "ucb1", "ts", "linucb:alpha=0.5", "lints:v=0.3"};
   return {"egreedy:eps=0.1,decay=0.01", "ucb1", "ts", "gts:sigma=0.5"};
 }
 
 Result<SimResult> Simulate(const SimOptions& o, std::string_view spec) {
-  if (o.env != "bernoulli" && o.env != "linear" && o.env != "logistic")
-    return Status::InvalidArgument("unknown environment '" + o.env + "' (known: bernoulli, linear, logistic)");
-  const uint32_t arms = o.env == "bernoulli" && !o.means.empty() ? static_cast<uint32_t>(o.means.size()) : o.arms;
+  if (o.env != "bernoulli" && o.env != "linear" && o.env != "logistic" && o.env != "shop")
+    return Status::InvalidArgument("unknown environment '" + o.env + "' (known: bernoulli, linear, logistic, shop)");
+  SimOptions opt = o;
+  if (o.env == "shop") {
+    if (!o.episodic || !o.expected)
+      return Status::InvalidArgument("the shop environment needs a simulator (--shop DIR)");
+    opt.arms = o.episodic->actions();
+    opt.dim = o.episodic->state_features();
+  }
+  const uint32_t arms = o.env == "bernoulli" && !o.means.empty() ? static_cast<uint32_t>(o.means.size()) : opt.arms;
   if (arms < 2) return Status::InvalidArgument("a simulation needs at least 2 arms");
   if (o.rounds == 0 || o.seeds == 0) return Status::InvalidArgument("rounds and seeds must be > 0");
-  if (o.env != "bernoulli" && o.dim == 0) return Status::InvalidArgument(o.env + " needs --dim > 0");
+  if (o.env != "bernoulli" && opt.dim == 0) return Status::InvalidArgument(o.env + " needs --dim > 0");
   for (double m : o.means)
     if (!(m >= 0 && m <= 1)) return Status::InvalidArgument("Bernoulli means must be in [0, 1]");
   if (o.env == "bernoulli" && o.means.empty() && o.gap >= 0 && !(o.best - o.gap >= 0 && o.best <= 1))
     return Status::InvalidArgument("--best and --gap must leave every mean in [0, 1]");
-  SimOptions opt = o;
   opt.arms = arms;
-  const uint32_t dim = o.env == "bernoulli" ? 0 : o.dim;
+  const uint32_t dim = o.env == "bernoulli" ? 0 : opt.dim;
   SOUK_ASSIGN_OR_RETURN(auto probe, MakePolicy(spec, arms, dim));
   SimResult out;
   out.policy = probe->Describe();

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -40,7 +41,23 @@ json ResultJson(const bandit::SimResult& r) {
 
 }  // namespace
 
-int BanditSimulateCommand(const BanditSimArgs& a) {
+int BanditSimulateCommand(const BanditSimArgs& args) {
+  BanditSimArgs a = args;
+  if (a.sim.env == "shop") {
+    // The session simulator of a generated shop (as `souk bandit qlearn`
+    // builds it, default options), as a contextual bandit.
+    if (a.shop.empty()) return Fail(Status::InvalidArgument("--env shop needs --shop DIR (a generated shop)"));
+    std::string gen_dir = (std::filesystem::path(a.shop) / "generated").string();
+    if (!std::filesystem::exists(std::filesystem::path(gen_dir) / "events.csv")) gen_dir = a.shop;
+    auto sim = bandit::ShopSim::FromShop(gen_dir, bandit::ShopSimOptions{});
+    if (!sim.ok()) return Fail(sim.status());
+    auto shared = std::make_shared<const bandit::ShopSim>(std::move(*sim));
+    a.sim.episodic = shared;
+    const double scale = shared->max_reward();
+    a.sim.expected = [shared, scale](uint32_t s, uint32_t arm) { return shared->ExpectedReward(s, arm) / scale; };
+    a.sim.arms = shared->actions();
+    a.sim.dim = shared->state_features();
+  }
   std::vector<std::string> policies = a.policies;
   if (policies.empty() || (policies.size() == 1 && policies[0] == "all"))
     policies = bandit::DefaultSimPolicies(a.sim.env);

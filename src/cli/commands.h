@@ -170,6 +170,7 @@ int QLearnCommand(const QLearnArgs& args);
 // table (or JSON) and, with `html`, a regret chart.
 struct BanditSimArgs {
   bandit::SimOptions sim;
+  std::string shop;  // --env shop: a generated shop (DIR or DIR/generated)
   std::vector<std::string> policies;  // empty or {"all"}: DefaultSimPolicies(env)
   std::string html;
   bool json = false;

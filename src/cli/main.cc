@@ -410,12 +410,12 @@ int main(int argc, char** argv) {
   embed_cmd->add_flag("--json", as_json, "machine-readable output");
 
   // bandit simulate
-  auto* bandit_cmd = app.add_subcommand("bandit", "Bandit policies: simulate them");
+  auto* bandit_cmd = app.add_subcommand("bandit", "Bandit policies: simulate them; Q-learning in a shop's session simulator");
   bandit_cmd->require_subcommand(1);
   cli::BanditSimArgs bsim;
   auto* bsim_cmd = bandit_cmd->add_subcommand("simulate", "Cumulative regret of policies in a simulated environment");
-  bsim_cmd->add_option("--env", bsim.sim.env, "bernoulli, linear or logistic")
-      ->check(CLI::IsMember({"bernoulli", "linear", "logistic"}))
+  bsim_cmd->add_option("--env", bsim.sim.env, "bernoulli, linear, logistic or shop (a generated shop's sessions)")
+      ->check(CLI::IsMember({"bernoulli", "linear", "logistic", "shop"}))
       ->capture_default_str();
   bsim_cmd->add_option("--arms", bsim.sim.arms, "number of arms")->check(CLI::Range(2u, 1000000u))->capture_default_str();
   bsim_cmd->add_option("--rounds", bsim.sim.rounds, "rounds per seed")->capture_default_str();
@@ -432,6 +432,7 @@ int main(int argc, char** argv) {
   bsim_cmd->add_option("--means", bsim.sim.means, "bernoulli: explicit means (comma-separated)")->delimiter(',');
   bsim_cmd->add_option("--points", bsim.sim.points, "regret-curve points")->capture_default_str();
   bsim_cmd->add_option("--threads", bsim.sim.threads, "seeds run in parallel (0 = all cores)")->capture_default_str();
+  bsim_cmd->add_option("--shop", bsim.shop, "--env shop: a generated shop (souk gen DIR)");
   bsim_cmd->add_option("--html", bsim.html, "write a regret chart (HTML with SVG)");
   bsim_cmd->add_flag("--json", as_json, "machine-readable output");
 

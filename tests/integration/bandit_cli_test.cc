@@ -104,8 +104,8 @@ TEST(CampaignCli, LogFeedsOffPolicyEvaluation) {
   CmdResult log = Souk(dir, "campaign log " + d + " hero");
   ASSERT_EQ(log.code, 0) << log.err;
   souk::testing::WriteText(dir / "hero.jsonl", log.out);
-  for (const auto& [policy, truth] : std::vector<std::pair<std::string, double>>{
-           {"arm:2", 0.30}, {"uniform", (0.05 + 0.10 + 0.30 + 0.15) / 4}}) {
+  for (const auto& [policy, truth] :
+       std::vector<std::pair<std::string, double>>{{"arm:2", 0.30}, {"uniform", (0.05 + 0.10 + 0.30 + 0.15) / 4}}) {
     CmdResult ope = Souk(dir, "ope --log " + (dir / "hero.jsonl") + " --format souk --policy " + policy + " --json");
     ASSERT_EQ(ope.code, 0) << ope.err;
     const json j = json::parse(ope.out);
@@ -134,6 +134,16 @@ TEST(BanditCli, SimulateJsonShapeAndChart) {
   ASSERT_EQ(aj["results"].size(), 5u);
   EXPECT_EQ(aj["results"][0]["lower_bound"], nullptr);
   EXPECT_NE(ReadText(html).find("<svg"), std::string::npos);
+  // The shop environment: a generated shop's session simulator as a
+  // contextual bandit, where the best category depends on the user's state.
+  ASSERT_EQ(Souk(dir, "gen " + (dir / "shop") + " --users 300 --items 200 --days 10 --seed 3").code, 0);
+  CmdResult shop = Souk(dir, "bandit simulate --env shop --shop " + (dir / "shop") +
+                                 " --rounds 20000 --seeds 2 --policy ts --policy linucb:alpha=0.2 --json");
+  ASSERT_EQ(shop.code, 0) << shop.err;
+  const json sj = json::parse(shop.out);
+  ASSERT_EQ(sj["results"].size(), 2u);
+  EXPECT_LT(sj["results"][1]["regret"].get<double>(), 0.75 * sj["results"][0]["regret"].get<double>()) << shop.out;
+  EXPECT_NE(Souk(dir, "bandit simulate --env shop").code, 0);  // needs --shop
   CmdResult bad = Souk(dir, "bandit simulate --env bernoulli --policy nope");
   EXPECT_NE(bad.code, 0);
   EXPECT_NE(bad.err.find("unknown policy"), std::string::npos) << bad.err;
