@@ -26,16 +26,40 @@
 
 namespace souk::bandit {
 
+namespace internal {
+// Marsaglia & Tsang's (2000) ziggurat tables for the normal, 128 strips
+// (built once in rng.cc).
+struct Ziggurat {
+  uint32_t kn[128];
+  double wn[128], fn[128];
+  Ziggurat();
+};
+extern const Ziggurat kZiggurat;
+}  // namespace internal
+
 // xoshiro256** seeded through splitmix64: fast, small state, and the same
 // sequence on every platform (no std:: distributions, whose output differs
-// between standard libraries).
+// between standard libraries). The hot paths (Next, Uniform, the common
+// case of Normal and Gamma) are inline: Thompson sampling draws two gammas
+// per arm per decision.
 class Rng {
  public:
   explicit Rng(uint64_t seed = 1);
-  uint64_t Next();
-  double Uniform();            // [0, 1)
-  uint64_t Below(uint64_t n);  // [0, n), n > 0
-  double Normal();             // N(0, 1), ziggurat (Marsaglia & Tsang 2000)
+  uint64_t Next() {
+    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = Rotl(s_[3], 45);
+    return result;
+  }
+  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }  // [0, 1)
+  uint64_t Below(uint64_t n);                                                 // [0, n), n > 0
+  // N(0, 1), ziggurat (Marsaglia & Tsang 2000).
+  double Normal() { return NormalFrom(static_cast<uint32_t>(Next() >> 32)); }
   double Gamma(double shape);  // shape > 0, scale 1 (Marsaglia-Tsang)
   double Beta(double a, double b);
   // Marsaglia-Tsang's constants for one shape, computed once, for callers
@@ -46,9 +70,40 @@ class Rng {
     GammaShape() = default;
     explicit GammaShape(double s);
   };
-  double Gamma(const GammaShape& g);
+  double Gamma(const GammaShape& g) {
+    // The normal from the upper half of one output, the acceptance uniform
+    // from its lower half (32 bits are plenty for the squeeze test); the
+    // squeeze accepts ~98% of tries without a logarithm.
+    if (g.shape >= 1) {
+      const uint64_t bits = Next();
+      const double x = NormalFrom(static_cast<uint32_t>(bits >> 32));
+      double v = 1 + g.c * x;
+      if (v > 0) {
+        v = v * v * v;
+        const double u = (static_cast<double>(static_cast<uint32_t>(bits)) + 0.5) * 0x1.0p-32;
+        const double x2 = x * x;
+        if (u < 1 - 0.0331 * x2 * x2) return g.d * v;
+        return GammaLogTest(g, x2, v, u);  // the same try's exact test
+      }
+    }
+    return GammaLoop(g);
+  }
 
  private:
+  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  // Ziggurat with the first try from `first`: the rectangle (most draws)
+  // inline, wedges and tail in NormalSlow.
+  double NormalFrom(uint32_t first) {
+    const auto& z = internal::kZiggurat;
+    const int32_t hz = static_cast<int32_t>(first);
+    const uint32_t iz = first & 127;
+    const uint32_t mag = hz < 0 ? static_cast<uint32_t>(-static_cast<int64_t>(hz)) : first;
+    if (mag < z.kn[iz]) return hz * z.wn[iz];
+    return NormalSlow(first);
+  }
+  double NormalSlow(uint32_t first);
+  double GammaLogTest(const GammaShape& g, double x2, double v, double u);  // accept, or GammaLoop
+  double GammaLoop(const GammaShape& g);  // fresh tries until one is accepted (and shape < 1)
   uint64_t s_[4];
 };
 

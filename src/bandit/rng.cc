@@ -18,28 +18,12 @@ uint64_t SplitMix64(uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-inline uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
 }  // namespace
 
 Rng::Rng(uint64_t seed) {
   uint64_t x = seed;
   for (uint64_t& s : s_) s = SplitMix64(x);
 }
-
-uint64_t Rng::Next() {
-  const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-  const uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = Rotl(s_[3], 45);
-  return result;
-}
-
-double Rng::Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
 
 uint64_t Rng::Below(uint64_t n) {
   // Lemire's multiply-shift with rejection: unbiased.
@@ -55,47 +39,46 @@ uint64_t Rng::Below(uint64_t n) {
   return static_cast<uint64_t>(m >> 64);
 }
 
-namespace {
+namespace internal {
 
 // Marsaglia & Tsang (2000), "The Ziggurat Method for Generating Random
 // Variables", 128 strips for the normal: most draws cost one 32-bit integer,
 // a table lookup and a multiply.
-struct Ziggurat {
-  uint32_t kn[128];
-  double wn[128], fn[128];
-  Ziggurat() {
-    const double m1 = 2147483648.0;
-    double dn = 3.442619855899, tn = dn;
-    const double vn = 9.91256303526217e-3;
-    const double q = vn / std::exp(-0.5 * dn * dn);
-    kn[0] = static_cast<uint32_t>((dn / q) * m1);
-    kn[1] = 0;
-    wn[0] = q / m1;
-    wn[127] = dn / m1;
-    fn[0] = 1.0;
-    fn[127] = std::exp(-0.5 * dn * dn);
-    for (int i = 126; i >= 1; --i) {
-      dn = std::sqrt(-2.0 * std::log(vn / dn + std::exp(-0.5 * dn * dn)));
-      kn[i + 1] = static_cast<uint32_t>((dn / tn) * m1);
-      tn = dn;
-      fn[i] = std::exp(-0.5 * dn * dn);
-      wn[i] = dn / m1;
-    }
+Ziggurat::Ziggurat() {
+  const double m1 = 2147483648.0;
+  double dn = 3.442619855899, tn = dn;
+  const double vn = 9.91256303526217e-3;
+  const double q = vn / std::exp(-0.5 * dn * dn);
+  kn[0] = static_cast<uint32_t>((dn / q) * m1);
+  kn[1] = 0;
+  wn[0] = q / m1;
+  wn[127] = dn / m1;
+  fn[0] = 1.0;
+  fn[127] = std::exp(-0.5 * dn * dn);
+  for (int i = 126; i >= 1; --i) {
+    dn = std::sqrt(-2.0 * std::log(vn / dn + std::exp(-0.5 * dn * dn)));
+    kn[i + 1] = static_cast<uint32_t>((dn / tn) * m1);
+    tn = dn;
+    fn[i] = std::exp(-0.5 * dn * dn);
+    wn[i] = dn / m1;
   }
-};
+}
 
-const Ziggurat kZig;
+const Ziggurat kZiggurat;
 
-}  // namespace
+}  // namespace internal
 
-double Rng::Normal() {
+// The ziggurat's full loop from a first try `first` whose rectangle test
+// failed (it is repeated here, which costs nothing and keeps one loop).
+double Rng::NormalSlow(uint32_t first) {
   constexpr double r = 3.442620;  // start of the tail
+  uint32_t bits = first;
   for (;;) {
-    const int32_t hz = static_cast<int32_t>(static_cast<uint32_t>(Next() >> 32));
-    const uint32_t iz = static_cast<uint32_t>(hz) & 127;
-    const uint32_t mag = hz < 0 ? static_cast<uint32_t>(-static_cast<int64_t>(hz)) : static_cast<uint32_t>(hz);
-    const double x = hz * kZig.wn[iz];
-    if (mag < kZig.kn[iz]) return x;  // inside the strip's rectangle: most draws
+    const int32_t hz = static_cast<int32_t>(bits);
+    const uint32_t iz = bits & 127;
+    const uint32_t mag = hz < 0 ? static_cast<uint32_t>(-static_cast<int64_t>(hz)) : bits;
+    const double x = hz * internal::kZiggurat.wn[iz];
+    if (mag < internal::kZiggurat.kn[iz]) return x;  // inside the strip's rectangle: most draws
     if (iz == 0) {
       // The tail beyond r (Marsaglia 1964).
       double tx, ty;
@@ -109,7 +92,9 @@ double Rng::Normal() {
       return hz > 0 ? r + tx : -r - tx;
     }
     // The wedge: accept under the density, else draw again.
-    if (kZig.fn[iz] + Uniform() * (kZig.fn[iz - 1] - kZig.fn[iz]) < std::exp(-0.5 * x * x)) return x;
+    const auto& z = internal::kZiggurat;
+    if (z.fn[iz] + Uniform() * (z.fn[iz - 1] - z.fn[iz]) < std::exp(-0.5 * x * x)) return x;
+    bits = static_cast<uint32_t>(Next() >> 32);
   }
 }
 
@@ -119,16 +104,22 @@ Rng::GammaShape::GammaShape(double s) : shape(s) {
   c = 1 / std::sqrt(9 * d);
 }
 
-double Rng::Gamma(const GammaShape& g) {
+double Rng::GammaLogTest(const GammaShape& g, double x2, double v, double u) {
+  if (std::log(u) < 0.5 * x2 + g.d * (1 - v + std::log(v))) return g.d * v;
+  return GammaLoop(g);
+}
+
+double Rng::GammaLoop(const GammaShape& g) {
   double out;
   for (;;) {
-    double x, v;
-    do {
-      x = Normal();
-      v = 1 + g.c * x;
-    } while (v <= 0);
+    // The normal from the upper half of one output, the acceptance uniform
+    // from its lower half (32 bits are plenty for the squeeze test).
+    const uint64_t bits = Next();
+    const double x = NormalFrom(static_cast<uint32_t>(bits >> 32));
+    double v = 1 + g.c * x;
+    if (v <= 0) continue;
     v = v * v * v;
-    const double u = Uniform();
+    const double u = (static_cast<double>(static_cast<uint32_t>(bits)) + 0.5) * 0x1.0p-32;
     const double x2 = x * x;
     if (u < 1 - 0.0331 * x2 * x2 || (u > 0 && std::log(u) < 0.5 * x2 + g.d * (1 - v + std::log(v)))) {
       out = g.d * v;

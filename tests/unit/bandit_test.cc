@@ -52,6 +52,37 @@ TEST(Rng, SameSeedSameStreamAndSaneMoments) {
   EXPECT_NEAR(beta / n, 0.25, 0.003);  // a / (a + b)
   EXPECT_NEAR(gamma / n, 0.5, 0.01);   // shape
   for (int i = 0; i < 1000; ++i) EXPECT_LT(r.Below(7), 7u);
+  // Gamma's mean and variance (both = shape) through the inline fast path
+  // and its exact fallback, and Beta's variance ab / ((a+b)^2 (a+b+1)).
+  for (double shape : {1.0, 3.0, 17.5}) {
+    const Rng::GammaShape g(shape);
+    double m = 0, m2 = 0;
+    for (int i = 0; i < n; ++i) {
+      const double v = r.Gamma(g);
+      m += v;
+      m2 += v * v;
+    }
+    m /= n;
+    EXPECT_NEAR(m, shape, 0.02 * shape) << shape;
+    EXPECT_NEAR(m2 / n - m * m, shape, 0.05 * shape) << shape;
+  }
+  double bm = 0, bm2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const double v = r.Beta(2, 6);
+    bm += v;
+    bm2 += v * v;
+  }
+  bm /= n;
+  EXPECT_NEAR(bm2 / n - bm * bm, 12.0 / (64 * 9), 0.001);
+  // The normal's tails: P(|Z| > 2) = 0.0455, P(|Z| > 3.5) = 0.000465.
+  int over2 = 0, over35 = 0;
+  for (int i = 0; i < 1000000; ++i) {
+    const double z = std::abs(r.Normal());
+    over2 += z > 2;
+    over35 += z > 3.5;
+  }
+  EXPECT_NEAR(over2 / 1e6, 0.0455, 0.0015);
+  EXPECT_NEAR(over35 / 1e6, 0.000465, 0.0001);
 }
 
 TEST(Policies, CountingPoliciesFindTheBestArm) {
