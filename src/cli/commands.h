@@ -6,7 +6,11 @@
 #include <unordered_set>
 #include <vector>
 
+#include <memory>
+#include <nlohmann/json.hpp>
+
 #include "bandit/bandit.h"
+#include "search/search.h"
 #include "core/config.h"
 #include "rec/rec.h"
 #include "store/store.h"
@@ -206,5 +210,24 @@ struct OpeArgs {
 CLI::App* AddOpeCommand(CLI::App& app, OpeArgs* args);
 // `souk ope --log F --policy P | --synthetic N`.
 int OpeCommand(const OpeArgs& args);
+
+// For the HTTP server (src/server): the search index as `souk search` opens
+// it (built when missing, catalog changes since folded in), and its hits as
+// `search --json` prints them.
+Result<std::unique_ptr<search::Index>> OpenSearchIndex(const std::string& dir, Store* store, const Config& config);
+nlohmann::json SearchHitsJson(const search::Index& index, const std::string& query, const search::SearchResult& r,
+                              double ms);
+
+// `souk serve DIR` and `souk keys create|list DIR`.
+struct ServeArgs {
+  std::string dir, host = "127.0.0.1";
+  int port = 7700;
+  double rate = 200;
+  size_t max_body_mb = 8;
+  bool quiet = false;
+  bool routes = false;  // print the route table as JSON and exit
+};
+int ServeCommand(const ServeArgs& args);
+int KeysCommand(const std::string& action, const std::string& dir, const std::string& scope, bool json);
 
 }  // namespace souk::cli

@@ -472,6 +472,27 @@ int main(int argc, char** argv) {
   camp_log->add_option("NAME", cargs.name, "campaign name")->required();
   for (auto* c : {camp_create, camp_list, camp_show, camp_decide, camp_reward}) c->add_flag("--json", as_json, "machine-readable output");
 
+  // serve, keys
+  cli::ServeArgs serve_args;
+  auto* serve_cmd = app.add_subcommand("serve", "Serve the HTTP API (see docs/server.md)");
+  serve_cmd->add_option("DIR", dir, "data directory")->required();
+  serve_cmd->add_option("--port", serve_args.port, "port (0 = any free one)")->capture_default_str();
+  serve_cmd->add_option("--host", serve_args.host, "address to bind")->capture_default_str();
+  serve_cmd->add_option("--rate", serve_args.rate, "requests per second per key")->capture_default_str();
+  serve_cmd->add_option("--max-body-mb", serve_args.max_body_mb, "request body limit (MiB)")->capture_default_str();
+  serve_cmd->add_flag("--quiet", serve_args.quiet, "no access log");
+  serve_cmd->add_flag("--routes", serve_args.routes, "print the route table (JSON) and exit");
+  auto* keys_cmd = app.add_subcommand("keys", "API keys: create (shown once) or list");
+  keys_cmd->require_subcommand(1);
+  std::string key_scope;
+  auto* keys_create = keys_cmd->add_subcommand("create", "Create a key");
+  keys_create->add_option("DIR", dir, "data directory")->required();
+  keys_create->add_option("--scope", key_scope, "admin, search or events")->required();
+  keys_create->add_flag("--json", as_json, "machine-readable output");
+  auto* keys_list = keys_cmd->add_subcommand("list", "List keys (ids and scopes, never the keys)");
+  keys_list->add_option("DIR", dir, "data directory")->required();
+  keys_list->add_flag("--json", as_json, "machine-readable output");
+
   auto* score_cmd = app.add_subcommand("score-lists", "HR/MRR/NDCG/recall of ranked lists made elsewhere");
   std::string lists_file;
   std::vector<size_t> score_ks = {10, 20};
@@ -528,6 +549,16 @@ int main(int argc, char** argv) {
   if (runs_cmd->parsed()) return cli::RunsCommand(dir, run_name, as_json);
 
   if (score_cmd->parsed()) return cli::ScoreListsCommand(lists_file, score_ks, as_json);
+
+  if (serve_cmd->parsed()) {
+    serve_args.dir = dir;
+    return cli::ServeCommand(serve_args);
+  }
+  if (keys_cmd->parsed()) {
+    if (!fs::exists(DbPath(dir)))
+      return Fail(Status::NotFound(fmt::format("'{}' is not a souk data directory (run `souk init {}` first)", dir, dir)));
+    return cli::KeysCommand(keys_create->parsed() ? "create" : "list", dir, key_scope, as_json);
+  }
 
   if (camp_cmd->parsed()) {
     auto o = OpenDir(dir);

@@ -894,4 +894,13 @@ int SearchEvalCommand(const SearchArgs& a, const std::string& judgments_path, St
   return 0;
 }
 
+Result<std::unique_ptr<search::Index>> OpenSearchIndex(const std::string& dir, Store* store, const Config& config) {
+  return OpenIndex(dir, store, config);
+}
+
+nlohmann::json SearchHitsJson(const search::Index& index, const std::string& query, const search::SearchResult& r,
+                              double ms) {
+  return HitsJson(index, query, r, ms);
+}
+
 }  // namespace souk::cli

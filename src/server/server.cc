@@ -1,0 +1,587 @@
+// The HTTP server: the route table (all routes, in one place), keys and
+// scopes, rate limits, per-route metrics, the OpenAPI document.
+#include "server/server.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <shared_mutex>
+
+#include "campaign/campaign.h"
+#include "cli/commands.h"
+#include "core/config.h"
+#include "search/search.h"
+#include "store/store.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace souk::server {
+
+const char* ScopeName(Scope s) {
+  switch (s) {
+    case Scope::kPublic:
+      return "public";
+    case Scope::kSearch:
+      return "search";
+    case Scope::kEvents:
+      return "events";
+    case Scope::kAdmin:
+      return "admin";
+  }
+  return "?";
+}
+
+Result<Scope> ParseScope(const std::string& name) {
+  if (name == "admin") return Scope::kAdmin;
+  if (name == "search") return Scope::kSearch;
+  if (name == "events") return Scope::kEvents;
+  return Status::InvalidArgument("unknown key scope '" + name + "' (admin, search or events)");
+}
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Hex(const unsigned char* p, size_t n) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += kDigits[p[i] >> 4], out += kDigits[p[i] & 15];
+  return out;
+}
+
+std::string Sha256(const std::string& s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
+  return Hex(md, len);
+}
+
+std::string KeysPath(const std::string& dir) { return (fs::path(dir) / "keys.json").string(); }
+
+struct StoredKey {
+  KeyInfo info;
+  std::string hash;
+};
+
+Result<std::vector<StoredKey>> ReadKeys(const std::string& dir) {
+  std::vector<StoredKey> out;
+  const std::string path = KeysPath(dir);
+  if (!fs::exists(path)) return out;
+  std::ifstream in(path);
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("keys") || !j["keys"].is_array())
+    return Status::Corruption(path + ": not a souk keys file");
+  for (const auto& k : j["keys"]) {
+    if (!k.contains("id") || !k.contains("hash") || !k.contains("scope"))
+      return Status::Corruption(path + ": a key needs id, hash and scope");
+    StoredKey s;
+    s.info.id = k["id"].get<std::string>();
+    s.hash = k["hash"].get<std::string>();
+    SOUK_ASSIGN_OR_RETURN(s.info.scope, ParseScope(k["scope"].get<std::string>()));
+    s.info.created_ms = k.value("created_ms", int64_t{0});
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// ---- metrics ----------------------------------------------------------------------
+
+constexpr double kBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+constexpr size_t kNumBuckets = sizeof(kBuckets) / sizeof(kBuckets[0]);
+
+struct RouteMetrics {
+  std::mutex mu;
+  std::map<int, uint64_t> by_status;
+  uint64_t buckets[kNumBuckets + 1] = {};
+  double seconds = 0;
+  uint64_t count = 0;
+  void Observe(int status, double s) {
+    std::lock_guard lock(mu);
+    ++by_status[status];
+    size_t b = 0;
+    while (b < kNumBuckets && s > kBuckets[b]) ++b;
+    ++buckets[b];
+    seconds += s;
+    ++count;
+  }
+};
+
+// ---- rate limit -------------------------------------------------------------------
+
+class RateLimiter {
+ public:
+  RateLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
+  bool Allow(const std::string& key_id) {
+    std::lock_guard lock(mu_);
+    const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    auto [it, inserted] = buckets_.try_emplace(key_id, Bucket{burst_, now});
+    Bucket& b = it->second;
+    b.tokens = std::min(burst_, b.tokens + (now - b.last) * rate_);
+    b.last = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+ private:
+  struct Bucket {
+    double tokens, last;
+  };
+  double rate_, burst_;
+  std::mutex mu_;
+  std::map<std::string, Bucket> buckets_;
+};
+
+// ---- the server -------------------------------------------------------------------
+
+struct Request {
+  const httplib::Request& http;
+  std::vector<std::string> params;  // path parameters, in order
+  KeyInfo key;
+  json Body() const {
+    json j = json::parse(http.body, nullptr, false);
+    return j;
+  }
+};
+
+struct Reply {
+  int status = 200;
+  json body;
+};
+
+class HttpError {
+ public:
+  HttpError(int status, std::string message) : status(status), message(std::move(message)) {}
+  int status;
+  std::string message;
+};
+
+int HttpStatusOf(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    case StatusCode::kResourceExhausted:
+      return 429;
+    default:
+      return 500;
+  }
+}
+
+class HttpServer;
+using Handler = std::function<Reply(HttpServer&, const Request&)>;
+
+struct Route {
+  const char* method;
+  const char* path;  // OpenAPI template, {name} for a parameter
+  Scope scope;       // who may call it (admin may call everything)
+  const char* summary;
+  Handler handler;
+};
+
+std::vector<Route> RouteTable();
+
+class HttpServer final : public Server {
+ public:
+  Status Init(const std::string& dir, const ServerOptions& options) {
+    dir_ = dir;
+    options_ = options;
+    if (!fs::exists(fs::path(dir) / "souk.db"))
+      return Status::NotFound(fmt::format("'{}' is not a souk data directory (run `souk init {}` first)", dir, dir));
+    SOUK_ASSIGN_OR_RETURN(config_, Config::Load((fs::path(dir) / "souk.toml").string()));
+    StoreOptions so;
+    so.create_if_missing = false;
+    SOUK_ASSIGN_OR_RETURN(store_, Store::OpenSqlite((fs::path(dir) / "souk.db").string(), so));
+    SOUK_ASSIGN_OR_RETURN(auto keys, ReadKeys(dir));
+    for (auto& k : keys) keys_.emplace(k.hash, k.info);
+    campaigns_ = std::make_unique<campaign::CampaignService>(store_.get());
+    limiter_ = std::make_unique<RateLimiter>(options.rate_per_key, options.burst);
+    routes_ = RouteTable();
+    metrics_.resize(routes_.size());
+    for (auto& m : metrics_) m = std::make_unique<RouteMetrics>();
+    return Status::Ok();
+  }
+
+  // The search index, opened on first use (a data directory without a
+  // catalog can still serve campaigns).
+  Result<const search::Index*> Index() {
+    std::lock_guard lock(index_mu_);
+    if (!index_) {
+      std::lock_guard store_lock(store_mu_);
+      SOUK_ASSIGN_OR_RETURN(index_, cli::OpenSearchIndex(dir_, store_.get(), config_));
+    }
+    return index_.get();
+  }
+  campaign::CampaignService& campaigns() { return *campaigns_; }
+  const std::vector<Route>& routes() const { return routes_; }
+  const std::vector<std::unique_ptr<RouteMetrics>>& metrics() const { return metrics_; }
+  uint64_t requests() const { return requests_; }
+
+  Status Run(const std::function<void(int)>& on_ready) override {
+    http_.set_payload_max_length(options_.max_body);
+    http_.set_read_timeout(options_.read_timeout_s, 0);
+    http_.set_write_timeout(options_.write_timeout_s, 0);
+    for (size_t i = 0; i < routes_.size(); ++i) Register(i);
+    http_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      const char* what = res.status == 404   ? "no such route"
+                         : res.status == 413 ? "request body too large"
+                         : res.status == 405 ? "method not allowed"
+                                             : "error";
+      res.set_content(json({{"error", what}, {"status", res.status}}).dump(), "application/json");
+    });
+    int port = options_.port;
+    if (port == 0) {
+      port = http_.bind_to_any_port(options_.host);
+      if (port < 0) return Status::IoError("cannot bind " + options_.host);
+    } else if (!http_.bind_to_port(options_.host, port)) {
+      return Status::IoError(fmt::format("cannot bind {}:{} (in use?)", options_.host, port));
+    }
+    port_ = port;
+    if (on_ready) on_ready(port);
+    if (!http_.listen_after_bind()) return Status::IoError("the server stopped with an error");
+    return Status::Ok();
+  }
+  void Stop() override { http_.stop(); }
+  int port() const override { return port_; }
+
+ private:
+  void Register(size_t i) {
+    const Route& r = routes_[i];
+    // {name} -> a path segment.
+    const std::string pattern = std::regex_replace(std::string(r.path), std::regex(R"(\{[a-z_]+\})"), "([^/]+)");
+    auto handler = [this, i](const httplib::Request& req, httplib::Response& res) { Handle(i, req, res); };
+    const std::string m = r.method;
+    if (m == "GET")
+      http_.Get(pattern, handler);
+    else if (m == "POST")
+      http_.Post(pattern, handler);
+    else if (m == "DELETE")
+      http_.Delete(pattern, handler);
+  }
+
+  void Handle(size_t i, const httplib::Request& req, httplib::Response& res) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Route& route = routes_[i];
+    ++requests_;
+    Reply reply;
+    Request r{req, {}, {}};
+    for (size_t m = 1; m < req.matches.size(); ++m) r.params.push_back(req.matches[m].str());
+    try {
+      if (route.scope != Scope::kPublic) Authorize(route.scope, req, &r.key);
+      reply = route.handler(*this, r);
+    } catch (const HttpError& e) {
+      reply = {e.status, {{"error", e.message}, {"status", e.status}}};
+    } catch (const std::exception& e) {
+      reply = {500, {{"error", std::string("internal error: ") + e.what()}, {"status", 500}}};
+    }
+    res.status = reply.status;
+    if (reply.body.is_string() && route.path == std::string("/metrics"))
+      res.set_content(reply.body.get<std::string>(), "text/plain; version=0.0.4");
+    else
+      res.set_content(reply.body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    metrics_[i]->Observe(reply.status, s);
+    // The pattern, not the path: no ids, queries or keys in the log.
+    if (options_.log) std::fprintf(stderr, "%s %s %d %.2f ms\n", route.method, route.path, reply.status, s * 1e3);
+  }
+
+  void Authorize(Scope need, const httplib::Request& req, KeyInfo* who) {
+    const std::string auth = req.get_header_value("Authorization");
+    if (auth.rfind("Bearer ", 0) != 0)
+      throw HttpError(401, "missing key: send Authorization: Bearer KEY (souk keys create DIR --scope ...)");
+    auto it = keys_.find(Sha256(auth.substr(7)));
+    if (it == keys_.end()) throw HttpError(401, "unknown key");
+    *who = it->second;
+    if (who->scope != Scope::kAdmin && who->scope != need)
+      throw HttpError(403, fmt::format("a key of scope {} may not call this route (it needs {} or admin)",
+                                       ScopeName(who->scope), ScopeName(need)));
+    if (!limiter_->Allow(who->id)) throw HttpError(429, "rate limit exceeded for this key");
+  }
+
+  std::string dir_;
+  ServerOptions options_;
+  Config config_;
+  std::unique_ptr<Store> store_;
+  std::mutex store_mu_;
+  std::mutex index_mu_;
+  std::unique_ptr<search::Index> index_;
+  std::unique_ptr<campaign::CampaignService> campaigns_;
+  std::unique_ptr<RateLimiter> limiter_;
+  std::map<std::string, KeyInfo> keys_;  // by hash
+  std::vector<Route> routes_;
+  std::vector<std::unique_ptr<RouteMetrics>> metrics_;
+  std::atomic<uint64_t> requests_{0};
+  httplib::Server http_;
+  int port_ = 0;
+};
+
+// ---- handlers ---------------------------------------------------------------------
+
+std::string RequestId() {
+  unsigned char b[8];
+  RAND_bytes(b, sizeof b);
+  return "r" + Hex(b, sizeof b);
+}
+
+json RequireObject(const Request& r) {
+  json j = r.Body();
+  if (j.is_discarded()) throw HttpError(400, "the body is not valid JSON");
+  if (!j.is_object()) throw HttpError(400, "the body must be a JSON object");
+  return j;
+}
+
+template <typename T>
+T Get(const json& j, const char* key, const char* type) {
+  if (!j.contains(key)) throw HttpError(400, fmt::format("missing field '{}' ({})", key, type));
+  try {
+    return j[key].get<T>();
+  } catch (const std::exception&) {
+    throw HttpError(400, fmt::format("field '{}' must be {}", key, type));
+  }
+}
+
+size_t SizeParam(const httplib::Request& req, const char* name, size_t fallback, size_t max) {
+  if (!req.has_param(name)) return fallback;
+  const std::string v = req.get_param_value(name);
+  char* end = nullptr;
+  const long long n = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n < 1 || static_cast<size_t>(n) > max)
+    throw HttpError(400, fmt::format("'{}' must be a whole number in [1, {}]", name, max));
+  return static_cast<size_t>(n);
+}
+
+Reply Health(HttpServer&, const Request&) { return {200, {{"status", "ok"}}}; }
+
+Reply Search(HttpServer& s, const Request& r) {
+  const auto& req = r.http;
+  const std::string q = req.get_param_value("q");
+  search::QueryOptions qo;
+  qo.k = SizeParam(req, "per_page", SizeParam(req, "k", 10, 1000), 1000);
+  const size_t page = SizeParam(req, "page", 1, 100000);
+  qo.offset = (page - 1) * qo.k;
+  qo.filter = req.get_param_value("filter");
+  if (req.has_param("facets")) {
+    std::string f = req.get_param_value("facets");
+    for (size_t b = 0, e; b <= f.size(); b = e + 1) {
+      e = f.find(',', b);
+      if (e == std::string::npos) e = f.size();
+      if (e > b) qo.facets.push_back(f.substr(b, e - b));
+    }
+  }
+  if (q.empty() && qo.filter.empty()) throw HttpError(400, "give q (a query) or filter");
+  auto index = s.Index();
+  if (!index.ok()) throw HttpError(HttpStatusOf(index.status()), index.status().message());
+  const auto t0 = std::chrono::steady_clock::now();
+  auto res = (*index)->Search(q, qo);
+  if (!res.ok()) throw HttpError(HttpStatusOf(res.status()), res.status().message());
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  json out = cli::SearchHitsJson(**index, q, *res, ms);
+  out["request_id"] = RequestId();
+  return {200, out};
+}
+
+Reply Decide(HttpServer& s, const Request& r) {
+  const json body = RequireObject(r);
+  const std::string name = Get<std::string>(body, "campaign", "a string");
+  const std::string user = body.contains("user") ? Get<std::string>(body, "user", "a string") : "";
+  std::vector<std::pair<std::string, double>> ctx;
+  if (body.contains("context")) {
+    if (!body["context"].is_object()) throw HttpError(400, "field 'context' must be an object of numbers");
+    for (const auto& [k, v] : body["context"].items()) {
+      if (v.is_boolean())
+        ctx.emplace_back(k, v.get<bool>() ? 1.0 : 0.0);
+      else if (v.is_number())
+        ctx.emplace_back(k, v.get<double>());
+      else
+        throw HttpError(400, "context feature '" + k + "' must be a number or a boolean");
+    }
+  }
+  auto d = s.campaigns().Decide(name, user, ctx);
+  if (!d.ok()) throw HttpError(HttpStatusOf(d.status()), d.status().message());
+  return {200,
+          {{"decision", d->id},
+           {"campaign", d->campaign},
+           {"arms", d->arm_names},
+           {"arm_ids", d->arms},
+           {"propensities", d->propensities},
+           {"request_id", d->id}}};
+}
+
+Reply RewardRoute(HttpServer& s, const Request& r) {
+  const json body = RequireObject(r);
+  const std::string id = Get<std::string>(body, "decision", "a string");
+  std::vector<double> values;
+  if (body.contains("rewards")) {
+    values = Get<std::vector<double>>(body, "rewards", "an array of numbers");
+  } else {
+    values = {Get<double>(body, "value", "a number")};
+  }
+  auto out = s.campaigns().Reward(id, values);
+  if (!out.ok()) throw HttpError(HttpStatusOf(out.status()), out.status().message());
+  return {200,
+          {{"decision", out->decision},
+           {"duplicate", out->duplicate},
+           {"rewards", out->rewards},
+           {"updates", out->updates}}};
+}
+
+Reply Campaigns(HttpServer& s, const Request&) {
+  auto all = s.campaigns().List();
+  if (!all.ok()) throw HttpError(500, all.status().message());
+  json out = json::array();
+  for (const auto& c : *all)
+    out.push_back({{"name", c.name},
+                   {"policy", c.policy},
+                   {"arms", c.arms},
+                   {"features", c.features},
+                   {"decisions", c.decisions},
+                   {"rewarded", c.rewarded}});
+  return {200, {{"campaigns", out}}};
+}
+
+Reply Metrics(HttpServer& s, const Request&) {
+  std::string out =
+      "# HELP souk_requests_total HTTP requests by route and status.\n# TYPE souk_requests_total counter\n";
+  const auto& routes = s.routes();
+  for (size_t i = 0; i < routes.size(); ++i) {
+    std::lock_guard lock(s.metrics()[i]->mu);
+    for (const auto& [status, n] : s.metrics()[i]->by_status)
+      out += fmt::format("souk_requests_total{{method=\"{}\",route=\"{}\",status=\"{}\"}} {}\n", routes[i].method,
+                         routes[i].path, status, n);
+  }
+  out += "# HELP souk_request_seconds Request latency by route.\n# TYPE souk_request_seconds histogram\n";
+  for (size_t i = 0; i < routes.size(); ++i) {
+    auto& m = *s.metrics()[i];
+    std::lock_guard lock(m.mu);
+    uint64_t cum = 0;
+    const std::string labels = fmt::format("method=\"{}\",route=\"{}\"", routes[i].method, routes[i].path);
+    for (size_t b = 0; b < kNumBuckets; ++b) {
+      cum += m.buckets[b];
+      out += fmt::format("souk_request_seconds_bucket{{{},le=\"{}\"}} {}\n", labels, kBuckets[b], cum);
+    }
+    cum += m.buckets[kNumBuckets];
+    out += fmt::format("souk_request_seconds_bucket{{{},le=\"+Inf\"}} {}\n", labels, cum);
+    out += fmt::format("souk_request_seconds_sum{{{}}} {}\n", labels, m.seconds);
+    out += fmt::format("souk_request_seconds_count{{{}}} {}\n", labels, m.count);
+  }
+  return {200, out};
+}
+
+Reply OpenApi(HttpServer&, const Request&);
+
+std::vector<Route> RouteTable() {
+  return {
+      {"GET", "/health", Scope::kPublic, "Liveness: {\"status\":\"ok\"}", Health},
+      {"GET", "/metrics", Scope::kPublic, "Prometheus metrics: requests and latency per route", Metrics},
+      {"GET", "/openapi.json", Scope::kPublic, "This API as an OpenAPI 3 document", OpenApi},
+      {"GET", "/v1/search", Scope::kSearch,
+       "Product search: q, filter, facets, page, per_page (or k); hits with a request_id", Search},
+      {"POST", "/v1/decide", Scope::kSearch,
+       "Bandit decision: {campaign, user?, context?} -> arms, propensities, decision id", Decide},
+      {"POST", "/v1/reward", Scope::kEvents,
+       "Reward a decision: {decision, value} or {decision, rewards:[..]}; idempotent", RewardRoute},
+      {"GET", "/v1/campaigns", Scope::kAdmin, "Campaigns with decision and reward counts", Campaigns},
+  };
+}
+
+Reply OpenApi(HttpServer& s, const Request&) {
+  json paths = json::object();
+  for (const Route& r : s.routes()) {
+    std::string method = r.method;
+    for (char& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    json op = {{"summary", r.summary},
+               {"x-souk-scope", ScopeName(r.scope)},
+               {"responses", {{"200", {{"description", "OK"}}}}}};
+    if (r.scope != Scope::kPublic) {
+      op["security"] = json::array({{{"bearer", json::array()}}});
+      op["responses"]["401"] = {{"description", "missing or unknown key"}};
+      op["responses"]["403"] = {{"description", "key of the wrong scope"}};
+      op["responses"]["429"] = {{"description", "rate limit"}};
+    }
+    json params = json::array();
+    std::smatch m;
+    std::string path = r.path;
+    std::regex re(R"(\{([a-z_]+)\})");
+    for (auto it = std::sregex_iterator(path.begin(), path.end(), re); it != std::sregex_iterator(); ++it)
+      params.push_back(
+          {{"name", (*it)[1].str()}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
+    if (!params.empty()) op["parameters"] = params;
+    paths[r.path][method] = op;
+  }
+  return {200,
+          {{"openapi", "3.0.3"},
+           {"info", {{"title", "souk"}, {"version", "1"}}},
+           {"components", {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
+           {"paths", paths}}};
+}
+
+}  // namespace
+
+Result<std::pair<std::string, KeyInfo>> CreateKey(const std::string& dir, Scope scope) {
+  if (scope == Scope::kPublic) return Status::InvalidArgument("a key needs a scope: admin, search or events");
+  SOUK_ASSIGN_OR_RETURN(auto keys, ReadKeys(dir));
+  unsigned char secret[24], id[4];
+  if (RAND_bytes(secret, sizeof secret) != 1 || RAND_bytes(id, sizeof id) != 1)
+    return Status::Internal("no random bytes for a key");
+  const std::string key = fmt::format("souk_{}_{}", ScopeName(scope), Hex(secret, sizeof secret));
+  KeyInfo info{"k" + Hex(id, sizeof id), scope, NowMs()};
+  json j = {{"keys", json::array()}};
+  for (const auto& k : keys)
+    j["keys"].push_back(
+        {{"id", k.info.id}, {"hash", k.hash}, {"scope", ScopeName(k.info.scope)}, {"created_ms", k.info.created_ms}});
+  j["keys"].push_back(
+      {{"id", info.id}, {"hash", Sha256(key)}, {"scope", ScopeName(scope)}, {"created_ms", info.created_ms}});
+  const std::string path = KeysPath(dir), tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << j.dump(2) << "\n";
+    if (!out) return Status::IoError("cannot write " + tmp);
+  }
+  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::IoError(fmt::format("cannot write {}: {}", path, ec.message()));
+  return std::make_pair(key, info);
+}
+
+Result<std::vector<KeyInfo>> ListKeys(const std::string& dir) {
+  SOUK_ASSIGN_OR_RETURN(auto keys, ReadKeys(dir));
+  std::vector<KeyInfo> out;
+  for (auto& k : keys) out.push_back(k.info);
+  return out;
+}
+
+std::vector<RouteInfo> Server::Routes() {
+  std::vector<RouteInfo> out;
+  for (const Route& r : RouteTable()) out.push_back({r.method, r.path, ScopeName(r.scope), r.summary});
+  return out;
+}
+
+Result<std::unique_ptr<Server>> Server::Open(const std::string& dir, const ServerOptions& options) {
+  auto s = std::make_unique<HttpServer>();
+  SOUK_RETURN_IF_ERROR(s->Init(dir, options));
+  return std::unique_ptr<Server>(std::move(s));
+}
+
+}  // namespace souk::server
