@@ -1,18 +1,17 @@
 // Subcommands of `souk` that live outside main.cc (internal to src/cli).
 #pragma once
 
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
-#include <memory>
-#include <nlohmann/json.hpp>
-
 #include "bandit/bandit.h"
-#include "search/search.h"
 #include "core/config.h"
 #include "rec/rec.h"
+#include "search/search.h"
 #include "store/store.h"
 
 namespace CLI {
@@ -174,7 +173,7 @@ int QLearnCommand(const QLearnArgs& args);
 // table (or JSON) and, with `html`, a regret chart.
 struct BanditSimArgs {
   bandit::SimOptions sim;
-  std::string shop;  // --env shop: a generated shop (DIR or DIR/generated)
+  std::string shop;                   // --env shop: a generated shop (DIR or DIR/generated)
   std::vector<std::string> policies;  // empty or {"all"}: DefaultSimPolicies(env)
   std::string html;
   bool json = false;
@@ -217,6 +216,23 @@ int OpeCommand(const OpeArgs& args);
 Result<std::unique_ptr<search::Index>> OpenSearchIndex(const std::string& dir, Store* store, const Config& config);
 nlohmann::json SearchHitsJson(const search::Index& index, const std::string& query, const search::SearchResult& r,
                               double ms);
+
+// For the HTTP server: the models `souk recommend` / `souk similar` serve
+// (rec.user_model, rec.session_model, rec.similar_model, pop as fallback),
+// loaded once, answering as their --json does. Const and thread-safe apart
+// from the store, which the caller serialises.
+class RecService {
+ public:
+  static Result<std::unique_ptr<RecService>> Open(const std::string& dir, const Config& config);
+  Result<nlohmann::json> ForUser(Store* store, const std::string& user, size_t k, bool exclude_seen) const;
+  Result<nlohmann::json> ForSession(Store* store, const std::vector<std::string>& items, size_t k) const;
+  Result<nlohmann::json> Similar(Store* store, const std::string& item, size_t k) const;
+
+ private:
+  RecService() = default;
+  rec::EventWeights weights_;
+  std::unique_ptr<rec::Model> user_, session_, similar_, pop_;
+};
 
 // `souk serve DIR` and `souk keys create|list DIR`.
 struct ServeArgs {

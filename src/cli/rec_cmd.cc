@@ -219,8 +219,8 @@ int TrainCommand(const RecArgs& args, Store* store, const Config& config) {
                            {"queries", held->size()},
                            {"judgments", args.holdout_judgments}};
         if (!args.json)
-          std::printf("held out %zu of %zu searches (%zu queries of %s)\n", before - content->queries.size(),
-                      before, held->size(), args.holdout_judgments.c_str());
+          std::printf("held out %zu of %zu searches (%zu queries of %s)\n", before - content->queries.size(), before,
+                      held->size(), args.holdout_judgments.c_str());
       }
     }
     Progress progress("train " + name, 1000);
@@ -806,6 +806,71 @@ int RunsCommand(const std::string& dir, const std::string& run, bool as_json) {
                 r["model"].get<std::string>().c_str());
   }
   return 0;
+}
+
+// ---- for the HTTP server ------------------------------------------------------
+
+Result<std::unique_ptr<RecService>> RecService::Open(const std::string& dir, const Config& config) {
+  auto out = std::unique_ptr<RecService>(new RecService());
+  out->weights_ = WeightsFromConfig(config);
+  for (const auto& [slot, key] :
+       std::vector<std::pair<std::unique_ptr<rec::Model>*, const char*>>{{&out->user_, "rec.user_model"},
+                                                                         {&out->session_, "rec.session_model"},
+                                                                         {&out->similar_, "rec.similar_model"}}) {
+    auto m = LoadNamed(dir, config.GetString(key));
+    if (m.ok()) *slot = std::move(*m);
+  }
+  auto pop = rec::LoadModel(ModelPath(dir, "pop"));
+  if (pop.ok()) out->pop_ = std::move(*pop);
+  if (!out->user_ && !out->session_ && !out->similar_ && !out->pop_)
+    return Status::FailedPrecondition(fmt::format("no trained models in {} (run `souk train {}`)", dir, dir));
+  return out;
+}
+
+Result<json> RecService::ForUser(Store* store, const std::string& user, size_t k, bool exclude_seen) const {
+  const rec::Model* model = user_ ? user_.get() : pop_.get();
+  if (!model) return Status::FailedPrecondition("no user model trained");
+  SOUK_ASSIGN_OR_RETURN(UserId id, store->FindUser(user));
+  rec::History h;
+  if (id != kNoId) {
+    SOUK_ASSIGN_OR_RETURN(h, rec::LoadHistory(*store, id, weights_));
+  } else if (!pop_) {
+    return Status::NotFound(fmt::format("unknown user '{}' (no events; train a pop model for a fallback)", user));
+  }
+  std::vector<float> buffer;
+  SOUK_ASSIGN_OR_RETURN(json j, RecommendOne(store, *model, pop_.get(), h, k, exclude_seen, &buffer));
+  j["user"] = user;
+  j["history"] = h.items.size();
+  if (id == kNoId) j["fallback"] = "popularity (unknown user)";
+  return j;
+}
+
+Result<json> RecService::ForSession(Store* store, const std::vector<std::string>& items, size_t k) const {
+  const rec::Model* model = session_ ? session_.get() : pop_.get();
+  if (!model) return Status::FailedPrecondition("no session model trained");
+  rec::History h;
+  json unknown = json::array();
+  for (const auto& ext : items) {
+    SOUK_ASSIGN_OR_RETURN(ItemId id, store->FindItem(ext));
+    if (id == kNoId)
+      unknown.push_back(ext);
+    else
+      h.items.push_back(id);
+  }
+  std::vector<float> buffer;
+  SOUK_ASSIGN_OR_RETURN(json j, RecommendOne(store, *model, pop_.get(), h, k, false, &buffer));
+  j["session"] = items;
+  if (!unknown.empty()) j["unknown_items"] = unknown;
+  return j;
+}
+
+Result<json> RecService::Similar(Store* store, const std::string& item, size_t k) const {
+  if (!similar_) return Status::FailedPrecondition("no similar-items model trained");
+  SOUK_ASSIGN_OR_RETURN(ItemId id, store->FindItem(item));
+  if (id == kNoId) return Status::NotFound(fmt::format("unknown item '{}'", item));
+  SOUK_ASSIGN_OR_RETURN(auto sim, similar_->Similar(id, k + 16));
+  SOUK_ASSIGN_OR_RETURN(json items, ItemsJson(store, sim, k));
+  return json{{"item", item}, {"model", similar_->Describe()}, {"items", items}};
 }
 
 }  // namespace souk::cli

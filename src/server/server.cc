@@ -21,6 +21,7 @@
 #include "campaign/campaign.h"
 #include "cli/commands.h"
 #include "core/config.h"
+#include "ingest/ingest.h"
 #include "search/search.h"
 #include "store/store.h"
 
@@ -223,15 +224,42 @@ class HttpServer final : public Server {
   }
 
   // The search index, opened on first use (a data directory without a
-  // catalog can still serve campaigns).
-  Result<const search::Index*> Index() {
+  // catalog can still serve campaigns) and reopened after catalog writes,
+  // which folds the changes in as a delta segment; searches in flight keep
+  // the index they started with (shared_ptr swap).
+  Result<std::shared_ptr<const search::Index>> Index() {
     std::lock_guard lock(index_mu_);
-    if (!index_) {
-      std::lock_guard store_lock(store_mu_);
-      SOUK_ASSIGN_OR_RETURN(index_, cli::OpenSearchIndex(dir_, store_.get(), config_));
+    if (!index_ || index_stale_) {
+      std::unique_ptr<search::Index> fresh;
+      {
+        std::lock_guard store_lock(store_mu_);
+        SOUK_ASSIGN_OR_RETURN(fresh, cli::OpenSearchIndex(dir_, store_.get(), config_));
+      }
+      index_ = std::shared_ptr<const search::Index>(std::move(fresh));
+      index_stale_ = false;
     }
-    return index_.get();
+    return index_;
   }
+  void CatalogChanged() {
+    std::lock_guard lock(index_mu_);
+    index_stale_ = true;
+  }
+  // The trained recommenders, loaded on first use.
+  Result<const cli::RecService*> Recs() {
+    std::lock_guard lock(rec_mu_);
+    if (!recs_) {
+      SOUK_ASSIGN_OR_RETURN(recs_, cli::RecService::Open(dir_, config_));
+    }
+    return recs_.get();
+  }
+  // Runs f(store) with the store to itself.
+  template <typename F>
+  auto WithStore(F f) {
+    std::lock_guard lock(store_mu_);
+    return f(store_.get());
+  }
+  const std::string& dir() const { return dir_; }
+  const Config& config() const { return config_; }
   campaign::CampaignService& campaigns() { return *campaigns_; }
   const std::vector<Route>& routes() const { return routes_; }
   const std::vector<std::unique_ptr<RouteMetrics>>& metrics() const { return metrics_; }
@@ -325,7 +353,10 @@ class HttpServer final : public Server {
   std::unique_ptr<Store> store_;
   std::mutex store_mu_;
   std::mutex index_mu_;
-  std::unique_ptr<search::Index> index_;
+  std::shared_ptr<const search::Index> index_;
+  bool index_stale_ = false;
+  std::mutex rec_mu_;
+  std::unique_ptr<cli::RecService> recs_;
   std::unique_ptr<campaign::CampaignService> campaigns_;
   std::unique_ptr<RateLimiter> limiter_;
   std::map<std::string, KeyInfo> keys_;  // by hash
@@ -490,6 +521,109 @@ Reply Metrics(HttpServer& s, const Request&) {
 
 Reply OpenApi(HttpServer&, const Request&);
 
+json Ok(const Result<json>& r) {
+  if (!r.ok()) throw HttpError(HttpStatusOf(r.status()), r.status().message());
+  json j = *r;
+  j["request_id"] = RequestId();
+  return j;
+}
+
+bool BoolParam(const httplib::Request& req, const char* name, bool fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string v = req.get_param_value(name);
+  if (v == "1" || v == "true") return true;
+  if (v == "0" || v == "false") return false;
+  throw HttpError(400, fmt::format("'{}' must be true or false", name));
+}
+
+Reply Recommend(HttpServer& s, const Request& r) {
+  auto recs = s.Recs();
+  if (!recs.ok()) throw HttpError(HttpStatusOf(recs.status()), recs.status().message());
+  const size_t k = SizeParam(r.http, "k", 10, 1000);
+  const bool exclude = BoolParam(r.http, "exclude_seen", true);
+  return {200, Ok(s.WithStore([&](Store* st) { return (*recs)->ForUser(st, r.params[0], k, exclude); }))};
+}
+
+Reply SessionRecommend(HttpServer& s, const Request& r) {
+  const json body = RequireObject(r);
+  const auto items = Get<std::vector<std::string>>(body, "items", "an array of item ids");
+  const size_t k = body.contains("k") ? Get<size_t>(body, "k", "a whole number") : 10;
+  if (k == 0 || k > 1000) throw HttpError(400, "'k' must be a whole number in [1, 1000]");
+  auto recs = s.Recs();
+  if (!recs.ok()) throw HttpError(HttpStatusOf(recs.status()), recs.status().message());
+  return {200, Ok(s.WithStore([&](Store* st) { return (*recs)->ForSession(st, items, k); }))};
+}
+
+Reply Similar(HttpServer& s, const Request& r) {
+  auto recs = s.Recs();
+  if (!recs.ok()) throw HttpError(HttpStatusOf(recs.status()), recs.status().message());
+  const size_t k = SizeParam(r.http, "k", 10, 1000);
+  return {200, Ok(s.WithStore([&](Store* st) { return (*recs)->Similar(st, r.params[0], k); }))};
+}
+
+Reply Suggest(HttpServer& s, const Request& r) {
+  auto index = s.Index();
+  if (!index.ok()) throw HttpError(HttpStatusOf(index.status()), index.status().message());
+  const size_t k = SizeParam(r.http, "k", 8, 100);
+  json out = json::array();
+  for (const auto& sug : (*index)->Suggest(r.http.get_param_value("q"), k))
+    out.push_back({{"text", sug.text}, {"count", sug.count}});
+  return {200, {{"q", r.http.get_param_value("q")}, {"suggestions", out}}};
+}
+
+// Ingest: a JSON array or JSON lines, through the same import (validation,
+// quarantine, deduplication) as `souk import`, as one transaction.
+Reply Ingest(HttpServer& s, const Request& r, const std::string& table) {
+  const std::string& body = r.http.body;
+  std::string lines;
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) throw HttpError(400, "empty body: send a JSON array or JSON lines of " + table);
+  if (body[first] == '[') {
+    json arr = json::parse(body, nullptr, false);
+    if (arr.is_discarded() || !arr.is_array()) throw HttpError(400, "the body is not a valid JSON array");
+    for (const auto& row : arr) lines += row.dump() + "\n";
+  } else {
+    lines = body;
+  }
+  static std::atomic<uint64_t> counter{0};
+  const fs::path tmp_dir = fs::path(s.dir()) / "tmp";
+  std::error_code ec;
+  fs::create_directories(tmp_dir, ec);
+  const std::string path = (tmp_dir / fmt::format("ingest-{}-{}-{}.jsonl", table, getpid(), counter++)).string();
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << lines;
+    if (!out) throw HttpError(500, "cannot stage the body");
+  }
+  ingest::ImportSummary summary;
+  Status st = s.WithStore([&](Store* store) -> Status {
+    SOUK_ASSIGN_OR_RETURN(auto types, ingest::EventTypesFromConfig(s.config()));
+    ingest::ImportOptions opts = ingest::ImportOptionsFromConfig(s.config(), table);
+    opts.format = "jsonl";
+    opts.batch_rows = 0;  // the request commits whole or not at all
+    opts.progress = false;
+    return ingest::ImportFile(store, types, path, opts, &summary);
+  });
+  fs::remove(path, ec);
+  if (!st.ok()) throw HttpError(st.code() == StatusCode::kIoError ? 500 : 400, st.message());
+  if (table == "items") s.CatalogChanged();
+  json out = json::parse(ingest::SummaryJson(summary));
+  out.erase("file");
+  out.erase("rows_per_second");
+  return {200, out};
+}
+
+Reply PostEvents(HttpServer& s, const Request& r) { return Ingest(s, r, "events"); }
+Reply PostItems(HttpServer& s, const Request& r) { return Ingest(s, r, "items"); }
+Reply PostUsers(HttpServer& s, const Request& r) { return Ingest(s, r, "users"); }
+
+Reply DeleteItem(HttpServer& s, const Request& r) {
+  Status st = s.WithStore([&](Store* store) { return store->DeleteItem(r.params[0]); });
+  if (!st.ok()) throw HttpError(HttpStatusOf(st), st.message());
+  s.CatalogChanged();
+  return {200, {{"deleted", r.params[0]}}};
+}
+
 std::vector<Route> RouteTable() {
   return {
       {"GET", "/health", Scope::kPublic, "Liveness: {\"status\":\"ok\"}", Health},
@@ -501,6 +635,17 @@ std::vector<Route> RouteTable() {
        "Bandit decision: {campaign, user?, context?} -> arms, propensities, decision id", Decide},
       {"POST", "/v1/reward", Scope::kEvents,
        "Reward a decision: {decision, value} or {decision, rewards:[..]}; idempotent", RewardRoute},
+      {"GET", "/v1/suggest", Scope::kSearch, "Autocomplete: q (prefix), k", Suggest},
+      {"GET", "/v1/recommend/{user}", Scope::kSearch,
+       "Recommendations from the user's events as stored now: k, exclude_seen", Recommend},
+      {"POST", "/v1/recommend/session", Scope::kSearch, "Recommendations for an anonymous session: {items:[ids], k?}",
+       SessionRecommend},
+      {"GET", "/v1/similar/{item}", Scope::kSearch, "Items similar to an item: k", Similar},
+      {"POST", "/v1/events", Scope::kEvents,
+       "Ingest events (JSON array or JSON lines; as souk import): counts and reasons", PostEvents},
+      {"POST", "/v1/items", Scope::kAdmin, "Upsert items (JSON array or JSON lines); searchable at once", PostItems},
+      {"POST", "/v1/users", Scope::kAdmin, "Upsert users (JSON array or JSON lines)", PostUsers},
+      {"DELETE", "/v1/items/{id}", Scope::kAdmin, "Delete an item (kept as a row, hidden from results)", DeleteItem},
       {"GET", "/v1/campaigns", Scope::kAdmin, "Campaigns with decision and reward counts", Campaigns},
   };
 }

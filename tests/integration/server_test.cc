@@ -251,5 +251,63 @@ TEST_F(ServerTest, LimitsAndConcurrentWriters) {
   EXPECT_EQ(json::parse(show.out)["rewarded"], 40);
 }
 
+TEST_F(ServerTest, RecommendationsAndCatalogAreRealTime) {
+  ASSERT_EQ(Souk(dir_, "train " + shop_).code, 0);
+  Served s(shop_);
+  httplib::Client c("127.0.0.1", s.port());
+  const auto admin = Bearer(keys_["admin"]), search = Bearer(keys_["search"]), events = Bearer(keys_["events"]);
+  // A user's recommendations, then an event posted now changes the next
+  // answer (iALS folds the history in at request time).
+  auto before = c.Get("/v1/recommend/U000010?k=10", search);
+  ASSERT_EQ(before->status, 200) << before->body;
+  const json bj = json::parse(before->body);
+  EXPECT_EQ(bj["user"], "U000010");
+  ASSERT_EQ(bj["items"].size(), 10u);
+  EXPECT_TRUE(bj.contains("request_id"));
+  const std::string top = bj["items"][0]["item_id"];
+  const std::string ev =
+      json::array({{{"user_id", "U000010"}, {"item_id", top}, {"event_type", "purchase"}, {"timestamp", 1782864000}},
+                   {{"user_id", "U000010"}, {"event_type", "bogus"}, {"timestamp", "x"}}})
+          .dump();
+  auto post = c.Post("/v1/events", events, ev, "application/json");
+  ASSERT_EQ(post->status, 200) << post->body;
+  const json pj = json::parse(post->body);
+  EXPECT_EQ(pj["read"], 2);
+  EXPECT_EQ(pj["accepted"], 1);
+  EXPECT_EQ(pj["rejected"], 1);
+  EXPECT_FALSE(pj.contains("file"));  // no server paths in answers
+  auto after = c.Get("/v1/recommend/U000010?k=10", search);
+  ASSERT_EQ(after->status, 200);
+  const json aj = json::parse(after->body);
+  EXPECT_EQ(aj["history"].get<int>(), bj["history"].get<int>() + 1);
+  for (const auto& it : aj["items"]) EXPECT_NE(it["item_id"], top) << "a purchased item is excluded at once";
+  // Similar items and an anonymous session.
+  auto sim = c.Get("/v1/similar/" + top + "?k=5", search);
+  ASSERT_EQ(sim->status, 200) << sim->body;
+  EXPECT_EQ(json::parse(sim->body)["items"].size(), 5u);
+  EXPECT_EQ(c.Get("/v1/similar/NO-SUCH-ITEM", search)->status, 404);
+  auto sess = c.Post("/v1/recommend/session", search, json({{"items", {top}}, {"k", 4}}).dump(), "application/json");
+  ASSERT_EQ(sess->status, 200) << sess->body;
+  EXPECT_EQ(json::parse(sess->body)["items"].size(), 4u);
+  EXPECT_EQ(c.Post("/v1/recommend/session", search, R"({"items":"x"})", "application/json")->status, 400);
+  // An item upserted now is searchable on the next request; deleted, gone.
+  auto up = c.Post("/v1/items", admin,
+                   R"([{"item_id":"NEW1","title":"Zorblax quantum kettle","category":"Home > Kitchen","price":20}])",
+                   "application/json");
+  ASSERT_EQ(up->status, 200) << up->body;
+  auto found = json::parse(c.Get("/v1/search?q=zorblax", search)->body);
+  ASSERT_EQ(found["hits"].size(), 1u) << found;
+  EXPECT_EQ(found["hits"][0]["item_id"], "NEW1");
+  EXPECT_EQ(c.Delete("/v1/items/NEW1", admin)->status, 200);
+  EXPECT_EQ(json::parse(c.Get("/v1/search?q=zorblax", search)->body)["hits"].size(), 0u);
+  EXPECT_EQ(c.Delete("/v1/items/NEVER", admin)->status, 404);
+  // A bad batch is refused whole: a header-less or broken body stores nothing.
+  auto broken = c.Post("/v1/events", events, "[{\"user_id\":", "application/json");
+  EXPECT_EQ(broken->status, 400);
+  auto sug = c.Get("/v1/suggest?q=sh", search);
+  ASSERT_EQ(sug->status, 200);
+  EXPECT_TRUE(json::parse(sug->body)["suggestions"].is_array());
+}
+
 }  // namespace
 }  // namespace souk
