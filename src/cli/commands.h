@@ -240,6 +240,7 @@ struct ServeArgs {
   int port = 7700;
   double rate = 200;
   size_t max_body_mb = 8;
+  int threads = 64;
   bool quiet = false;
   bool routes = false;  // print the route table as JSON and exit
 };

@@ -480,6 +480,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--host", serve_args.host, "address to bind")->capture_default_str();
   serve_cmd->add_option("--rate", serve_args.rate, "requests per second per key")->capture_default_str();
   serve_cmd->add_option("--max-body-mb", serve_args.max_body_mb, "request body limit (MiB)")->capture_default_str();
+  serve_cmd->add_option("--threads", serve_args.threads, "connection threads (one per keep-alive connection)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   serve_cmd->add_flag("--quiet", serve_args.quiet, "no access log");
   serve_cmd->add_flag("--routes", serve_args.routes, "print the route table (JSON) and exit");
   auto* keys_cmd = app.add_subcommand("keys", "API keys: create (shown once) or list");

@@ -35,6 +35,7 @@ int ServeCommand(const ServeArgs& a) {
   o.rate_per_key = a.rate;
   o.burst = 2 * a.rate;
   o.max_body = a.max_body_mb << 20;
+  o.threads = a.threads;
   o.log = !a.quiet;
   auto srv = server::Server::Open(a.dir, o);
   if (!srv.ok()) return Fail(srv.status());

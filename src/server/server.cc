@@ -213,6 +213,7 @@ class HttpServer final : public Server {
     StoreOptions so;
     so.create_if_missing = false;
     SOUK_ASSIGN_OR_RETURN(store_, Store::OpenSqlite((fs::path(dir) / "souk.db").string(), so));
+    SOUK_RETURN_IF_ERROR(store_->PrepareForServing());
     SOUK_ASSIGN_OR_RETURN(auto keys, ReadKeys(dir));
     for (auto& k : keys) keys_.emplace(k.hash, k.info);
     campaigns_ = std::make_unique<campaign::CampaignService>(store_.get());
@@ -267,6 +268,14 @@ class HttpServer final : public Server {
 
   Status Run(const std::function<void(int)>& on_ready) override {
     http_.set_payload_max_length(options_.max_body);
+    // cpp-httplib gives each keep-alive connection a pool thread for as
+    // long as it lives, so the pool must cover the connections a client
+    // keeps open (its default is 8 threads and 5 requests per connection).
+    const int threads = options_.threads;
+    http_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+    http_.set_keep_alive_max_count(100000);
+    http_.set_keep_alive_timeout(5);
+    http_.set_tcp_nodelay(true);  // small JSON answers: no Nagle delay
     http_.set_read_timeout(options_.read_timeout_s, 0);
     http_.set_write_timeout(options_.write_timeout_s, 0);
     for (size_t i = 0; i < routes_.size(); ++i) Register(i);

@@ -48,6 +48,7 @@ struct ServerOptions {
   double rate_per_key = 200;  // requests per second per key (token bucket)
   double burst = 400;         // bucket size
   int read_timeout_s = 10, write_timeout_s = 10;
+  int threads = 64;              // connection threads (one per open keep-alive connection)
   bool log = true;  // access log on stderr
 };
 

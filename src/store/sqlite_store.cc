@@ -245,6 +245,7 @@ class SqliteStore final : public Store {
   Result<int64_t> RegisterModel(const ModelRecord& record) override;
   Result<std::vector<ModelRecord>> Models() override;
   Status SaveEventTypes(const EventTypeRegistry& registry) override;
+  Status PrepareForServing() override { return Exec("CREATE INDEX IF NOT EXISTS events_user ON events(user, id)"); }
   Result<int64_t> CreateCampaign(const CampaignRecord& record) override;
   Result<std::vector<CampaignRecord>> Campaigns() override;
   Result<CampaignRecord> GetCampaign(std::string_view name) override;

@@ -242,6 +242,11 @@ class Store {
   // Registers custom event types (name -> id) so the mapping is stored.
   virtual Status SaveEventTypes(const EventTypeRegistry& registry) = 0;
 
+  // Indexes that per-request reads need but bulk imports would only pay
+  // for (events by user, for real-time recommendations): made once, kept
+  // from then on. Idempotent.
+  virtual Status PrepareForServing() = 0;
+
   // ---- campaigns ----
   // AlreadyExists when the name is taken.
   virtual Result<int64_t> CreateCampaign(const CampaignRecord& record) = 0;
