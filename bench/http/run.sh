@@ -86,5 +86,7 @@ if [ -n "${SATURATE:-}" ]; then
   before=$(rss)
   out=$(wrk -t"$THREADS" -c"$CONNS" -d"$SATURATE" --latency -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT$SEARCH")
   after=$(rss)
-  echo "saturation $SATURATE on /v1/search: $(echo "$out" | awk '/Requests\/sec/ {print $2}') req/s, non-2xx: $(echo "$out" | awk '/Non-2xx/ {print $5}' | sed 's/^$/0/'), RSS ${before} kB -> ${after} kB"
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+  errors=$(echo "$out" | awk '/Socket errors/ {print $0}')
+  echo "saturation $SATURATE on /v1/search: $(echo "$out" | awk '/Requests\/sec/ {print $2}') req/s, non-2xx: ${non2xx:-0}, ${errors:-no socket errors}, RSS ${before} kB -> ${after} kB"
 fi
