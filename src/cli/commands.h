@@ -241,6 +241,7 @@ struct ServeArgs {
   double rate = 200;
   size_t max_body_mb = 8;
   int threads = 64;
+  double retrain_minutes = 0;
   bool quiet = false;
   bool routes = false;  // print the route table as JSON and exit
 };

@@ -483,6 +483,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--threads", serve_args.threads, "connection threads (one per keep-alive connection)")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
+  serve_cmd->add_option("--retrain-minutes", serve_args.retrain_minutes,
+                        "retrain in the background every M minutes (0 = only on POST /v1/admin/train)");
   serve_cmd->add_flag("--quiet", serve_args.quiet, "no access log");
   serve_cmd->add_flag("--routes", serve_args.routes, "print the route table (JSON) and exit");
   auto* keys_cmd = app.add_subcommand("keys", "API keys: create (shown once) or list");

@@ -36,6 +36,7 @@ int ServeCommand(const ServeArgs& a) {
   o.burst = 2 * a.rate;
   o.max_body = a.max_body_mb << 20;
   o.threads = a.threads;
+  o.retrain_minutes = a.retrain_minutes;
   o.log = !a.quiet;
   auto srv = server::Server::Open(a.dir, o);
   if (!srv.ok()) return Fail(srv.status());

@@ -2,14 +2,19 @@
 // scopes, rate limits, per-route metrics, the OpenAPI document.
 #include "server/server.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -17,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <shared_mutex>
+#include <thread>
 
 #include "campaign/campaign.h"
 #include "cli/commands.h"
@@ -245,14 +251,52 @@ class HttpServer final : public Server {
     std::lock_guard lock(index_mu_);
     index_stale_ = true;
   }
-  // The trained recommenders, loaded on first use.
-  Result<const cli::RecService*> Recs() {
+  // The trained recommenders, loaded on first use and swapped whole when a
+  // retraining finishes: a request keeps the models it started with.
+  Result<std::shared_ptr<const cli::RecService>> Recs() {
     std::lock_guard lock(rec_mu_);
     if (!recs_) {
-      SOUK_ASSIGN_OR_RETURN(recs_, cli::RecService::Open(dir_, config_));
+      SOUK_ASSIGN_OR_RETURN(auto fresh, cli::RecService::Open(dir_, config_));
+      recs_ = std::shared_ptr<const cli::RecService>(std::move(fresh));
+      ++model_version_;
     }
-    return recs_.get();
+    return recs_;
   }
+
+  // Retraining in the background: `souk train DIR` in a child process (so
+  // a crash or an out-of-memory there cannot take the server down), then
+  // the new models are loaded and swapped in. One job at a time.
+  struct TrainJob {
+    uint64_t id = 0;
+    std::string status = "none";  // none, running, done, failed
+    int64_t started_ms = 0, finished_ms = 0;
+    int exit_code = 0;
+    std::string error;
+  };
+  // Starts a job unless one runs; returns the job (new or running).
+  TrainJob StartTraining() {
+    std::lock_guard lock(train_mu_);
+    if (job_.status == "running") return job_;
+    job_ = TrainJob{job_.id + 1, "running", NowMs(), 0, 0, ""};
+    if (trainer_.joinable()) trainer_.join();
+    trainer_ = std::thread([this, id = job_.id] { TrainInChild(id); });
+    return job_;
+  }
+  TrainJob Job() {
+    std::lock_guard lock(train_mu_);
+    return job_;
+  }
+  uint64_t model_version() {
+    std::lock_guard lock(rec_mu_);
+    return model_version_;
+  }
+  ~HttpServer() override {
+    stopping_ = true;
+    schedule_cv_.notify_all();
+    if (scheduler_.joinable()) scheduler_.join();
+    if (trainer_.joinable()) trainer_.join();
+  }
+
   // Runs f(store) with the store to itself.
   template <typename F>
   auto WithStore(F f) {
@@ -279,6 +323,7 @@ class HttpServer final : public Server {
     http_.set_read_timeout(options_.read_timeout_s, 0);
     http_.set_write_timeout(options_.write_timeout_s, 0);
     for (size_t i = 0; i < routes_.size(); ++i) Register(i);
+    if (options_.retrain_minutes > 0) Schedule(options_.retrain_minutes);
     http_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
       const char* what = res.status == 404   ? "no such route"
@@ -299,7 +344,11 @@ class HttpServer final : public Server {
     if (!http_.listen_after_bind()) return Status::IoError("the server stopped with an error");
     return Status::Ok();
   }
-  void Stop() override { http_.stop(); }
+  void Stop() override {
+    stopping_ = true;
+    schedule_cv_.notify_all();
+    http_.stop();
+  }
   int port() const override { return port_; }
 
  private:
@@ -356,6 +405,62 @@ class HttpServer final : public Server {
     if (!limiter_->Allow(who->id)) throw HttpError(429, "rate limit exceeded for this key");
   }
 
+  void TrainInChild(uint64_t id) {
+    const fs::path log = fs::path(dir_) / "runs" / fmt::format("server-train-{}.log", id);
+    std::error_code ec;
+    fs::create_directories(log.parent_path(), ec);
+    char exe[4096];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    std::string error;
+    int code = -1;
+    if (n <= 0) {
+      error = "cannot find the souk executable";
+    } else {
+      exe[n] = '\0';
+      const pid_t pid = fork();
+      if (pid == 0) {
+        sigset_t none;  // the server blocks SIGTERM in its threads; the trainer must not
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) dup2(fd, STDOUT_FILENO), dup2(fd, STDERR_FILENO);
+        execl(exe, exe, "train", dir_.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+      }
+      int status = 0;
+      if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) code = WEXITSTATUS(status);
+      if (code != 0) error = fmt::format("souk train exited with {} (see {})", code, log.string());
+    }
+    if (error.empty()) {
+      // Load the new models outside the lock, then swap.
+      auto fresh = cli::RecService::Open(dir_, config_);
+      if (fresh.ok()) {
+        std::lock_guard lock(rec_mu_);
+        recs_ = std::shared_ptr<const cli::RecService>(std::move(*fresh));
+        ++model_version_;
+      } else {
+        error = fresh.status().message();
+      }
+      CatalogChanged();
+    }
+    std::lock_guard lock(train_mu_);
+    job_.status = error.empty() ? "done" : "failed";
+    job_.finished_ms = NowMs();
+    job_.exit_code = code;
+    job_.error = error;
+  }
+  void Schedule(double minutes) {
+    scheduler_ = std::thread([this, minutes] {
+      std::unique_lock lock(schedule_mu_);
+      while (!stopping_) {
+        if (schedule_cv_.wait_for(lock, std::chrono::duration<double, std::ratio<60>>(minutes),
+                                  [this] { return stopping_.load(); }))
+          break;
+        StartTraining();
+      }
+    });
+  }
+
   std::string dir_;
   ServerOptions options_;
   Config config_;
@@ -365,7 +470,14 @@ class HttpServer final : public Server {
   std::shared_ptr<const search::Index> index_;
   bool index_stale_ = false;
   std::mutex rec_mu_;
-  std::unique_ptr<cli::RecService> recs_;
+  std::shared_ptr<const cli::RecService> recs_;
+  uint64_t model_version_ = 0;
+  std::mutex train_mu_;
+  TrainJob job_;
+  std::thread trainer_, scheduler_;
+  std::atomic<bool> stopping_{false};
+  std::mutex schedule_mu_;
+  std::condition_variable schedule_cv_;
   std::unique_ptr<campaign::CampaignService> campaigns_;
   std::unique_ptr<RateLimiter> limiter_;
   std::map<std::string, KeyInfo> keys_;  // by hash
@@ -510,6 +622,13 @@ Reply Metrics(HttpServer& s, const Request&) {
       out += fmt::format("souk_requests_total{{method=\"{}\",route=\"{}\",status=\"{}\"}} {}\n", routes[i].method,
                          routes[i].path, status, n);
   }
+  out += fmt::format(
+      "# HELP souk_model_version Recommender models loaded since start (1 = the first).\n# TYPE "
+      "souk_model_version gauge\nsouk_model_version {}\n",
+      s.model_version());
+  out += fmt::format(
+      "# HELP souk_http_requests Requests since start.\n# TYPE souk_http_requests counter\nsouk_http_requests {}\n",
+      s.requests());
   out += "# HELP souk_request_seconds Request latency by route.\n# TYPE souk_request_seconds histogram\n";
   for (size_t i = 0; i < routes.size(); ++i) {
     auto& m = *s.metrics()[i];
@@ -633,6 +752,21 @@ Reply DeleteItem(HttpServer& s, const Request& r) {
   return {200, {{"deleted", r.params[0]}}};
 }
 
+json JobJson(const HttpServer::TrainJob& j, uint64_t version) {
+  json out = {{"job", j.id}, {"status", j.status}, {"model_version", version}};
+  if (j.started_ms) out["started_ms"] = j.started_ms;
+  if (j.finished_ms) out["finished_ms"] = j.finished_ms;
+  if (!j.error.empty()) out["error"] = j.error;
+  return out;
+}
+
+Reply StartTrain(HttpServer& s, const Request&) {
+  const auto job = s.StartTraining();
+  return {202, JobJson(job, s.model_version())};
+}
+
+Reply TrainStatus(HttpServer& s, const Request&) { return {200, JobJson(s.Job(), s.model_version())}; }
+
 std::vector<Route> RouteTable() {
   return {
       {"GET", "/health", Scope::kPublic, "Liveness: {\"status\":\"ok\"}", Health},
@@ -656,6 +790,10 @@ std::vector<Route> RouteTable() {
       {"POST", "/v1/users", Scope::kAdmin, "Upsert users (JSON array or JSON lines)", PostUsers},
       {"DELETE", "/v1/items/{id}", Scope::kAdmin, "Delete an item (kept as a row, hidden from results)", DeleteItem},
       {"GET", "/v1/campaigns", Scope::kAdmin, "Campaigns with decision and reward counts", Campaigns},
+      {"POST", "/v1/admin/train", Scope::kAdmin,
+       "Retrain in the background (souk train in a child process); the new models swap in when done: 202 + job",
+       StartTrain},
+      {"GET", "/v1/admin/train", Scope::kAdmin, "The last training job: status, model_version", TrainStatus},
   };
 }
 

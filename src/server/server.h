@@ -49,6 +49,7 @@ struct ServerOptions {
   double burst = 400;         // bucket size
   int read_timeout_s = 10, write_timeout_s = 10;
   int threads = 64;              // connection threads (one per open keep-alive connection)
+  double retrain_minutes = 0;    // > 0: retrain in the background this often (as POST /v1/admin/train)
   bool log = true;  // access log on stderr
 };
 

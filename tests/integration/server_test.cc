@@ -307,6 +307,28 @@ TEST_F(ServerTest, RecommendationsAndCatalogAreRealTime) {
   auto sug = c.Get("/v1/suggest?q=sh", search);
   ASSERT_EQ(sug->status, 200);
   EXPECT_TRUE(json::parse(sug->body)["suggestions"].is_array());
+
+  // Background retraining: 202 with a job, requests keep being answered
+  // while it runs, and the new models swap in (model_version + 1).
+  EXPECT_EQ(c.Post("/v1/admin/train", search, "", "application/json")->status, 403);
+  auto job = c.Post("/v1/admin/train", admin, "", "application/json");
+  ASSERT_EQ(job->status, 202) << job->body;
+  const json jj = json::parse(job->body);
+  const int version = jj["model_version"];
+  EXPECT_EQ(jj["status"], "running");
+  json status;
+  int served_meanwhile = 0;
+  for (int i = 0; i < 600; ++i) {
+    served_meanwhile += c.Get("/v1/recommend/U000010?k=3", search)->status == 200;
+    status = json::parse(c.Get("/v1/admin/train", admin)->body);
+    if (status["status"] != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status["status"], "done") << status;
+  EXPECT_EQ(status["model_version"], version + 1) << status;
+  EXPECT_GT(served_meanwhile, 0);
+  EXPECT_EQ(c.Get("/v1/recommend/U000010?k=3", search)->status, 200);
+  EXPECT_NE(c.Get("/metrics")->body.find("souk_model_version " + std::to_string(version + 1)), std::string::npos);
 }
 
 }  // namespace
