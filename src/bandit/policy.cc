@@ -288,6 +288,25 @@ class ArmCounts {
   size_t head_ = 0;
 };
 
+// State bytes of a policy whose whole state is its ArmCounts (counting
+// policies and slates), and their loading: all or nothing.
+std::string SaveCountsState(const std::string& describe, const ArmCounts& counts) {
+  Writer w;
+  WriteHeader(w, describe, counts.step());
+  counts.Save(w);
+  return w.Take();
+}
+
+Status LoadCountsState(std::string_view bytes, const std::string& describe, ArmCounts* counts) {
+  Reader r(bytes);
+  uint64_t steps = 0;
+  SOUK_RETURN_IF_ERROR(ReadHeader(r, describe, &steps));
+  ArmCounts loaded = *counts;
+  if (!loaded.Load(r, steps) || !r.AtEnd()) return BadState("arm statistics do not fit " + describe);
+  *counts = std::move(loaded);
+  return Status::Ok();
+}
+
 // Probabilities of a sampling policy: the share of `draws` extra samples in
 // which each arm wins, counting the decision's own sample as one more.
 template <typename Sample>
@@ -321,21 +340,8 @@ class CountingPolicy : public Policy {
     }
   }
   uint64_t updates() const override { return counts_.step(); }
-  std::string SaveState() const override {
-    Writer w;
-    WriteHeader(w, Describe(), counts_.step());
-    counts_.Save(w);
-    return w.Take();
-  }
-  Status LoadState(std::string_view bytes) override {
-    Reader r(bytes);
-    uint64_t steps = 0;
-    SOUK_RETURN_IF_ERROR(ReadHeader(r, Describe(), &steps));
-    ArmCounts loaded = counts_;
-    if (!loaded.Load(r, steps) || !r.AtEnd()) return BadState("arm statistics do not fit " + Describe());
-    counts_ = std::move(loaded);
-    return Status::Ok();
-  }
+  std::string SaveState() const override { return SaveCountsState(Describe(), counts_); }
+  Status LoadState(std::string_view bytes) override { return LoadCountsState(bytes, Describe(), &counts_); }
 
  protected:
   virtual double Clamp(double r) const { return r; }
@@ -1080,21 +1086,8 @@ class Slate final : public SlatePolicy {
   void Estimates(std::span<double> out) const override {
     for (uint32_t i = 0; i < arms_; ++i) out[i] = (a_ + counts_.S(i)) / (a_ + b_ + counts_.N(i));
   }
-  std::string SaveState() const override {
-    Writer w;
-    WriteHeader(w, Describe(), counts_.step());
-    counts_.Save(w);
-    return w.Take();
-  }
-  Status LoadState(std::string_view bytes) override {
-    Reader r(bytes);
-    uint64_t steps = 0;
-    SOUK_RETURN_IF_ERROR(ReadHeader(r, Describe(), &steps));
-    ArmCounts loaded = counts_;
-    if (!loaded.Load(r, steps) || !r.AtEnd()) return BadState("slate statistics do not fit " + Describe());
-    counts_ = std::move(loaded);
-    return Status::Ok();
-  }
+  std::string SaveState() const override { return SaveCountsState(Describe(), counts_); }
+  Status LoadState(std::string_view bytes) override { return LoadCountsState(bytes, Describe(), &counts_); }
 
  private:
   PolicyOptions o_;
