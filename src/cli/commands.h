@@ -227,6 +227,10 @@ class RecService {
   Result<nlohmann::json> ForUser(Store* store, const std::string& user, size_t k, bool exclude_seen) const;
   Result<nlohmann::json> ForSession(Store* store, const std::vector<std::string>& items, size_t k) const;
   Result<nlohmann::json> Similar(Store* store, const std::string& item, size_t k) const;
+  // The user model's score of every item (by dense id) for a known user;
+  // empty when there is no user model or the user has no history it knows.
+  Result<std::vector<float>> UserScores(Store* store, const std::string& user) const;
+  std::string UserModelName() const;
 
  private:
   RecService() = default;

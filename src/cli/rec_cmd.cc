@@ -845,6 +845,21 @@ Result<json> RecService::ForUser(Store* store, const std::string& user, size_t k
   return j;
 }
 
+Result<std::vector<float>> RecService::UserScores(Store* store, const std::string& user) const {
+  if (!user_) return std::vector<float>{};
+  SOUK_ASSIGN_OR_RETURN(UserId id, store->FindUser(user));
+  if (id == kNoId) return std::vector<float>{};
+  SOUK_ASSIGN_OR_RETURN(rec::History h, rec::LoadHistory(*store, id, weights_));
+  bool known = false;
+  for (uint32_t i : h.items) known = known || i < user_->num_items();
+  if (!known) return std::vector<float>{};
+  std::vector<float> scores(user_->num_items());
+  user_->Score(h, scores);
+  return scores;
+}
+
+std::string RecService::UserModelName() const { return user_ ? user_->Describe() : ""; }
+
 Result<json> RecService::ForSession(Store* store, const std::vector<std::string>& items, size_t k) const {
   const rec::Model* model = session_ ? session_.get() : pop_.get();
   if (!model) return Status::FailedPrecondition("no session model trained");

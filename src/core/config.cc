@@ -27,6 +27,10 @@ const std::vector<SettingDef>& AllSettings() {
       {"search.fields", T::kString, "title=3/0.75,brand=2/0.5,category=1.5/0.5,tags=1.5/0.5,description=1/0.75",
        "BM25F fields as name=weight/b, comma-separated (title, brand, category, tags, description)."},
       {"search.k1", T::kDouble, "1.2", "BM25F saturation k1."},
+      {"search.personalize_weight", T::kDouble, "0.5",
+       "Weight of the user model's score against BM25F when a search names a user (both z-scored over the top "
+       "search.personalize_depth hits); 0 turns personalization off."},
+      {"search.personalize_depth", T::kInt, "100", "How many of the best BM25F hits personalization re-orders."},
       {"search.stem", T::kBool, "true", "English Snowball stemming of Latin-script words."},
       {"search.cjk", T::kBool, "true", "Dictionary segmentation of Chinese text (else character bigrams)."},
       {"search.prior_weight", T::kDouble, "0",
@@ -86,6 +90,13 @@ const std::vector<SettingDef>& AllSettings() {
       {"rec.similar_model", T::kString, "itemknn", "Model that `souk similar` serves."},
       {"rec.threads", T::kInt, "0", "Threads for training and evaluation; 0 = all cores."},
       {"rec.seed", T::kInt, "42", "Random seed for training, negative sampling and bootstrap intervals."},
+      // serving
+      {"server.cache_entries", T::kInt, "100000",
+       "Recommendation answers `souk serve` keeps (per user and k; dropped when the user's events, the catalog "
+       "or the models change); 0 = no cache."},
+      {"server.impressions", T::kBool, "true",
+       "Log what every search and recommendation response showed (request id, items in order) to the "
+       "impressions table, so events that name the request id join to it."},
   };
   return kSettings;
 }

@@ -29,6 +29,7 @@
 #include "core/config.h"
 #include "ingest/ingest.h"
 #include "search/search.h"
+#include "server/cache.h"
 #include "store/store.h"
 
 namespace fs = std::filesystem;
@@ -220,8 +221,28 @@ class HttpServer final : public Server {
     so.create_if_missing = false;
     SOUK_ASSIGN_OR_RETURN(store_, Store::OpenSqlite((fs::path(dir) / "souk.db").string(), so));
     SOUK_RETURN_IF_ERROR(store_->PrepareForServing());
+    // Read connections: one per core (at least 2); reads need no lock.
+    const size_t readers = std::max(2u, std::thread::hardware_concurrency());
+    for (size_t i = 0; i < readers; ++i) {
+      StoreOptions ro = so;
+      ro.cache_mb = 64;
+      SOUK_ASSIGN_OR_RETURN(auto reader, Store::OpenSqlite((fs::path(dir) / "souk.db").string(), ro));
+      readers_.push_back(std::move(reader));
+    }
     SOUK_ASSIGN_OR_RETURN(auto keys, ReadKeys(dir));
     for (auto& k : keys) keys_.emplace(k.hash, k.info);
+    {
+      StoreOptions wo = so;
+      wo.cache_mb = 16;
+      SOUK_ASSIGN_OR_RETURN(watcher_, Store::OpenSqlite((fs::path(dir) / "souk.db").string(), wo));
+      SOUK_ASSIGN_OR_RETURN(data_version_, watcher_->DataVersion());
+      SOUK_ASSIGN_OR_RETURN(auto none, watcher_->EventUsersSince(-1, &last_event_id_));
+      (void)none;
+      SOUK_ASSIGN_OR_RETURN(last_item_ms_, watcher_->LatestItemChange());
+      SOUK_RETURN_IF_ERROR(catalog_.Refresh(watcher_.get()));
+    }
+    cache_ = std::make_unique<ResultCache>(static_cast<size_t>(std::max<int64_t>(0, config_.GetInt("server.cache_entries"))));
+    log_impressions_ = config_.GetBool("server.impressions");
     campaigns_ = std::make_unique<campaign::CampaignService>(store_.get());
     limiter_ = std::make_unique<RateLimiter>(options.rate_per_key, options.burst);
     routes_ = RouteTable();
@@ -293,8 +314,76 @@ class HttpServer final : public Server {
   ~HttpServer() override {
     stopping_ = true;
     schedule_cv_.notify_all();
+    background_cv_.notify_all();
     if (scheduler_.joinable()) scheduler_.join();
     if (trainer_.joinable()) trainer_.join();
+    if (background_.joinable()) background_.join();
+    FlushImpressions();
+  }
+
+  // ---- change tracking ----
+  // Brings the caches up to date with the store: the users whose events
+  // arrived since the last sync lose their cached answers; a catalog change
+  // refreshes the catalog view, drops every answer and marks the search
+  // index stale. Runs after every write the server makes (before it
+  // answers) and every 250 ms for writes by other processes (souk import).
+  Status SyncChanges() {
+    std::lock_guard lock(sync_mu_);
+    SOUK_ASSIGN_OR_RETURN(int64_t version, watcher_->DataVersion());
+    if (version == data_version_) return Status::Ok();
+    data_version_ = version;
+    int64_t max_id = last_event_id_;
+    SOUK_ASSIGN_OR_RETURN(auto users, watcher_->EventUsersSince(last_event_id_, &max_id));
+    last_event_id_ = max_id;
+    if (!users.empty()) cache_->Invalidate(users);
+    SOUK_ASSIGN_OR_RETURN(int64_t latest, watcher_->LatestItemChange());
+    if (latest != last_item_ms_) {
+      last_item_ms_ = latest;
+      SOUK_RETURN_IF_ERROR(catalog_.Refresh(watcher_.get()));
+      cache_->Clear();
+      CatalogChanged();
+    }
+    return Status::Ok();
+  }
+  CatalogView& catalog() { return catalog_; }
+  ResultCache& cache() { return *cache_; }
+
+  // ---- impressions ----
+  // Queued and written by the background thread in one transaction every
+  // 200 ms (and at shutdown), so logging costs a request no write.
+  void LogImpression(ImpressionRecord r) {
+    if (!log_impressions_) return;
+    std::lock_guard lock(impressions_mu_);
+    impressions_.push_back(std::move(r));
+  }
+  void FlushImpressions() {
+    std::vector<ImpressionRecord> batch;
+    {
+      std::lock_guard lock(impressions_mu_);
+      batch.swap(impressions_);
+    }
+    if (batch.empty()) return;
+    Status st;
+    {
+      std::lock_guard lock(store_mu_);
+      st = store_->LogImpressions(batch);
+    }
+    if (!st.ok()) std::fprintf(stderr, "souk: warning: %zu impressions not logged: %s\n", batch.size(), st.message().c_str());
+    impressions_logged_ += st.ok() ? batch.size() : 0;
+  }
+  uint64_t impressions_logged() const { return impressions_logged_; }
+  void StartBackground() {
+    background_ = std::thread([this] {
+      std::unique_lock lock(background_mu_);
+      while (!stopping_) {
+        background_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_.load(); });
+        lock.unlock();
+        FlushImpressions();
+        Status st = SyncChanges();
+        if (!st.ok()) std::fprintf(stderr, "souk: warning: change tracking: %s\n", st.message().c_str());
+        lock.lock();
+      }
+    });
   }
 
   // Runs f(store) with the store to itself.
@@ -302,6 +391,31 @@ class HttpServer final : public Server {
   auto WithStore(F f) {
     std::lock_guard lock(store_mu_);
     return f(store_.get());
+  }
+  // Runs the reads of f(store) -> Result<json> as one read snapshot on a
+  // connection of the reader pool: reads run in parallel with each other
+  // and with the writer (SQLite WAL), and see every committed write.
+  template <typename F>
+  Result<json> ReadStore(F f) {
+    std::unique_ptr<Store> reader;
+    {
+      std::unique_lock lock(readers_mu_);
+      readers_cv_.wait(lock, [this] { return !readers_.empty(); });
+      reader = std::move(readers_.back());
+      readers_.pop_back();
+    }
+    Result<json> out = Status::Internal("not run");
+    Status st = reader->ReadSnapshot([&] {
+      out = f(reader.get());
+      return out.ok() ? Status::Ok() : out.status();
+    });
+    {
+      std::lock_guard lock(readers_mu_);
+      readers_.push_back(std::move(reader));
+    }
+    readers_cv_.notify_one();
+    if (!st.ok()) return st;
+    return out;
   }
   const std::string& dir() const { return dir_; }
   const Config& config() const { return config_; }
@@ -324,6 +438,7 @@ class HttpServer final : public Server {
     http_.set_write_timeout(options_.write_timeout_s, 0);
     for (size_t i = 0; i < routes_.size(); ++i) Register(i);
     if (options_.retrain_minutes > 0) Schedule(options_.retrain_minutes);
+    StartBackground();
     http_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
       const char* what = res.status == 404   ? "no such route"
@@ -341,12 +456,15 @@ class HttpServer final : public Server {
     }
     port_ = port;
     if (on_ready) on_ready(port);
-    if (!http_.listen_after_bind()) return Status::IoError("the server stopped with an error");
+    const bool listened = http_.listen_after_bind();
+    FlushImpressions();  // what was shown before the stop
+    if (!listened) return Status::IoError("the server stopped with an error");
     return Status::Ok();
   }
   void Stop() override {
     stopping_ = true;
     schedule_cv_.notify_all();
+    background_cv_.notify_all();
     http_.stop();
   }
   int port() const override { return port_; }
@@ -438,6 +556,7 @@ class HttpServer final : public Server {
         std::lock_guard lock(rec_mu_);
         recs_ = std::shared_ptr<const cli::RecService>(std::move(*fresh));
         ++model_version_;
+        cache_->Clear();
       } else {
         error = fresh.status().message();
       }
@@ -464,8 +583,11 @@ class HttpServer final : public Server {
   std::string dir_;
   ServerOptions options_;
   Config config_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<Store> store_;  // the writer (and reads that go with writes)
   std::mutex store_mu_;
+  std::vector<std::unique_ptr<Store>> readers_;  // free read connections
+  std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
   std::mutex index_mu_;
   std::shared_ptr<const search::Index> index_;
   bool index_stale_ = false;
@@ -479,6 +601,18 @@ class HttpServer final : public Server {
   std::mutex schedule_mu_;
   std::condition_variable schedule_cv_;
   std::unique_ptr<campaign::CampaignService> campaigns_;
+  std::unique_ptr<Store> watcher_;  // change tracking's own read connection
+  std::mutex sync_mu_;
+  int64_t data_version_ = 0, last_event_id_ = 0, last_item_ms_ = 0;
+  CatalogView catalog_;
+  std::unique_ptr<ResultCache> cache_;
+  bool log_impressions_ = true;
+  std::mutex impressions_mu_;
+  std::vector<ImpressionRecord> impressions_;
+  std::atomic<uint64_t> impressions_logged_{0};
+  std::thread background_;
+  std::mutex background_mu_;
+  std::condition_variable background_cv_;
   std::unique_ptr<RateLimiter> limiter_;
   std::map<std::string, KeyInfo> keys_;  // by hash
   std::vector<Route> routes_;
@@ -490,9 +624,13 @@ class HttpServer final : public Server {
 
 // ---- handlers ---------------------------------------------------------------------
 
+// "r" + 12 hex digits of the time in ms + 8 random: unique, and in time
+// order, so the impressions table grows at its end.
 std::string RequestId() {
-  unsigned char b[8];
-  RAND_bytes(b, sizeof b);
+  unsigned char b[10];
+  const uint64_t ms = static_cast<uint64_t>(NowMs());
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+  RAND_bytes(b + 6, 4);
   return "r" + Hex(b, sizeof b);
 }
 
@@ -525,9 +663,81 @@ size_t SizeParam(const httplib::Request& req, const char* name, size_t fallback,
 
 Reply Health(HttpServer&, const Request&) { return {200, {{"status", "ok"}}}; }
 
+// Gives a response that shows items its request id and logs what it showed
+// (surface, user, items in order) as an impression.
+json Shown(HttpServer& s, const char* surface, const std::string& user, const std::string& query, json out) {
+  const std::string id = RequestId();
+  out["request_id"] = id;
+  ImpressionRecord imp;
+  imp.request_id = id;
+  imp.ts_ms = NowMs();
+  imp.surface = surface;
+  imp.user = user;
+  imp.query = query;
+  if (out.contains("model") && out["model"].is_string()) imp.model = out["model"].get<std::string>();
+  const char* list = out.contains("hits") ? "hits" : "items";
+  if (out.contains(list))
+    for (const auto& x : out[list]) imp.items.push_back(x["item_id"].get<std::string>());
+  s.LogImpression(std::move(imp));
+  return out;
+}
+
+// Re-orders the hits by z(BM25F) + w * z(user model score), both z-scored
+// over these hits; items the model does not know get the hits' lowest
+// model score. Leaves the order alone (and `how` null) when the user or
+// the model gives nothing to go on.
+void PersonalizeHits(HttpServer& s, const search::Index& index, const std::string& user, search::SearchResult* res,
+                     json* how) {
+  const double w = s.config().GetDouble("search.personalize_weight");
+  if (res->hits.size() < 2) return;
+  auto recs = s.Recs();
+  if (!recs.ok()) return;
+  std::vector<float> scores;
+  auto got = s.ReadStore([&](Store* st) -> Result<json> {
+    SOUK_ASSIGN_OR_RETURN(scores, (*recs)->UserScores(st, user));
+    return json();
+  });
+  if (!got.ok() || scores.empty()) return;
+  const size_t n = res->hits.size();
+  std::vector<double> text(n), model(n);
+  std::vector<bool> known(n, false);
+  double lowest = INFINITY;
+  for (size_t i = 0; i < n; ++i) {
+    text[i] = res->hits[i].score;
+    auto row = s.catalog().Get(index.ExternalId(res->hits[i].doc));
+    if (row && row->id < scores.size()) {
+      model[i] = scores[row->id];
+      known[i] = true;
+      lowest = std::min(lowest, model[i]);
+    }
+  }
+  if (!std::isfinite(lowest)) return;
+  for (size_t i = 0; i < n; ++i)
+    if (!known[i]) model[i] = lowest;
+  auto zscore = [](std::vector<double>& v) {
+    double mean = 0, var = 0;
+    for (double x : v) mean += x;
+    mean /= static_cast<double>(v.size());
+    for (double x : v) var += (x - mean) * (x - mean);
+    const double sd = std::sqrt(var / static_cast<double>(v.size()));
+    for (double& x : v) x = sd > 0 ? (x - mean) / sd : 0;
+  };
+  zscore(text);
+  zscore(model);
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return text[a] + w * model[a] > text[b] + w * model[b]; });
+  std::vector<search::Hit> hits;
+  for (size_t i : order) hits.push_back({res->hits[i].doc, static_cast<float>(text[i] + w * model[i])});
+  res->hits = std::move(hits);
+  *how = {{"user", user}, {"model", (*recs)->UserModelName()}, {"weight", w}, {"depth", n}};
+}
+
 Reply Search(HttpServer& s, const Request& r) {
   const auto& req = r.http;
   const std::string q = req.get_param_value("q");
+  const std::string user = req.get_param_value("user");
   search::QueryOptions qo;
   qo.k = SizeParam(req, "per_page", SizeParam(req, "k", 10, 1000), 1000);
   const size_t page = SizeParam(req, "page", 1, 100000);
@@ -545,12 +755,27 @@ Reply Search(HttpServer& s, const Request& r) {
   auto index = s.Index();
   if (!index.ok()) throw HttpError(HttpStatusOf(index.status()), index.status().message());
   const auto t0 = std::chrono::steady_clock::now();
-  auto res = (*index)->Search(q, qo);
+  // Personalized: the best `depth` hits are fetched, re-ordered for the
+  // user, and the page is cut from them.
+  const size_t depth = static_cast<size_t>(std::max<int64_t>(1, s.config().GetInt("search.personalize_depth")));
+  const bool personal = !user.empty() && s.config().GetDouble("search.personalize_weight") > 0 &&
+                        qo.offset + qo.k <= depth;
+  search::QueryOptions run = qo;
+  if (personal) run.offset = 0, run.k = depth;
+  auto res = (*index)->Search(q, run);
   if (!res.ok()) throw HttpError(HttpStatusOf(res.status()), res.status().message());
+  json how;
+  if (personal) {
+    PersonalizeHits(s, **index, user, &*res, &how);
+    std::vector<search::Hit> pageh;
+    for (size_t i = qo.offset; i < res->hits.size() && pageh.size() < qo.k; ++i) pageh.push_back(res->hits[i]);
+    res->hits = std::move(pageh);
+  }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   json out = cli::SearchHitsJson(**index, q, *res, ms);
-  out["request_id"] = RequestId();
-  return {200, out};
+  if (!how.is_null()) out["personalized"] = how;
+  s.catalog().Decorate(&out["hits"]);
+  return {200, Shown(s, "search", user, q, std::move(out))};
 }
 
 Reply Decide(HttpServer& s, const Request& r) {
@@ -649,12 +874,6 @@ Reply Metrics(HttpServer& s, const Request&) {
 
 Reply OpenApi(HttpServer&, const Request&);
 
-json Ok(const Result<json>& r) {
-  if (!r.ok()) throw HttpError(HttpStatusOf(r.status()), r.status().message());
-  json j = *r;
-  j["request_id"] = RequestId();
-  return j;
-}
 
 bool BoolParam(const httplib::Request& req, const char* name, bool fallback) {
   if (!req.has_param(name)) return fallback;
@@ -664,12 +883,30 @@ bool BoolParam(const httplib::Request& req, const char* name, bool fallback) {
   throw HttpError(400, fmt::format("'{}' must be true or false", name));
 }
 
+json Computed(const Result<json>& r) {
+  if (!r.ok()) throw HttpError(HttpStatusOf(r.status()), r.status().message());
+  return *r;
+}
+
+// Recommendations are answered from the result cache when the user's
+// events, the catalog and the models are unchanged since it was computed.
 Reply Recommend(HttpServer& s, const Request& r) {
-  auto recs = s.Recs();
-  if (!recs.ok()) throw HttpError(HttpStatusOf(recs.status()), recs.status().message());
   const size_t k = SizeParam(r.http, "k", 10, 1000);
   const bool exclude = BoolParam(r.http, "exclude_seen", true);
-  return {200, Ok(s.WithStore([&](Store* st) { return (*recs)->ForUser(st, r.params[0], k, exclude); }))};
+  const std::string& user = r.params[0];
+  const std::string variant = fmt::format("{}|{}", k, exclude);
+  json out;
+  if (auto hit = s.cache().Get(user, variant)) {
+    out = std::move(*hit);
+  } else {
+    const uint64_t epoch = s.cache().Epoch();
+    auto recs = s.Recs();
+    if (!recs.ok()) throw HttpError(HttpStatusOf(recs.status()), recs.status().message());
+    out = Computed(s.ReadStore([&](Store* st) { return (*recs)->ForUser(st, user, k, exclude); }));
+    s.catalog().Decorate(&out["items"]);
+    s.cache().Put(user, variant, out, epoch);
+  }
+  return {200, Shown(s, "recommend", user, "", std::move(out))};
 }
 
 Reply SessionRecommend(HttpServer& s, const Request& r) {
@@ -679,14 +916,55 @@ Reply SessionRecommend(HttpServer& s, const Request& r) {
   if (k == 0 || k > 1000) throw HttpError(400, "'k' must be a whole number in [1, 1000]");
   auto recs = s.Recs();
   if (!recs.ok()) throw HttpError(HttpStatusOf(recs.status()), recs.status().message());
-  return {200, Ok(s.WithStore([&](Store* st) { return (*recs)->ForSession(st, items, k); }))};
+  json out = Computed(s.ReadStore([&](Store* st) { return (*recs)->ForSession(st, items, k); }));
+  s.catalog().Decorate(&out["items"]);
+  std::string session;
+  for (const auto& i : items) session += (session.empty() ? "" : ",") + i;
+  return {200, Shown(s, "session", "", session, std::move(out))};
 }
 
 Reply Similar(HttpServer& s, const Request& r) {
-  auto recs = s.Recs();
-  if (!recs.ok()) throw HttpError(HttpStatusOf(recs.status()), recs.status().message());
   const size_t k = SizeParam(r.http, "k", 10, 1000);
-  return {200, Ok(s.WithStore([&](Store* st) { return (*recs)->Similar(st, r.params[0], k); }))};
+  const std::string key = "item:" + r.params[0];
+  const std::string variant = std::to_string(k);
+  json out;
+  if (auto hit = s.cache().Get(key, variant)) {
+    out = std::move(*hit);
+  } else {
+    const uint64_t epoch = s.cache().Epoch();
+    auto recs = s.Recs();
+    if (!recs.ok()) throw HttpError(HttpStatusOf(recs.status()), recs.status().message());
+    out = Computed(s.ReadStore([&](Store* st) { return (*recs)->Similar(st, r.params[0], k); }));
+    s.catalog().Decorate(&out["items"]);
+    s.cache().Put(key, variant, out, epoch);
+  }
+  return {200, Shown(s, "similar", "", r.params[0], std::move(out))};
+}
+
+json AttrsJson(const std::string& attrs) {
+  if (attrs.empty()) return json::object();
+  json j = json::parse(attrs, nullptr, false);
+  return j.is_object() ? j : json::object();
+}
+
+Reply GetItem(HttpServer& s, const Request& r) {
+  return {200, Computed(s.ReadStore([&](Store* st) -> Result<json> {
+            SOUK_ASSIGN_OR_RETURN(ItemId id, st->FindItem(r.params[0]));
+            if (id == kNoId) return Status::NotFound(fmt::format("unknown item '{}'", r.params[0]));
+            SOUK_ASSIGN_OR_RETURN(auto rows, st->GetItems({id}));
+            if (rows.empty() || rows[0].deleted || !rows[0].known)
+              return Status::NotFound(fmt::format("item '{}' is not in the catalog", r.params[0]));
+            const ItemRow& row = rows[0];
+            return json{{"item_id", row.ext_id},
+                        {"title", row.title},
+                        {"description", row.description},
+                        {"brand", row.brand},
+                        {"category", row.category},
+                        {"tags", row.tags},
+                        {"price", std::isnan(row.price) ? json(nullptr) : json(row.price)},
+                        {"stock", row.stock < 0 ? json(nullptr) : json(row.stock)},
+                        {"attrs", AttrsJson(row.attrs_json)}};
+          }))};
 }
 
 Reply Suggest(HttpServer& s, const Request& r) {
@@ -734,7 +1012,9 @@ Reply Ingest(HttpServer& s, const Request& r, const std::string& table) {
   });
   fs::remove(path, ec);
   if (!st.ok()) throw HttpError(st.code() == StatusCode::kIoError ? 500 : 400, st.message());
-  if (table == "items") s.CatalogChanged();
+  // Before answering: the caches forget what this write changed.
+  Status synced = s.SyncChanges();
+  if (!synced.ok()) throw HttpError(500, synced.message());
   json out = json::parse(ingest::SummaryJson(summary));
   out.erase("file");
   out.erase("rows_per_second");
@@ -748,7 +1028,8 @@ Reply PostUsers(HttpServer& s, const Request& r) { return Ingest(s, r, "users");
 Reply DeleteItem(HttpServer& s, const Request& r) {
   Status st = s.WithStore([&](Store* store) { return store->DeleteItem(r.params[0]); });
   if (!st.ok()) throw HttpError(HttpStatusOf(st), st.message());
-  s.CatalogChanged();
+  Status synced = s.SyncChanges();
+  if (!synced.ok()) throw HttpError(500, synced.message());
   return {200, {{"deleted", r.params[0]}}};
 }
 
@@ -784,6 +1065,8 @@ std::vector<Route> RouteTable() {
       {"POST", "/v1/recommend/session", Scope::kSearch, "Recommendations for an anonymous session: {items:[ids], k?}",
        SessionRecommend},
       {"GET", "/v1/similar/{item}", Scope::kSearch, "Items similar to an item: k", Similar},
+      {"GET", "/v1/items/{id}", Scope::kSearch, "One catalog item: title, description, brand, category, price, ...",
+       GetItem},
       {"POST", "/v1/events", Scope::kEvents,
        "Ingest events (JSON array or JSON lines; as souk import): counts and reasons", PostEvents},
       {"POST", "/v1/items", Scope::kAdmin, "Upsert items (JSON array or JSON lines); searchable at once", PostItems},

@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS quarantine(
   id INTEGER PRIMARY KEY, src INTEGER REFERENCES sources(id), line INTEGER,
   tbl TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT, col TEXT, raw BLOB,
   created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS impressions(
+  request_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, surface TEXT NOT NULL, user TEXT, query TEXT,
+  model TEXT, items TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS impressions_ts ON impressions(ts);
 CREATE TABLE IF NOT EXISTS models(
   id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec TEXT NOT NULL, path TEXT,
   metrics TEXT, created_ms INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0);
@@ -246,6 +250,18 @@ class SqliteStore final : public Store {
   Result<std::vector<ModelRecord>> Models() override;
   Status SaveEventTypes(const EventTypeRegistry& registry) override;
   Status PrepareForServing() override { return Exec("CREATE INDEX IF NOT EXISTS events_user ON events(user, id)"); }
+  Result<int64_t> DataVersion() override;
+  Result<std::vector<std::string>> EventUsersSince(int64_t after, int64_t* max_id) override;
+  Status LogImpressions(const std::vector<ImpressionRecord>& impressions) override;
+  Result<ImpressionRecord> GetImpression(std::string_view request_id) override;
+  Result<std::vector<ImpressionRecord>> Impressions(int64_t since_ms, size_t limit) override;
+  Status ReadSnapshot(const std::function<Status()>& reads) override {
+    if (!sqlite3_get_autocommit(db_)) return reads();
+    SOUK_RETURN_IF_ERROR(Exec("BEGIN"));
+    Status st = reads();
+    Status end = Exec(st.ok() ? "COMMIT" : "ROLLBACK");
+    return st.ok() ? end : st;
+  }
   Result<int64_t> CreateCampaign(const CampaignRecord& record) override;
   Result<std::vector<CampaignRecord>> Campaigns() override;
   Result<CampaignRecord> GetCampaign(std::string_view name) override;
@@ -808,6 +824,16 @@ Result<std::vector<ItemRow>> SqliteStore::GetItems(const std::vector<ItemId>& id
   Stmt st;
   SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT " SOUK_ITEM_COLUMNS " FROM items WHERE id=?1"));
   std::vector<ItemRow> out;
+  // One read transaction for all the lookups (not one per statement).
+  const bool own = ids.size() > 1 && sqlite3_get_autocommit(db_);
+  if (own) SOUK_RETURN_IF_ERROR(Exec("BEGIN"));
+  struct End {
+    SqliteStore* s;
+    bool own;
+    ~End() {
+      if (own) (void)s->Exec("COMMIT");
+    }
+  } end{this, own};
   for (ItemId id : ids) {
     st.Reset();
     st.Int(1, id);
@@ -857,6 +883,106 @@ Result<EventColumns> SqliteStore::LoadUserEvents(UserId user) {
   // second) keeps imports fast; the server keeps histories in memory.
   return ReadEvents("SELECT id,user,item,type,ts,value,session,src,line,flags FROM events WHERE user=?1 ORDER BY id",
                     user);
+}
+
+Result<int64_t> SqliteStore::DataVersion() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "PRAGMA data_version"));
+  if (sqlite3_step(st.get()) != SQLITE_ROW) return Error("data_version");
+  return static_cast<int64_t>(sqlite3_column_int64(st.get(), 0));
+}
+
+Result<std::vector<std::string>> SqliteStore::EventUsersSince(int64_t after, int64_t* max_id) {
+  *max_id = after;
+  Stmt st;
+  if (after < 0) {  // where to start: the largest id, no users
+    SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT coalesce(max(id), 0) FROM events"));
+    if (sqlite3_step(st.get()) != SQLITE_ROW) return Error("max event id");
+    *max_id = sqlite3_column_int64(st.get(), 0);
+    return std::vector<std::string>{};
+  }
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT e.id, u.ext_id FROM events e JOIN users u ON u.id = e.user WHERE e.id > ?1"));
+  st.Int(1, after);
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    *max_id = std::max<int64_t>(*max_id, sqlite3_column_int64(st.get(), 0));
+    out.push_back(ColText(st.get(), 1));
+  }
+  if (rc != SQLITE_DONE) return Error("events since");
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Status SqliteStore::LogImpressions(const std::vector<ImpressionRecord>& impressions) {
+  if (impressions.empty()) return Status::Ok();
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(
+      db_, "INSERT OR IGNORE INTO impressions(request_id,ts,surface,user,query,model,items) VALUES(?1,?2,?3,?4,?5,?6,?7)"));
+  SOUK_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  for (const ImpressionRecord& r : impressions) {
+    st.Reset();
+    st.Text(1, r.request_id);
+    st.Int(2, r.ts_ms);
+    st.Text(3, r.surface);
+    st.Text(4, r.user);
+    st.Text(5, r.query);
+    st.Text(6, r.model);
+    std::string items;
+    for (const auto& id : r.items) items += (items.empty() ? "" : "\t") + id;
+    st.Text(7, items);
+    Status s = Step(st, "log impression");
+    if (!s.ok()) {
+      (void)Exec("ROLLBACK");
+      return s;
+    }
+  }
+  return Exec("COMMIT");
+}
+
+namespace {
+ImpressionRecord ReadImpression(sqlite3_stmt* st) {
+  ImpressionRecord r;
+  r.request_id = ColText(st, 0);
+  r.ts_ms = sqlite3_column_int64(st, 1);
+  r.surface = ColText(st, 2);
+  r.user = ColText(st, 3);
+  r.query = ColText(st, 4);
+  r.model = ColText(st, 5);
+  const std::string items = ColText(st, 6);
+  for (size_t b = 0, e; b < items.size(); b = e + 1) {
+    e = items.find('\t', b);
+    if (e == std::string::npos) e = items.size();
+    r.items.push_back(items.substr(b, e - b));
+  }
+  return r;
+}
+}  // namespace
+
+Result<ImpressionRecord> SqliteStore::GetImpression(std::string_view request_id) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(
+      st.Prepare(db_, "SELECT request_id,ts,surface,user,query,model,items FROM impressions WHERE request_id=?1"));
+  st.Text(1, request_id);
+  const int rc = sqlite3_step(st.get());
+  if (rc == SQLITE_DONE) return Status::NotFound(fmt::format("no impression with request id '{}'", request_id));
+  if (rc != SQLITE_ROW) return Error("get impression");
+  return ReadImpression(st.get());
+}
+
+Result<std::vector<ImpressionRecord>> SqliteStore::Impressions(int64_t since_ms, size_t limit) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
+                                  "SELECT request_id,ts,surface,user,query,model,items FROM impressions WHERE ts>=?1 "
+                                  "ORDER BY ts, request_id LIMIT ?2"));
+  st.Int(1, since_ms);
+  st.Int(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+  std::vector<ImpressionRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) out.push_back(ReadImpression(st.get()));
+  if (rc != SQLITE_DONE) return Error("impressions");
+  return out;
 }
 
 Result<uint32_t> SqliteStore::FindId(const char* table, std::string_view ext_id) {

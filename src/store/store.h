@@ -73,6 +73,18 @@ struct ItemRow {
   std::string attrs_json;
 };
 
+// One response that showed items (search, recommend, similar, session):
+// the events that name its request id join to it by position.
+struct ImpressionRecord {
+  std::string request_id;
+  int64_t ts_ms = 0;
+  std::string surface;  // search, recommend, similar, session
+  std::string user;     // external user id, or empty
+  std::string query;    // the search text, or the item / session it was for
+  std::string model;    // what ranked it
+  std::vector<std::string> items;  // external item ids, in the order shown
+};
+
 struct UserRow {
   UserId id;
   std::string ext_id;
@@ -246,6 +258,28 @@ class Store {
   // for (events by user, for real-time recommendations): made once, kept
   // from then on. Idempotent.
   virtual Status PrepareForServing() = 0;
+
+  // Runs `reads` as one read transaction: every read inside sees the same
+  // snapshot and the file locks are taken once, not per statement (a
+  // request's lookups cost one lock round instead of dozens). Nested calls
+  // and calls inside a write batch just run `reads`.
+  virtual Status ReadSnapshot(const std::function<Status()>& reads) = 0;
+
+  // ---- change tracking (serving caches) ----
+  // A number that changes when another connection commits (PRAGMA
+  // data_version): cheap enough to poll.
+  virtual Result<int64_t> DataVersion() = 0;
+  // External ids of the users with events stored after event id `after`,
+  // and the largest event id (`*max_id`, `after` when there is none). With
+  // `after` < 0: no users, and `*max_id` = the largest event id now.
+  virtual Result<std::vector<std::string>> EventUsersSince(int64_t after, int64_t* max_id) = 0;
+
+  // ---- impressions: what a response showed (for joining clicks to it) ----
+  virtual Status LogImpressions(const std::vector<ImpressionRecord>& impressions) = 0;
+  // NotFound for an unknown request id.
+  virtual Result<ImpressionRecord> GetImpression(std::string_view request_id) = 0;
+  // Impressions logged at or after `since_ms`, oldest first, at most `limit`.
+  virtual Result<std::vector<ImpressionRecord>> Impressions(int64_t since_ms, size_t limit) = 0;
 
   // ---- campaigns ----
   // AlreadyExists when the name is taken.
