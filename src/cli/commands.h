@@ -238,6 +238,10 @@ class RecService {
   std::unique_ptr<rec::Model> user_, session_, similar_, pop_;
 };
 
+// {"runs":[{"run","model","started","epochs":[{epoch,loss,val_ndcg10,seconds}],...}]}
+// of DIR/runs/*.jsonl (the server's /v1/admin/runs).
+nlohmann::json RunsJson(const std::string& dir);
+
 // `souk serve DIR` and `souk keys create|list DIR`.
 struct ServeArgs {
   std::string dir, host = "127.0.0.1";
@@ -245,11 +249,25 @@ struct ServeArgs {
   double rate = 200;
   size_t max_body_mb = 8;
   int threads = 64;
+  int timeout_s = 10;  // read and write timeout per request
   double retrain_minutes = 0;
   bool quiet = false;
   bool routes = false;  // print the route table as JSON and exit
+  std::string console_key;  // souk demo: print the console URL with this key once bound
 };
 int ServeCommand(const ServeArgs& args);
+
+// `souk demo`: the demo shop in DIR (generated, or reused when there),
+// cleaned, indexed, trained and evaluated, a demo campaign warmed with
+// simulated visitors, an admin key, then `souk serve` with the console URL.
+struct DemoArgs {
+  std::string dir = "demo-data", host = "127.0.0.1";
+  int port = 7700;
+  bool fresh = false;     // start over: delete DIR first
+  bool no_serve = false;  // prepare, print the key, exit
+  bool quiet = false;     // no access log
+};
+int DemoCommand(const DemoArgs& args);
 int KeysCommand(const std::string& action, const std::string& dir, const std::string& scope, bool json);
 
 }  // namespace souk::cli

@@ -486,7 +486,18 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--retrain-minutes", serve_args.retrain_minutes,
                         "retrain in the background every M minutes (0 = only on POST /v1/admin/train)");
   serve_cmd->add_flag("--quiet", serve_args.quiet, "no access log");
+  serve_cmd->add_option("--timeout", serve_args.timeout_s, "seconds a client may take to send a request or read an answer")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   serve_cmd->add_flag("--routes", serve_args.routes, "print the route table (JSON) and exit");
+  cli::DemoArgs demo_args;
+  auto* demo_cmd = app.add_subcommand("demo", "Build the demo shop (or reuse it) and serve it with the console");
+  demo_cmd->add_option("DIR", demo_args.dir, "data directory")->capture_default_str();
+  demo_cmd->add_option("--port", demo_args.port, "port (0 = any free one)")->capture_default_str();
+  demo_cmd->add_option("--host", demo_args.host, "address to bind")->capture_default_str();
+  demo_cmd->add_flag("--fresh", demo_args.fresh, "delete DIR and build the shop again");
+  demo_cmd->add_flag("--no-serve", demo_args.no_serve, "prepare everything, print the key and exit");
+  demo_cmd->add_flag("--quiet", demo_args.quiet, "no access log");
   auto* keys_cmd = app.add_subcommand("keys", "API keys: create (shown once) or list");
   keys_cmd->require_subcommand(1);
   std::string key_scope;
@@ -555,6 +566,7 @@ int main(int argc, char** argv) {
 
   if (score_cmd->parsed()) return cli::ScoreListsCommand(lists_file, score_ks, as_json);
 
+  if (demo_cmd->parsed()) return cli::DemoCommand(demo_args);
   if (serve_cmd->parsed()) {
     serve_args.dir = dir;
     return cli::ServeCommand(serve_args);

@@ -523,6 +523,25 @@ int EvalCommand(const RecArgs& args, Store* store, const Config& config) {
     Status s = eval::WriteHtmlReport(results, html,
                                      fmt::format("souk eval: {} split, {} protocol", args.split, results[0].protocol));
     if (!s.ok()) return Fail(s);
+    // The same results as JSON beside it (the console's evaluation table).
+    json rows = json::array();
+    for (const auto& r : results) {
+      json row = {{"model", r.model}};
+      for (const auto& [name, value] : r.metrics) row[name] = value;
+      row["fit_seconds"] = r.fit_seconds;
+      rows.push_back(std::move(row));
+    }
+    std::ofstream out(fs::path(html).replace_extension(".json"));
+    out << json{{"split", args.split},
+                {"protocol", results[0].protocol},
+                {"cases", results[0].cases},
+                {"generated_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count()},
+                {"rows", rows},
+                {"failed", failures}}
+               .dump(1)
+        << "\n";
   }
   if (args.json) {
     if (results.size() == 1 && failures.empty()) {
@@ -748,6 +767,26 @@ json SummaryJson(const RunSummary& r) {
 }
 
 }  // namespace
+
+json RunsJson(const std::string& dir) {
+  const fs::path runs = fs::path(dir) / "runs";
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (fs::is_directory(runs, ec))
+    for (const auto& e : fs::directory_iterator(runs, ec))
+      if (e.path().extension() == ".jsonl") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  json list = json::array();
+  for (const fs::path& f : files) {
+    const RunSummary r = ReadRun(f);
+    json j = SummaryJson(r);
+    j.erase("file");
+    j["epoch_count"] = j["epochs"];
+    j["epochs"] = r.epochs;
+    list.push_back(std::move(j));
+  }
+  return {{"runs", list}};
+}
 
 int RunsCommand(const std::string& dir, const std::string& run, bool as_json) {
   const fs::path runs = fs::path(dir) / "runs";

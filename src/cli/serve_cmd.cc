@@ -1,13 +1,22 @@
 // `souk serve DIR` (the HTTP API, src/server) and `souk keys create|list`.
 #include <pthread.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "bandit/bandit.h"
+#include "campaign/campaign.h"
 #include "cli/commands.h"
 #include "server/server.h"
+#include "store/store.h"
 
 using json = nlohmann::json;
 
@@ -36,6 +45,7 @@ int ServeCommand(const ServeArgs& a) {
   o.burst = 2 * a.rate;
   o.max_body = a.max_body_mb << 20;
   o.threads = a.threads;
+  o.read_timeout_s = o.write_timeout_s = a.timeout_s;
   o.retrain_minutes = a.retrain_minutes;
   o.log = !a.quiet;
   auto srv = server::Server::Open(a.dir, o);
@@ -54,6 +64,10 @@ int ServeCommand(const ServeArgs& a) {
   });
   Status s = (*srv)->Run([&](int port) {
     std::printf("souk: serving %s on http://%s:%d (Ctrl-C to stop)\n", a.dir.c_str(), a.host.c_str(), port);
+    if (!a.console_key.empty())
+      std::printf("console: http://%s:%d/#key=%s\nAPI:     curl -H 'Authorization: Bearer %s' "
+                  "'http://%s:%d/v1/search?q=running+shoes'\n",
+                  a.host.c_str(), port, a.console_key.c_str(), a.console_key.c_str(), a.host.c_str(), port);
     std::fflush(stdout);
   });
   // Wake the waiter if Run ended by itself.
@@ -62,6 +76,111 @@ int ServeCommand(const ServeArgs& a) {
   if (!s.ok()) return Fail(s);
   std::printf("souk: stopped\n");
   return 0;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Runs `souk ARGS...` (this executable) in a child and waits: each demo step
+// is exactly the command a user would type, with its own progress output.
+Status RunSelf(const std::vector<std::string>& args) {
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return Status::IoError("cannot find the souk executable");
+  exe[n] = '\0';
+  std::string shown = "souk";
+  for (const auto& a : args) shown += " " + a;
+  std::printf("\n$ %s\n", shown.c_str());
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv{exe};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(exe, argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return Status::IoError("cannot run " + shown);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return Status::Internal(fmt::format("`{}` failed (exit {})", shown, WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+  return Status::Ok();
+}
+
+// A demo campaign for the dashboard's bandit view: three banners, Thompson
+// sampling, warmed with simulated visitors whose click rates are fixed here
+// (4%, 6%, 9%), so the chart shows the policy moving to the best banner.
+Status WarmDemoCampaign(const std::string& dir) {
+  StoreOptions so;
+  so.create_if_missing = false;
+  SOUK_ASSIGN_OR_RETURN(auto store, Store::OpenSqlite((fs::path(dir) / "souk.db").string(), so));
+  campaign::CampaignService service(store.get());
+  SOUK_ASSIGN_OR_RETURN(auto existing, service.List());
+  for (const auto& c : existing)
+    if (c.name == "homepage_banner") return Status::Ok();
+  campaign::CampaignSpec spec;
+  spec.name = "homepage_banner";
+  spec.policy = "ts";
+  spec.arms = {"spring_sale", "free_shipping", "new_arrivals"};
+  spec.seed = 7;
+  SOUK_RETURN_IF_ERROR(service.Create(spec).status());
+  const double ctr[] = {0.04, 0.06, 0.09};
+  bandit::Rng rng(11);
+  const int visitors = 3000;
+  for (int i = 0; i < visitors; ++i) {
+    SOUK_ASSIGN_OR_RETURN(auto d, service.Decide(spec.name, fmt::format("U{:06d}", 1 + i % 5000), {}));
+    const double click = rng.Uniform() < ctr[d.arms[0]] ? 1.0 : 0.0;
+    SOUK_RETURN_IF_ERROR(service.Reward(d.id, {click}).status());
+  }
+  SOUK_RETURN_IF_ERROR(service.Flush());
+  std::printf("campaign homepage_banner: %d simulated visitors (click rates 4%%, 6%%, 9%%)\n", visitors);
+  return Status::Ok();
+}
+
+}  // namespace
+
+int DemoCommand(const DemoArgs& a) {
+  const std::string& dir = a.dir;
+  std::error_code ec;
+  if (a.fresh) fs::remove_all(dir, ec);
+  const bool reuse = fs::exists(fs::path(dir) / "souk.db");
+  std::vector<std::vector<std::string>> steps;
+  if (!reuse) {
+    steps.push_back({"gen", dir, "--users", "5000", "--items", "2000", "--days", "60", "--seed", "42"});
+    steps.push_back({"quality", dir, "--html", (fs::path(dir) / "quality.html").string()});
+    steps.push_back({"clean", dir});
+  } else {
+    std::printf("souk demo: reusing the shop in %s (--fresh builds it again)\n", dir.c_str());
+  }
+  if (!reuse || !fs::exists(fs::path(dir) / "index" / "search.idx")) steps.push_back({"index", dir});
+  if (!reuse || !fs::exists(fs::path(dir) / "models" / "ials.bin")) {
+    steps.push_back({"train", dir});
+    steps.push_back({"train", dir, "--model", "bpr"});  // trains by epochs: a curve for the dashboard
+  }
+  if (!reuse || !fs::exists(fs::path(dir) / "reports" / "eval.json")) steps.push_back({"eval", dir, "--all"});
+  for (const auto& step : steps) {
+    Status st = RunSelf(step);
+    if (!st.ok()) return Fail(st);
+  }
+  Status warm = WarmDemoCampaign(dir);
+  if (!warm.ok()) return Fail(warm);
+  auto key = server::CreateKey(dir, server::Scope::kAdmin);
+  if (!key.ok()) return Fail(key.status());
+  if (a.no_serve) {
+    std::printf("\ndemo shop ready in %s\nadmin key: %s\nserve it: souk serve %s, then open http://%s:%d/#key=%s\n",
+                dir.c_str(), key->first.c_str(), dir.c_str(), a.host.c_str(), a.port, key->first.c_str());
+    return 0;
+  }
+  std::printf("\nadmin key (shown once; souk keeps its hash): %s\n", key->first.c_str());
+  std::fflush(stdout);
+  ServeArgs s;
+  s.console_key = key->first;
+  s.dir = dir;
+  s.host = a.host;
+  s.port = a.port;
+  s.quiet = a.quiet;
+  return ServeCommand(s);
 }
 
 int KeysCommand(const std::string& action, const std::string& dir, const std::string& scope, bool as_json) {

@@ -34,7 +34,9 @@
 // always gets the same scores.
 #include <Eigen/Dense>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "rec/internal.h"
@@ -74,7 +76,8 @@ inline float SigmoidNeg(float x) { return 1.0f / (1.0f + std::exp(x)); }  // sig
 
 // One BPR step for (u, i, j): ascend ln sigma(x_ui - x_uj) - reg |.|^2.
 // Item rows are f factors then the bias.
-inline void Step(float* __restrict pu, float* __restrict pi, float* __restrict pj, int f, float lr, float reg) {
+// Returns sigma(-x), from which the sample's loss -ln sigma(x) follows.
+inline float Step(float* __restrict pu, float* __restrict pi, float* __restrict pj, int f, float lr, float reg) {
   float x = pi[f] - pj[f];
   for (int d = 0; d < f; ++d) x += pu[d] * (pi[d] - pj[d]);
   const float g = SigmoidNeg(x);
@@ -86,6 +89,7 @@ inline void Step(float* __restrict pu, float* __restrict pi, float* __restrict p
   }
   pi[f] += lr * (g - reg * pi[f]);
   pj[f] += lr * (-g - reg * pj[f]);
+  return g;
 }
 
 // The same step with the items frozen (fold-in).
@@ -139,7 +143,15 @@ class Bpr : public Model {
     for (uint32_t u = 0; u < num_users_; ++u) {
       std::fill(entry_user.begin() + data.user_ptr[u], entry_user.begin() + data.user_ptr[u + 1], u);
     }
+    // With a run log: each epoch's mean loss -ln sigma(x_uij) over its
+    // samples (measured before each step's update), one JSON line.
+    const bool logging = static_cast<bool>(ctx.log);
+    std::vector<double> loss(static_cast<size_t>(workers));
+    std::vector<uint64_t> counted(static_cast<size_t>(workers));
+    const auto t0 = std::chrono::steady_clock::now();
     for (int64_t e = 0; e < epochs_ && nnz > 0 && num_items_ > 1; ++e) {
+      std::fill(loss.begin(), loss.end(), 0.0);
+      std::fill(counted.begin(), counted.end(), 0);
       ParallelFor(static_cast<size_t>(workers), workers, [&](size_t begin, size_t end) {
         for (size_t w = begin; w < end; ++w) {
           // One stream per (seed, epoch, worker).
@@ -159,10 +171,25 @@ class Bpr : public Model {
               }
             }
             if (j == kNone) continue;
-            Step(users_.data() + size_t{u} * f, items_.data() + i * stride, items_.data() + j * stride, f, lr, reg);
+            const float g =
+                Step(users_.data() + size_t{u} * f, items_.data() + i * stride, items_.data() + j * stride, f, lr, reg);
+            if (logging) {
+              loss[w] -= std::log1p(-std::min(g, 1.0f - 1e-7f));
+              ++counted[w];
+            }
           }
         }
       });
+      if (logging) {
+        double sum = 0;
+        uint64_t n = 0;
+        for (size_t w = 0; w < loss.size(); ++w) sum += loss[w], n += counted[w];
+        char line[160];
+        std::snprintf(line, sizeof line, "{\"epoch\":%lld,\"loss\":%.6f,\"seconds\":%.3f}",
+                      static_cast<long long>(e + 1), n ? sum / static_cast<double>(n) : 0.0,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        ctx.log(line);
+      }
       if (ctx.progress) ctx.progress(static_cast<uint64_t>(e + 1), static_cast<uint64_t>(epochs_));
     }
     PrepareNorms();

@@ -30,6 +30,7 @@
 #include "ingest/ingest.h"
 #include "search/search.h"
 #include "server/cache.h"
+#include "server/web_assets.h"
 #include "store/store.h"
 
 namespace fs = std::filesystem;
@@ -168,8 +169,15 @@ struct Request {
 };
 
 struct Reply {
+  Reply() = default;
+  Reply(int status, json body) : status(status), body(std::move(body)) {}
   int status = 200;
   json body;
+  // A non-JSON answer (metrics text, the console's files) when type is set.
+  std::string type;
+  std::string_view raw;
+  std::string owned;  // raw's storage when it is not static
+  std::string cache_control;
 };
 
 class HttpError {
@@ -243,7 +251,10 @@ class HttpServer final : public Server {
     }
     cache_ = std::make_unique<ResultCache>(static_cast<size_t>(std::max<int64_t>(0, config_.GetInt("server.cache_entries"))));
     log_impressions_ = config_.GetBool("server.impressions");
-    campaigns_ = std::make_unique<campaign::CampaignService>(store_.get());
+    // Campaigns write on their own connection: a decision must not land
+    // inside (or be rolled back with) an import's transaction.
+    SOUK_ASSIGN_OR_RETURN(campaign_store_, Store::OpenSqlite((fs::path(dir) / "souk.db").string(), so));
+    campaigns_ = std::make_unique<campaign::CampaignService>(campaign_store_.get());
     limiter_ = std::make_unique<RateLimiter>(options.rate_per_key, options.burst);
     routes_ = RouteTable();
     metrics_.resize(routes_.size());
@@ -372,6 +383,12 @@ class HttpServer final : public Server {
     impressions_logged_ += st.ok() ? batch.size() : 0;
   }
   uint64_t impressions_logged() const { return impressions_logged_; }
+  void CountIngested(const std::string& table, uint64_t n) {
+    (table == "events" ? events_ingested_ : table == "items" ? items_ingested_ : users_ingested_) += n;
+  }
+  uint64_t ingested(const std::string& table) const {
+    return table == "events" ? events_ingested_ : table == "items" ? items_ingested_ : users_ingested_;
+  }
   void StartBackground() {
     background_ = std::thread([this] {
       std::unique_lock lock(background_mu_);
@@ -500,8 +517,11 @@ class HttpServer final : public Server {
       reply = {500, {{"error", std::string("internal error: ") + e.what()}, {"status", 500}}};
     }
     res.status = reply.status;
-    if (reply.body.is_string() && route.path == std::string("/metrics"))
-      res.set_content(reply.body.get<std::string>(), "text/plain; version=0.0.4");
+    if (!reply.cache_control.empty()) res.set_header("Cache-Control", reply.cache_control);
+    if (!reply.type.empty() && !reply.owned.empty())
+      res.set_content(reply.owned, reply.type);
+    else if (!reply.type.empty())
+      res.set_content(reply.raw.data(), reply.raw.size(), reply.type);
     else
       res.set_content(reply.body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -600,7 +620,8 @@ class HttpServer final : public Server {
   std::atomic<bool> stopping_{false};
   std::mutex schedule_mu_;
   std::condition_variable schedule_cv_;
-  std::unique_ptr<campaign::CampaignService> campaigns_;
+  std::unique_ptr<Store> campaign_store_;
+  std::unique_ptr<campaign::CampaignService> campaigns_;  // declared after its store: destroyed first
   std::unique_ptr<Store> watcher_;  // change tracking's own read connection
   std::mutex sync_mu_;
   int64_t data_version_ = 0, last_event_id_ = 0, last_item_ms_ = 0;
@@ -610,6 +631,7 @@ class HttpServer final : public Server {
   std::mutex impressions_mu_;
   std::vector<ImpressionRecord> impressions_;
   std::atomic<uint64_t> impressions_logged_{0};
+  std::atomic<uint64_t> events_ingested_{0}, items_ingested_{0}, users_ingested_{0};
   std::thread background_;
   std::mutex background_mu_;
   std::condition_variable background_cv_;
@@ -854,6 +876,22 @@ Reply Metrics(HttpServer& s, const Request&) {
   out += fmt::format(
       "# HELP souk_http_requests Requests since start.\n# TYPE souk_http_requests counter\nsouk_http_requests {}\n",
       s.requests());
+  out += "# HELP souk_ingested_total Records accepted or updated through the API.\n# TYPE souk_ingested_total counter\n";
+  for (const char* t : {"events", "items", "users"})
+    out += fmt::format("souk_ingested_total{{table=\"{}\"}} {}\n", t, s.ingested(t));
+  out += fmt::format(
+      "# HELP souk_impressions_logged_total Responses whose shown items were logged.\n# TYPE "
+      "souk_impressions_logged_total counter\nsouk_impressions_logged_total {}\n",
+      s.impressions_logged());
+  out += fmt::format(
+      "# HELP souk_rec_cache_total Recommendation answers from the cache (hit) or computed (miss).\n# TYPE "
+      "souk_rec_cache_total counter\nsouk_rec_cache_total{{result=\"hit\"}} {}\nsouk_rec_cache_total{{result=\"miss\"}} {}\n",
+      s.cache().hits(), s.cache().misses());
+  if (auto index = s.Index(); index.ok())
+    out += fmt::format(
+        "# HELP souk_index_documents Documents in the search index.\n# TYPE souk_index_documents gauge\n"
+        "souk_index_documents {}\n",
+        (*index)->num_docs());
   out += "# HELP souk_request_seconds Request latency by route.\n# TYPE souk_request_seconds histogram\n";
   for (size_t i = 0; i < routes.size(); ++i) {
     auto& m = *s.metrics()[i];
@@ -869,10 +907,42 @@ Reply Metrics(HttpServer& s, const Request&) {
     out += fmt::format("souk_request_seconds_sum{{{}}} {}\n", labels, m.seconds);
     out += fmt::format("souk_request_seconds_count{{{}}} {}\n", labels, m.count);
   }
-  return {200, out};
+  Reply reply;
+  reply.type = "text/plain; version=0.0.4";
+  reply.owned = std::move(out);
+  return reply;
 }
 
 Reply OpenApi(HttpServer&, const Request&);
+
+// ---- the console (web/, embedded) --------------------------------------------------
+
+const WebAsset* FindAsset(std::string_view path) {
+  for (size_t i = 0; i < kNumWebAssets; ++i)
+    if (path == kWebAssets[i].path) return &kWebAssets[i];
+  return nullptr;
+}
+
+Reply AssetReply(const WebAsset& a, bool immutable) {
+  Reply r;
+  r.type = a.type;
+  r.raw = std::string_view(reinterpret_cast<const char*>(a.data), a.size);
+  r.cache_control = immutable ? "public, max-age=31536000, immutable" : "no-cache";
+  return r;
+}
+
+Reply Console(HttpServer&, const Request&) {
+  const WebAsset* index = FindAsset("/index.html");
+  if (!index)
+    throw HttpError(404, "this souk was built without the console (needs npm at build time; see docs/console.md)");
+  return AssetReply(*index, false);
+}
+
+Reply Asset(HttpServer&, const Request& r) {
+  const WebAsset* a = FindAsset("/assets/" + r.params[0]);
+  if (!a) throw HttpError(404, "no such console file");
+  return AssetReply(*a, true);  // file names carry a content hash
+}
 
 
 bool BoolParam(const httplib::Request& req, const char* name, bool fallback) {
@@ -1015,6 +1085,7 @@ Reply Ingest(HttpServer& s, const Request& r, const std::string& table) {
   // Before answering: the caches forget what this write changed.
   Status synced = s.SyncChanges();
   if (!synced.ok()) throw HttpError(500, synced.message());
+  s.CountIngested(table, summary.accepted + summary.updated);
   json out = json::parse(ingest::SummaryJson(summary));
   out.erase("file");
   out.erase("rows_per_second");
@@ -1041,6 +1112,139 @@ json JobJson(const HttpServer::TrainJob& j, uint64_t version) {
   return out;
 }
 
+// ---- admin: what the console's dashboard shows ------------------------------
+
+Reply Overview(HttpServer& s, const Request&) {
+  json counts = Computed(s.ReadStore([&](Store* st) -> Result<json> {
+    SOUK_ASSIGN_OR_RETURN(StoreCounts c, st->Counts());
+    return json{{"items", c.items},
+                {"placeholder_items", c.placeholder_items},
+                {"users", c.users},
+                {"placeholder_users", c.placeholder_users},
+                {"events", c.events},
+                {"flagged_events", c.flagged_events},
+                {"quarantine", c.quarantine},
+                {"sources", c.sources},
+                {"models", c.models}};
+  }));
+  const Config& c = s.config();
+  return {200,
+          {{"counts", counts},
+           {"model_version", s.model_version()},
+           {"models",
+            {{"user_model", c.GetString("rec.user_model")},
+             {"session_model", c.GetString("rec.session_model")},
+             {"similar_model", c.GetString("rec.similar_model")}}},
+           {"requests", s.requests()},
+           {"impressions_logged", s.impressions_logged()},
+           {"cache", {{"entries", s.cache().entries()}, {"hits", s.cache().hits()}, {"misses", s.cache().misses()}}}}};
+}
+
+// The data-quality rules over the store (as `souk quality --json`, with at
+// most 20 flagged ids per rule). Computed on a read connection and kept for
+// a minute; `?refresh=true` recomputes.
+Reply Quality(HttpServer& s, const Request& r) {
+  static std::mutex mu;
+  static json cached;
+  static std::string cached_dir;
+  static int64_t cached_ms = 0;
+  const bool refresh = BoolParam(r.http, "refresh", false);
+  std::lock_guard lock(mu);
+  if (refresh || cached.is_null() || cached_dir != s.dir() || NowMs() - cached_ms > 60000) {
+    json out = Computed(s.ReadStore([&](Store* st) -> Result<json> {
+      SOUK_ASSIGN_OR_RETURN(auto report, ingest::RunQuality(st, s.config()));
+      return json::parse(ingest::QualityJson(report));
+    }));
+    if (out.contains("rules"))
+      for (auto& rule : out["rules"])
+        if (rule.contains("flagged") && rule["flagged"].is_array() && rule["flagged"].size() > 20) {
+          rule["flagged_total"] = rule["flagged"].size();
+          rule["flagged"].erase(rule["flagged"].begin() + 20, rule["flagged"].end());
+        }
+    out.erase("data_dir");
+    cached = std::move(out);
+    cached_dir = s.dir();
+    cached_ms = NowMs();
+  }
+  return {200, cached};
+}
+
+Reply EvalReport(HttpServer& s, const Request&) {
+  const fs::path path = fs::path(s.dir()) / "reports" / "eval.json";
+  std::ifstream in(path);
+  if (!in) throw HttpError(404, fmt::format("no evaluation yet: run `souk eval {} --all`", s.dir()));
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded()) throw HttpError(500, path.string() + " is not valid JSON");
+  return {200, j};
+}
+
+Reply Runs(HttpServer& s, const Request&) { return {200, cli::RunsJson(s.dir())}; }
+
+// One campaign: its arms (pulls, rewards, the policy's estimate and the
+// chance of being chosen next) and, over its last 20,000 decisions in up to
+// 40 time bins, each arm's share of the decisions (first slot).
+Reply CampaignDetail(HttpServer& s, const Request& r) {
+  auto sum = s.campaigns().Show(r.params[0]);
+  if (!sum.ok()) throw HttpError(HttpStatusOf(sum.status()), sum.status().message());
+  json arms = json::array();
+  for (const auto& a : sum->arms)
+    arms.push_back({{"arm", a.name},
+                    {"pulls", a.pulls},
+                    {"rewarded", a.rewarded},
+                    {"reward", a.reward_sum},
+                    {"mean", a.rewarded ? a.reward_sum / static_cast<double>(a.rewarded) : 0.0},
+                    {"estimate", a.estimate},
+                    {"width", a.width},
+                    {"probability", a.probability}});
+  const uint64_t last = sum->record.last_seq;
+  const uint64_t after = last > 20000 ? last - 20000 : 0;
+  std::vector<DecisionRecord> ds;
+  json ignored = Computed(s.ReadStore([&](Store* st) -> Result<json> {
+    SOUK_ASSIGN_OR_RETURN(ds, st->Decisions(sum->record.id, after));
+    return json();
+  }));
+  json history = json::array();
+  if (!ds.empty()) {
+    std::sort(ds.begin(), ds.end(), [](const auto& a, const auto& b) { return a.ts_ms < b.ts_ms; });
+    const int64_t t0 = ds.front().ts_ms, t1 = ds.back().ts_ms;
+    const size_t bins = std::clamp<size_t>(ds.size() / 10, 1, 40);
+    const double width = std::max<double>(1.0, static_cast<double>(t1 - t0 + 1) / static_cast<double>(bins));
+    std::vector<std::vector<uint64_t>> count(bins, std::vector<uint64_t>(sum->arms.size(), 0));
+    std::vector<uint64_t> total(bins, 0);
+    for (const auto& d : ds) {
+      if (d.arms.empty() || d.arms[0] >= sum->arms.size()) continue;
+      const size_t b = std::min(bins - 1, static_cast<size_t>(static_cast<double>(d.ts_ms - t0) / width));
+      ++count[b][d.arms[0]];
+      ++total[b];
+    }
+    for (size_t b = 0; b < bins; ++b) {
+      if (!total[b]) continue;
+      json p = json::array();
+      for (uint64_t c : count[b]) p.push_back(static_cast<double>(c) / static_cast<double>(total[b]));
+      history.push_back({{"t_ms", t0 + static_cast<int64_t>(width * (static_cast<double>(b) + 0.5))},
+                         {"decisions", total[b]},
+                         {"probabilities", p}});
+    }
+  }
+  return {200,
+          {{"name", sum->record.name},
+           {"policy", sum->policy},
+           {"spec", sum->record.policy},
+           {"decisions", sum->record.decisions},
+           {"rewarded", sum->record.rewarded},
+           {"arms", arms},
+           {"history", history}}};
+}
+
+Reply Impression(HttpServer& s, const Request& r) {
+  return {200, Computed(s.ReadStore([&](Store* st) -> Result<json> {
+            SOUK_ASSIGN_OR_RETURN(ImpressionRecord imp, st->GetImpression(r.params[0]));
+            return json{{"request_id", imp.request_id}, {"ts_ms", imp.ts_ms}, {"surface", imp.surface},
+                        {"user", imp.user},             {"query", imp.query}, {"model", imp.model},
+                        {"items", imp.items}};
+          }))};
+}
+
 Reply StartTrain(HttpServer& s, const Request&) {
   const auto job = s.StartTraining();
   return {202, JobJson(job, s.model_version())};
@@ -1053,6 +1257,8 @@ std::vector<Route> RouteTable() {
       {"GET", "/health", Scope::kPublic, "Liveness: {\"status\":\"ok\"}", Health},
       {"GET", "/metrics", Scope::kPublic, "Prometheus metrics: requests and latency per route", Metrics},
       {"GET", "/openapi.json", Scope::kPublic, "This API as an OpenAPI 3 document", OpenApi},
+      {"GET", "/", Scope::kPublic, "The console (shop front and admin dashboard); the key goes in #key=", Console},
+      {"GET", "/assets/{file}", Scope::kPublic, "The console's scripts and styles", Asset},
       {"GET", "/v1/search", Scope::kSearch,
        "Product search: q, filter, facets, page, per_page (or k); hits with a request_id", Search},
       {"POST", "/v1/decide", Scope::kSearch,
@@ -1073,6 +1279,18 @@ std::vector<Route> RouteTable() {
       {"POST", "/v1/users", Scope::kAdmin, "Upsert users (JSON array or JSON lines)", PostUsers},
       {"DELETE", "/v1/items/{id}", Scope::kAdmin, "Delete an item (kept as a row, hidden from results)", DeleteItem},
       {"GET", "/v1/campaigns", Scope::kAdmin, "Campaigns with decision and reward counts", Campaigns},
+      {"GET", "/v1/campaigns/{name}", Scope::kAdmin,
+       "One campaign: arms (pulls, rewards, estimate, probability) and each arm's share of decisions over time",
+       CampaignDetail},
+      {"GET", "/v1/admin/overview", Scope::kAdmin, "Store counts, model names and version, cache and request counts",
+       Overview},
+      {"GET", "/v1/admin/quality", Scope::kAdmin, "Data-quality findings and events per day (refresh=true recomputes)",
+       Quality},
+      {"GET", "/v1/admin/eval", Scope::kAdmin, "The last `souk eval --all` results (404 before the first)",
+       EvalReport},
+      {"GET", "/v1/admin/runs", Scope::kAdmin, "Training runs with their per-epoch loss and validation NDCG@10", Runs},
+      {"GET", "/v1/admin/impressions/{request_id}", Scope::kAdmin,
+       "What a response showed: surface, user, query, model, items in order", Impression},
       {"POST", "/v1/admin/train", Scope::kAdmin,
        "Retrain in the background (souk train in a child process); the new models swap in when done: 202 + job",
        StartTrain},
