@@ -20,24 +20,11 @@ build: deps $(BUILD)/build.ninja
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Generates the demo shop, imports it and writes the data-quality report.
+# The main job: builds (or reuses) the demo shop in ./demo-data — generated,
+# cleaned, indexed, trained, evaluated — and serves it with the console on
+# http://127.0.0.1:7700 (the URL with an admin key is printed). Ctrl-C stops.
 demo: build
-	rm -rf $(DEMO_DIR)
-	$(BUILD)/souk gen $(DEMO_DIR) --users 5000 --items 2000 --days 60 --seed 42
-	$(BUILD)/souk quality $(DEMO_DIR) --html $(DEMO_DIR)/quality.html
-	$(BUILD)/souk index $(DEMO_DIR)
-	$(BUILD)/souk search $(DEMO_DIR) "running shoes" --k 5 --facets brand,price
-	$(BUILD)/souk suggest $(DEMO_DIR) "wat" --k 3
-	$(BUILD)/souk clean $(DEMO_DIR)
-	$(BUILD)/souk train $(DEMO_DIR)
-	$(BUILD)/souk recommend $(DEMO_DIR) U000042 --k 5
-	$(BUILD)/souk recommend $(DEMO_DIR) --session I000007,I000031 --k 5
-	$(BUILD)/souk eval $(DEMO_DIR) --all
-	@echo
-	@echo "demo shop in $(DEMO_DIR)/ (raw files and ground truth in $(DEMO_DIR)/generated/)"
-	@echo "data-quality report: $(DEMO_DIR)/quality.html"
-	@echo "recommender evaluation: $(DEMO_DIR)/reports/eval.html"
-	@echo "try: $(BUILD)/souk search $(DEMO_DIR) \"trail runnign shoes\" --filter 'price:<100'"
+	$(BUILD)/souk demo $(DEMO_DIR)
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOUK_SANITIZE=ON -DSOUK_BUILD_BENCH=OFF

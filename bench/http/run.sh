@@ -74,12 +74,36 @@ run souk-search "http://127.0.0.1:$PORT$SEARCH" "Authorization: Bearer $KEY"
 run nginx-search.json "http://127.0.0.1:$NGINX_PORT/search.json"
 run souk-recommend "http://127.0.0.1:$PORT$RECO" "Authorization: Bearer $KEY"
 run nginx-recommend.json "http://127.0.0.1:$NGINX_PORT/recommend.json"
+# Recommendations for all 5,000 users in turn (each user's first answer is
+# computed, later ones come from the cache), and for one user with the
+# cache off (every answer computed: history read, iALS fold-in, scoring).
+cat > "$WORK/users.lua" <<'LUA'
+local n = 0
+local auth = "Bearer " .. os.getenv("SOUK_KEY")
+request = function()
+  n = n + 1
+  return wrk.format("GET", string.format("/v1/recommend/U%06d?k=10", n % 5000 + 1), {["Authorization"] = auth})
+end
+LUA
+out=$(SOUK_KEY=$KEY wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$WORK/users.lua" "http://127.0.0.1:$PORT")
+printf "%-28s %12s req/s   p50 %8s   p99 %8s   non-2xx %s\n" souk-recommend-5000-users \
+  "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" "$(echo "$out" | awk '$1=="50%" {print $2}')" \
+  "$(echo "$out" | awk '$1=="99%" {print $2}')" "$(echo "$out" | awk '/Non-2xx/ {print $5}')"
+echo "$out" | awk '/Requests\/sec/ {print $2}' > "$WORK/souk-recommend-5000-users.qps"
+kill $SERVE; wait $SERVE 2>/dev/null || true
+rm -rf "$WORK/shop-nocache" && cp -r "$WORK/shop" "$WORK/shop-nocache"
+printf '\n[server]\ncache_entries = 0\n' >> "$WORK/shop-nocache/souk.toml"
+"$SOUK" serve "$WORK/shop-nocache" --port "$PORT" --quiet --rate 100000000 > "$WORK/serve-nocache.log" 2>&1 &
+SERVE=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
+run souk-recommend-nocache "http://127.0.0.1:$PORT$RECO" "Authorization: Bearer $KEY"
 python3 - "$WORK" <<'PY'
 import sys
 w = sys.argv[1]
 q = lambda n: float(open(f"{w}/{n}.qps").read())
-for route in ("search", "recommend"):
-    print(f"ratio souk/nginx {route}: {q('souk-' + route) / q('nginx-' + route + '.json'):.2f}x")
+for route, peer in (("search", "search"), ("recommend", "recommend"), ("recommend-5000-users", "recommend"),
+                    ("recommend-nocache", "recommend")):
+    print(f"ratio souk/nginx {route}: {q('souk-' + route) / q('nginx-' + peer + '.json'):.2f}x")
 PY
 if [ -n "${SATURATE:-}" ]; then
   rss() { awk '/VmRSS/ {print $2}' /proc/$SERVE/status; }

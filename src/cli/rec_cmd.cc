@@ -136,7 +136,7 @@ Result<std::vector<ItemRow>> Rows(Store* store, const std::vector<rec::ScoredIte
   return store->GetItems(ids);
 }
 
-// Keeps the first k items that exist and are not deleted, as JSON.
+// Keeps the first k items that are in the catalog and not deleted, as JSON.
 Result<json> ItemsJson(Store* store, const std::vector<rec::ScoredItem>& items, size_t k) {
   SOUK_ASSIGN_OR_RETURN(std::vector<ItemRow> rows, Rows(store, items));
   std::unordered_map<ItemId, const ItemRow*> by_id;
@@ -145,7 +145,9 @@ Result<json> ItemsJson(Store* store, const std::vector<rec::ScoredItem>& items, 
   for (const auto& x : items) {
     if (out.size() == k) break;
     auto it = by_id.find(x.item);
-    if (it == by_id.end() || it->second->deleted) continue;
+    // Placeholders (ids only events named, never in the catalog) are not
+    // shown: a shop cannot display or sell them.
+    if (it == by_id.end() || it->second->deleted || !it->second->known) continue;
     out.push_back({{"item_id", it->second->ext_id}, {"score", x.score}});
   }
   return out;
@@ -279,7 +281,7 @@ Result<json> RecommendOne(Store* store, const rec::Model& model, const rec::Mode
   for (uint32_t i : h.items) known = known || i < model.num_items();
   const rec::Model& use = known || !fallback ? model : *fallback;
   rec::RecommendOptions ro;
-  ro.k = k + 16;  // room for deleted items dropped below
+  ro.k = 2 * k + 32;  // room for deleted items and placeholders dropped below
   ro.exclude_seen = exclude_seen;
   std::vector<rec::ScoredItem> top = rec::Recommend(use, h, ro, buffer);
   SOUK_ASSIGN_OR_RETURN(json items, ItemsJson(store, top, k));
@@ -405,7 +407,7 @@ int SimilarCommand(const RecArgs& args, Store* store, const Config& config) {
   auto id = store->FindItem(args.item);
   if (!id.ok()) return Fail(id.status());
   if (*id == kNoId) return Fail(Status::NotFound(fmt::format("unknown item '{}'", args.item)));
-  auto sim = (*model)->Similar(*id, args.k + 16);
+  auto sim = (*model)->Similar(*id, 2 * args.k + 32);
   if (!sim.ok()) return Fail(sim.status());
   auto items = ItemsJson(store, *sim, args.k);
   if (!items.ok()) return Fail(items.status());
@@ -922,7 +924,7 @@ Result<json> RecService::Similar(Store* store, const std::string& item, size_t k
   if (!similar_) return Status::FailedPrecondition("no similar-items model trained");
   SOUK_ASSIGN_OR_RETURN(ItemId id, store->FindItem(item));
   if (id == kNoId) return Status::NotFound(fmt::format("unknown item '{}'", item));
-  SOUK_ASSIGN_OR_RETURN(auto sim, similar_->Similar(id, k + 16));
+  SOUK_ASSIGN_OR_RETURN(auto sim, similar_->Similar(id, 2 * k + 32));
   SOUK_ASSIGN_OR_RETURN(json items, ItemsJson(store, sim, k));
   return json{{"item", item}, {"model", similar_->Describe()}, {"items", items}};
 }
