@@ -92,7 +92,11 @@ printf "%-28s %12s req/s   p50 %8s   p99 %8s   non-2xx %s\n" souk-recommend-5000
 echo "$out" | awk '/Requests\/sec/ {print $2}' > "$WORK/souk-recommend-5000-users.qps"
 kill $SERVE; wait $SERVE 2>/dev/null || true
 rm -rf "$WORK/shop-nocache" && cp -r "$WORK/shop" "$WORK/shop-nocache"
-printf '\n[server]\ncache_entries = 0\n' >> "$WORK/shop-nocache/souk.toml"
+if grep -q '^cache_entries' "$WORK/shop-nocache/souk.toml"; then
+  sed -i 's/^cache_entries = .*/cache_entries = 0/' "$WORK/shop-nocache/souk.toml"
+else
+  printf '\n[server]\ncache_entries = 0\n' >> "$WORK/shop-nocache/souk.toml"
+fi
 "$SOUK" serve "$WORK/shop-nocache" --port "$PORT" --quiet --rate 100000000 > "$WORK/serve-nocache.log" 2>&1 &
 SERVE=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done

@@ -113,20 +113,18 @@ Result<std::vector<StoredKey>> ReadKeys(const std::string& dir) {
 constexpr double kBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 constexpr size_t kNumBuckets = sizeof(kBuckets) / sizeof(kBuckets[0]);
 
+// Lock-free: every request of every thread updates these.
 struct RouteMetrics {
-  std::mutex mu;
-  std::map<int, uint64_t> by_status;
-  uint64_t buckets[kNumBuckets + 1] = {};
-  double seconds = 0;
-  uint64_t count = 0;
+  std::atomic<uint64_t> by_status[600] = {};  // index = HTTP status
+  std::atomic<uint64_t> buckets[kNumBuckets + 1] = {};
+  std::atomic<uint64_t> nanos{0}, count{0};
   void Observe(int status, double s) {
-    std::lock_guard lock(mu);
-    ++by_status[status];
+    by_status[status >= 0 && status < 600 ? status : 0].fetch_add(1, std::memory_order_relaxed);
     size_t b = 0;
     while (b < kNumBuckets && s > kBuckets[b]) ++b;
-    ++buckets[b];
-    seconds += s;
-    ++count;
+    buckets[b].fetch_add(1, std::memory_order_relaxed);
+    nanos.fetch_add(static_cast<uint64_t>(s * 1e9), std::memory_order_relaxed);
+    count.fetch_add(1, std::memory_order_relaxed);
   }
 };
 
@@ -235,6 +233,7 @@ class HttpServer final : public Server {
       StoreOptions ro = so;
       ro.cache_mb = 64;
       SOUK_ASSIGN_OR_RETURN(auto reader, Store::OpenSqlite((fs::path(dir) / "souk.db").string(), ro));
+      SOUK_RETURN_IF_ERROR(reader->PrepareForServing());
       readers_.push_back(std::move(reader));
     }
     SOUK_ASSIGN_OR_RETURN(auto keys, ReadKeys(dir));
@@ -267,7 +266,11 @@ class HttpServer final : public Server {
   // which folds the changes in as a delta segment; searches in flight keep
   // the index they started with (shared_ptr swap).
   Result<std::shared_ptr<const search::Index>> Index() {
-    std::lock_guard lock(index_mu_);
+    if (!index_stale_.load(std::memory_order_acquire)) {  // the common case: readers share the lock
+      std::shared_lock read(index_mu_);
+      if (index_) return index_;
+    }
+    std::unique_lock lock(index_mu_);
     if (!index_ || index_stale_) {
       std::unique_ptr<search::Index> fresh;
       {
@@ -279,14 +282,15 @@ class HttpServer final : public Server {
     }
     return index_;
   }
-  void CatalogChanged() {
-    std::lock_guard lock(index_mu_);
-    index_stale_ = true;
-  }
+  void CatalogChanged() { index_stale_.store(true, std::memory_order_release); }
   // The trained recommenders, loaded on first use and swapped whole when a
   // retraining finishes: a request keeps the models it started with.
   Result<std::shared_ptr<const cli::RecService>> Recs() {
-    std::lock_guard lock(rec_mu_);
+    {
+      std::shared_lock read(rec_mu_);
+      if (recs_) return recs_;
+    }
+    std::unique_lock lock(rec_mu_);
     if (!recs_) {
       SOUK_ASSIGN_OR_RETURN(auto fresh, cli::RecService::Open(dir_, config_));
       recs_ = std::shared_ptr<const cli::RecService>(std::move(fresh));
@@ -319,7 +323,7 @@ class HttpServer final : public Server {
     return job_;
   }
   uint64_t model_version() {
-    std::lock_guard lock(rec_mu_);
+    std::shared_lock lock(rec_mu_);
     return model_version_;
   }
   ~HttpServer() override {
@@ -362,16 +366,21 @@ class HttpServer final : public Server {
   // ---- impressions ----
   // Queued and written by the background thread in one transaction every
   // 200 ms (and at shutdown), so logging costs a request no write.
+  // Sharded by thread, so request threads rarely meet on a lock.
   void LogImpression(ImpressionRecord r) {
     if (!log_impressions_) return;
-    std::lock_guard lock(impressions_mu_);
-    impressions_.push_back(std::move(r));
+    const size_t shard = std::hash<std::thread::id>()(std::this_thread::get_id()) % kImpressionShards;
+    std::lock_guard lock(impressions_[shard].mu);
+    impressions_[shard].queue.push_back(std::move(r));
   }
   void FlushImpressions() {
     std::vector<ImpressionRecord> batch;
-    {
-      std::lock_guard lock(impressions_mu_);
-      batch.swap(impressions_);
+    for (auto& shard : impressions_) {
+      std::lock_guard lock(shard.mu);
+      if (batch.empty())
+        batch.swap(shard.queue);
+      else
+        std::move(shard.queue.begin(), shard.queue.end(), std::back_inserter(batch)), shard.queue.clear();
     }
     if (batch.empty()) return;
     Status st;
@@ -608,10 +617,10 @@ class HttpServer final : public Server {
   std::vector<std::unique_ptr<Store>> readers_;  // free read connections
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;
-  std::mutex index_mu_;
+  std::shared_mutex index_mu_;
   std::shared_ptr<const search::Index> index_;
-  bool index_stale_ = false;
-  std::mutex rec_mu_;
+  std::atomic<bool> index_stale_{false};
+  std::shared_mutex rec_mu_;
   std::shared_ptr<const cli::RecService> recs_;
   uint64_t model_version_ = 0;
   std::mutex train_mu_;
@@ -628,8 +637,12 @@ class HttpServer final : public Server {
   CatalogView catalog_;
   std::unique_ptr<ResultCache> cache_;
   bool log_impressions_ = true;
-  std::mutex impressions_mu_;
-  std::vector<ImpressionRecord> impressions_;
+  static constexpr size_t kImpressionShards = 16;
+  struct ImpressionShard {
+    std::mutex mu;
+    std::vector<ImpressionRecord> queue;
+  };
+  ImpressionShard impressions_[kImpressionShards];
   std::atomic<uint64_t> impressions_logged_{0};
   std::atomic<uint64_t> events_ingested_{0}, items_ingested_{0}, users_ingested_{0};
   std::thread background_;
@@ -652,7 +665,17 @@ std::string RequestId() {
   unsigned char b[10];
   const uint64_t ms = static_cast<uint64_t>(NowMs());
   for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
-  RAND_bytes(b + 6, 4);
+  // Per-thread splitmix64 seeded once from OpenSSL: no lock per request.
+  thread_local uint64_t state = [] {
+    uint64_t seed = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed);
+    return seed;
+  }();
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  for (int i = 0; i < 4; ++i) b[6 + i] = static_cast<unsigned char>(z >> (8 * i));
   return "r" + Hex(b, sizeof b);
 }
 
@@ -864,10 +887,12 @@ Reply Metrics(HttpServer& s, const Request&) {
       "# HELP souk_requests_total HTTP requests by route and status.\n# TYPE souk_requests_total counter\n";
   const auto& routes = s.routes();
   for (size_t i = 0; i < routes.size(); ++i) {
-    std::lock_guard lock(s.metrics()[i]->mu);
-    for (const auto& [status, n] : s.metrics()[i]->by_status)
+    for (int status = 0; status < 600; ++status) {
+      const uint64_t n = s.metrics()[i]->by_status[status].load(std::memory_order_relaxed);
+      if (n == 0) continue;
       out += fmt::format("souk_requests_total{{method=\"{}\",route=\"{}\",status=\"{}\"}} {}\n", routes[i].method,
                          routes[i].path, status, n);
+    }
   }
   out += fmt::format(
       "# HELP souk_model_version Recommender models loaded since start (1 = the first).\n# TYPE "
@@ -895,7 +920,6 @@ Reply Metrics(HttpServer& s, const Request&) {
   out += "# HELP souk_request_seconds Request latency by route.\n# TYPE souk_request_seconds histogram\n";
   for (size_t i = 0; i < routes.size(); ++i) {
     auto& m = *s.metrics()[i];
-    std::lock_guard lock(m.mu);
     uint64_t cum = 0;
     const std::string labels = fmt::format("method=\"{}\",route=\"{}\"", routes[i].method, routes[i].path);
     for (size_t b = 0; b < kNumBuckets; ++b) {
@@ -904,8 +928,8 @@ Reply Metrics(HttpServer& s, const Request&) {
     }
     cum += m.buckets[kNumBuckets];
     out += fmt::format("souk_request_seconds_bucket{{{},le=\"+Inf\"}} {}\n", labels, cum);
-    out += fmt::format("souk_request_seconds_sum{{{}}} {}\n", labels, m.seconds);
-    out += fmt::format("souk_request_seconds_count{{{}}} {}\n", labels, m.count);
+    out += fmt::format("souk_request_seconds_sum{{{}}} {}\n", labels, static_cast<double>(m.nanos.load()) * 1e-9);
+    out += fmt::format("souk_request_seconds_count{{{}}} {}\n", labels, m.count.load());
   }
   Reply reply;
   reply.type = "text/plain; version=0.0.4";

@@ -57,10 +57,6 @@ CREATE TABLE IF NOT EXISTS quarantine(
   id INTEGER PRIMARY KEY, src INTEGER REFERENCES sources(id), line INTEGER,
   tbl TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT, col TEXT, raw BLOB,
   created_ms INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS impressions(
-  request_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, surface TEXT NOT NULL, user TEXT, query TEXT,
-  model TEXT, items TEXT NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS impressions_ts ON impressions(ts);
 CREATE TABLE IF NOT EXISTS models(
   id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec TEXT NOT NULL, path TEXT,
   metrics TEXT, created_ms INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0);
@@ -249,10 +245,18 @@ class SqliteStore final : public Store {
   Result<int64_t> RegisterModel(const ModelRecord& record) override;
   Result<std::vector<ModelRecord>> Models() override;
   Status SaveEventTypes(const EventTypeRegistry& registry) override;
-  Status PrepareForServing() override { return Exec("CREATE INDEX IF NOT EXISTS events_user ON events(user, id)"); }
+  Status PrepareForServing() override {
+    SOUK_RETURN_IF_ERROR(AttachImpressions());
+    return Exec("CREATE INDEX IF NOT EXISTS events_user ON events(user, id)");
+  }
   Result<int64_t> DataVersion() override;
   Result<std::vector<std::string>> EventUsersSince(int64_t after, int64_t* max_id) override;
   Status LogImpressions(const std::vector<ImpressionRecord>& impressions) override;
+  // Impressions live in their own file beside the store (NAME-impressions.db,
+  // attached as `imp`): a high-volume log whose writes and checkpoints must
+  // not slow the store's readers or grow its file.
+  Status AttachImpressions();
+  bool impressions_attached_ = false;
   Result<ImpressionRecord> GetImpression(std::string_view request_id) override;
   Result<std::vector<ImpressionRecord>> Impressions(int64_t since_ms, size_t limit) override;
   Status ReadSnapshot(const std::function<Status()>& reads) override {
@@ -915,11 +919,39 @@ Result<std::vector<std::string>> SqliteStore::EventUsersSince(int64_t after, int
   return out;
 }
 
+Status SqliteStore::AttachImpressions() {
+  if (impressions_attached_) return Status::Ok();
+  if (!sqlite3_get_autocommit(db_))
+    return Status::FailedPrecondition("impressions are attached outside a transaction (PrepareForServing)");
+  const char* main = sqlite3_db_filename(db_, "main");
+  if (!main || !*main) return Status::FailedPrecondition("an in-memory store keeps no impressions");
+  std::string path = main;
+  const size_t dot = path.rfind(".db");
+  path = (dot != std::string::npos && dot + 3 == path.size() ? path.substr(0, dot) : path) + "-impressions.db";
+  {  // ATTACH cannot create the file on a store opened without create
+    sqlite3* created = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &created, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    sqlite3_close_v2(created);
+    if (rc != SQLITE_OK) return Status::IoError(fmt::format("cannot create the impressions log {}", path));
+  }
+  std::string quoted;
+  for (char c : path) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  SOUK_RETURN_IF_ERROR(Exec(fmt::format("ATTACH DATABASE '{}' AS imp", quoted).c_str()));
+  SOUK_RETURN_IF_ERROR(Exec("PRAGMA imp.journal_mode=WAL"));
+  SOUK_RETURN_IF_ERROR(Exec("PRAGMA imp.synchronous=NORMAL"));
+  SOUK_RETURN_IF_ERROR(
+      Exec("CREATE TABLE IF NOT EXISTS imp.impressions(request_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, surface "
+           "TEXT NOT NULL, user TEXT, query TEXT, model TEXT, items TEXT NOT NULL) WITHOUT ROWID"));
+  impressions_attached_ = true;
+  return Status::Ok();
+}
+
 Status SqliteStore::LogImpressions(const std::vector<ImpressionRecord>& impressions) {
   if (impressions.empty()) return Status::Ok();
+  SOUK_RETURN_IF_ERROR(AttachImpressions());
   Stmt st;
   SOUK_RETURN_IF_ERROR(st.Prepare(
-      db_, "INSERT OR IGNORE INTO impressions(request_id,ts,surface,user,query,model,items) VALUES(?1,?2,?3,?4,?5,?6,?7)"));
+      db_, "INSERT OR IGNORE INTO imp.impressions(request_id,ts,surface,user,query,model,items) VALUES(?1,?2,?3,?4,?5,?6,?7)"));
   SOUK_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   for (const ImpressionRecord& r : impressions) {
     st.Reset();
@@ -961,9 +993,10 @@ ImpressionRecord ReadImpression(sqlite3_stmt* st) {
 }  // namespace
 
 Result<ImpressionRecord> SqliteStore::GetImpression(std::string_view request_id) {
+  SOUK_RETURN_IF_ERROR(AttachImpressions());
   Stmt st;
   SOUK_RETURN_IF_ERROR(
-      st.Prepare(db_, "SELECT request_id,ts,surface,user,query,model,items FROM impressions WHERE request_id=?1"));
+      st.Prepare(db_, "SELECT request_id,ts,surface,user,query,model,items FROM imp.impressions WHERE request_id=?1"));
   st.Text(1, request_id);
   const int rc = sqlite3_step(st.get());
   if (rc == SQLITE_DONE) return Status::NotFound(fmt::format("no impression with request id '{}'", request_id));
@@ -972,11 +1005,14 @@ Result<ImpressionRecord> SqliteStore::GetImpression(std::string_view request_id)
 }
 
 Result<std::vector<ImpressionRecord>> SqliteStore::Impressions(int64_t since_ms, size_t limit) {
+  SOUK_RETURN_IF_ERROR(AttachImpressions());
   Stmt st;
+  // Request ids begin with the time in ms (12 hex digits), so a time range
+  // is a key range: no second index to keep up at serving rates.
   SOUK_RETURN_IF_ERROR(st.Prepare(db_,
-                                  "SELECT request_id,ts,surface,user,query,model,items FROM impressions WHERE ts>=?1 "
-                                  "ORDER BY ts, request_id LIMIT ?2"));
-  st.Int(1, since_ms);
+                                  "SELECT request_id,ts,surface,user,query,model,items FROM imp.impressions WHERE "
+                                  "request_id>=?1 ORDER BY request_id LIMIT ?2"));
+  st.Text(1, fmt::format("r{:012x}", static_cast<uint64_t>(std::max<int64_t>(0, since_ms))));
   st.Int(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
   std::vector<ImpressionRecord> out;
   int rc;

@@ -256,7 +256,9 @@ class Store {
 
   // Indexes that per-request reads need but bulk imports would only pay
   // for (events by user, for real-time recommendations): made once, kept
-  // from then on. Idempotent.
+  // from then on; and the impressions log (its own file beside the store,
+  // NAME-impressions.db) attached. Idempotent; call it outside a read
+  // snapshot.
   virtual Status PrepareForServing() = 0;
 
   // Runs `reads` as one read transaction: every read inside sees the same
@@ -278,7 +280,9 @@ class Store {
   virtual Status LogImpressions(const std::vector<ImpressionRecord>& impressions) = 0;
   // NotFound for an unknown request id.
   virtual Result<ImpressionRecord> GetImpression(std::string_view request_id) = 0;
-  // Impressions logged at or after `since_ms`, oldest first, at most `limit`.
+  // Impressions logged at or after `since_ms`, oldest first, at most `limit`
+  // (request ids must begin with "r" and the time in ms as 12 hex digits,
+  // as the server's do: the table is ordered by them).
   virtual Result<std::vector<ImpressionRecord>> Impressions(int64_t since_ms, size_t limit) = 0;
 
   // ---- campaigns ----
