@@ -136,18 +136,27 @@ Result<std::vector<ItemRow>> Rows(Store* store, const std::vector<rec::ScoredIte
   return store->GetItems(ids);
 }
 
-// Keeps the first k items that are in the catalog and not deleted, as JSON.
+// Keeps the first k items that are not deleted, as JSON. When the store has
+// a catalog, placeholders (ids only events named) are left out too: a shop
+// cannot show or sell them. A store of events alone (no catalog imported)
+// has nothing but placeholders, and they are what it recommends.
 Result<json> ItemsJson(Store* store, const std::vector<rec::ScoredItem>& items, size_t k) {
   SOUK_ASSIGN_OR_RETURN(std::vector<ItemRow> rows, Rows(store, items));
   std::unordered_map<ItemId, const ItemRow*> by_id;
-  for (const ItemRow& r : rows) by_id[r.id] = &r;
+  bool placeholders = false;
+  for (const ItemRow& r : rows) {
+    by_id[r.id] = &r;
+    placeholders = placeholders || !r.known;
+  }
+  bool skip_placeholders = false;
+  if (placeholders) {
+    SOUK_ASSIGN_OR_RETURN(skip_placeholders, store->HasCatalog());
+  }
   json out = json::array();
   for (const auto& x : items) {
     if (out.size() == k) break;
     auto it = by_id.find(x.item);
-    // Placeholders (ids only events named, never in the catalog) are not
-    // shown: a shop cannot display or sell them.
-    if (it == by_id.end() || it->second->deleted || !it->second->known) continue;
+    if (it == by_id.end() || it->second->deleted || (skip_placeholders && !it->second->known)) continue;
     out.push_back({{"item_id", it->second->ext_id}, {"score", x.score}});
   }
   return out;

@@ -250,6 +250,12 @@ class SqliteStore final : public Store {
     return Exec("CREATE INDEX IF NOT EXISTS events_user ON events(user, id)");
   }
   Result<int64_t> DataVersion() override;
+  Result<bool> HasCatalog() override {
+    Stmt st;
+    SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT EXISTS(SELECT 1 FROM items WHERE known=1)"));
+    if (sqlite3_step(st.get()) != SQLITE_ROW) return Error("has catalog");
+    return sqlite3_column_int(st.get(), 0) != 0;
+  }
   Result<std::vector<std::string>> EventUsersSince(int64_t after, int64_t* max_id) override;
   Status LogImpressions(const std::vector<ImpressionRecord>& impressions) override;
   // Impressions live in their own file beside the store (NAME-impressions.db,

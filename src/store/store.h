@@ -214,6 +214,9 @@ class Store {
 
   // ---- reads ----
   virtual Result<StoreCounts> Counts() = 0;
+  // Whether any item came from a catalog (not only placeholders that
+  // events created). Cheap: stops at the first such row.
+  virtual Result<bool> HasCatalog() = 0;
   virtual Result<std::vector<ItemRow>> LoadItems() = 0;  // index == dense id
   // The rows of the given dense ids, in the given order (unknown ids skipped).
   virtual Result<std::vector<ItemRow>> GetItems(const std::vector<ItemId>& ids) = 0;
