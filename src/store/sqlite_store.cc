@@ -946,84 +946,149 @@ Status SqliteStore::AttachImpressions() {
   SOUK_RETURN_IF_ERROR(Exec("PRAGMA imp.journal_mode=WAL"));
   SOUK_RETURN_IF_ERROR(Exec("PRAGMA imp.synchronous=NORMAL"));
   SOUK_RETURN_IF_ERROR(
-      Exec("CREATE TABLE IF NOT EXISTS imp.impressions(request_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, surface "
-           "TEXT NOT NULL, user TEXT, query TEXT, model TEXT, items TEXT NOT NULL) WITHOUT ROWID"));
+      Exec("CREATE TABLE IF NOT EXISTS imp.impression_segments(first_id TEXT PRIMARY KEY, last_id TEXT NOT NULL, "
+           "n INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID"));
   impressions_attached_ = true;
   return Status::Ok();
 }
 
+// Impressions are written as segments: one row per batch (the server
+// writes one every 200 ms), its records length-prefixed in a blob, keyed by
+// the first and last request id it holds. At serving rates that is one
+// insert per batch instead of one per response; a lookup reads the few
+// segments whose id range can hold the id.
+namespace {
+
+void PutU32(std::string* out, uint32_t v) { out->append(reinterpret_cast<const char*>(&v), sizeof v); }
+void PutStr(std::string* out, const std::string& v) {
+  PutU32(out, static_cast<uint32_t>(v.size()));
+  out->append(v);
+}
+
+class SegmentReader {
+ public:
+  SegmentReader(const void* data, size_t size) : p_(static_cast<const char*>(data)), end_(p_ + size) {}
+  bool U32(uint32_t* v) {
+    if (end_ - p_ < 4) return false;
+    std::memcpy(v, p_, 4);
+    p_ += 4;
+    return true;
+  }
+  bool I64(int64_t* v) {
+    if (end_ - p_ < 8) return false;
+    std::memcpy(v, p_, 8);
+    p_ += 8;
+    return true;
+  }
+  bool Str(std::string* v) {
+    uint32_t n;
+    if (!U32(&n) || static_cast<size_t>(end_ - p_) < n) return false;
+    v->assign(p_, n);
+    p_ += n;
+    return true;
+  }
+  bool Record(ImpressionRecord* r) {
+    uint32_t n = 0;
+    if (!Str(&r->request_id) || !I64(&r->ts_ms) || !Str(&r->surface) || !Str(&r->user) || !Str(&r->query) ||
+        !Str(&r->model) || !U32(&n))
+      return false;
+    r->items.resize(n);
+    for (auto& item : r->items)
+      if (!Str(&item)) return false;
+    return true;
+  }
+  bool done() const { return p_ == end_; }
+
+ private:
+  const char* p_;
+  const char* end_;
+};
+
+Status DecodeSegment(sqlite3_stmt* st, int col, std::vector<ImpressionRecord>* out) {
+  SegmentReader in(sqlite3_column_blob(st, col), static_cast<size_t>(sqlite3_column_bytes(st, col)));
+  while (!in.done()) {
+    ImpressionRecord r;
+    if (!in.Record(&r)) return Status::Corruption("a truncated impressions segment");
+    out->push_back(std::move(r));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status SqliteStore::LogImpressions(const std::vector<ImpressionRecord>& impressions) {
   if (impressions.empty()) return Status::Ok();
   SOUK_RETURN_IF_ERROR(AttachImpressions());
+  std::vector<const ImpressionRecord*> sorted;
+  for (const auto& r : impressions) sorted.push_back(&r);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const ImpressionRecord* a, const ImpressionRecord* b) { return a->request_id < b->request_id; });
+  std::string blob;
+  for (const ImpressionRecord* r : sorted) {
+    PutStr(&blob, r->request_id);
+    blob.append(reinterpret_cast<const char*>(&r->ts_ms), sizeof r->ts_ms);
+    PutStr(&blob, r->surface);
+    PutStr(&blob, r->user);
+    PutStr(&blob, r->query);
+    PutStr(&blob, r->model);
+    PutU32(&blob, static_cast<uint32_t>(r->items.size()));
+    for (const auto& item : r->items) PutStr(&blob, item);
+  }
   Stmt st;
   SOUK_RETURN_IF_ERROR(st.Prepare(
-      db_, "INSERT OR IGNORE INTO imp.impressions(request_id,ts,surface,user,query,model,items) VALUES(?1,?2,?3,?4,?5,?6,?7)"));
-  SOUK_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  for (const ImpressionRecord& r : impressions) {
-    st.Reset();
-    st.Text(1, r.request_id);
-    st.Int(2, r.ts_ms);
-    st.Text(3, r.surface);
-    st.Text(4, r.user);
-    st.Text(5, r.query);
-    st.Text(6, r.model);
-    std::string items;
-    for (const auto& id : r.items) items += (items.empty() ? "" : "\t") + id;
-    st.Text(7, items);
-    Status s = Step(st, "log impression");
-    if (!s.ok()) {
-      (void)Exec("ROLLBACK");
-      return s;
-    }
-  }
-  return Exec("COMMIT");
+      db_, "INSERT OR REPLACE INTO imp.impression_segments(first_id,last_id,n,data) VALUES(?1,?2,?3,?4)"));
+  st.Text(1, sorted.front()->request_id);
+  st.Text(2, sorted.back()->request_id);
+  st.Int(3, static_cast<int64_t>(sorted.size()));
+  sqlite3_bind_blob(st.get(), 4, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+  return Step(st, "log impressions");
 }
 
-namespace {
-ImpressionRecord ReadImpression(sqlite3_stmt* st) {
-  ImpressionRecord r;
-  r.request_id = ColText(st, 0);
-  r.ts_ms = sqlite3_column_int64(st, 1);
-  r.surface = ColText(st, 2);
-  r.user = ColText(st, 3);
-  r.query = ColText(st, 4);
-  r.model = ColText(st, 5);
-  const std::string items = ColText(st, 6);
-  for (size_t b = 0, e; b < items.size(); b = e + 1) {
-    e = items.find('\t', b);
-    if (e == std::string::npos) e = items.size();
-    r.items.push_back(items.substr(b, e - b));
-  }
-  return r;
-}
-}  // namespace
+// Segments may overlap a little (a response that took its id before one
+// flush can be queued for the next), so lookups read a few back.
+constexpr int kSegmentOverlap = 16;
 
 Result<ImpressionRecord> SqliteStore::GetImpression(std::string_view request_id) {
   SOUK_RETURN_IF_ERROR(AttachImpressions());
   Stmt st;
-  SOUK_RETURN_IF_ERROR(
-      st.Prepare(db_, "SELECT request_id,ts,surface,user,query,model,items FROM imp.impressions WHERE request_id=?1"));
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
+                                  "SELECT last_id, data FROM imp.impression_segments WHERE first_id<=?1 ORDER BY "
+                                  "first_id DESC LIMIT ?2"));
   st.Text(1, request_id);
-  const int rc = sqlite3_step(st.get());
-  if (rc == SQLITE_DONE) return Status::NotFound(fmt::format("no impression with request id '{}'", request_id));
-  if (rc != SQLITE_ROW) return Error("get impression");
-  return ReadImpression(st.get());
+  st.Int(2, kSegmentOverlap);
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    if (ColText(st.get(), 0) < request_id) continue;
+    std::vector<ImpressionRecord> records;
+    SOUK_RETURN_IF_ERROR(DecodeSegment(st.get(), 1, &records));
+    for (auto& r : records)
+      if (r.request_id == request_id) return std::move(r);
+  }
+  if (rc != SQLITE_DONE) return Error("get impression");
+  return Status::NotFound(fmt::format("no impression with request id '{}'", request_id));
 }
 
 Result<std::vector<ImpressionRecord>> SqliteStore::Impressions(int64_t since_ms, size_t limit) {
   SOUK_RETURN_IF_ERROR(AttachImpressions());
-  Stmt st;
   // Request ids begin with the time in ms (12 hex digits), so a time range
-  // is a key range: no second index to keep up at serving rates.
-  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
-                                  "SELECT request_id,ts,surface,user,query,model,items FROM imp.impressions WHERE "
-                                  "request_id>=?1 ORDER BY request_id LIMIT ?2"));
-  st.Text(1, fmt::format("r{:012x}", static_cast<uint64_t>(std::max<int64_t>(0, since_ms))));
-  st.Int(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+  // is an id range.
+  const std::string from = fmt::format("r{:012x}", static_cast<uint64_t>(std::max<int64_t>(0, since_ms)));
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(
+      st.Prepare(db_, "SELECT data FROM imp.impression_segments WHERE last_id>=?1 ORDER BY first_id"));
+  st.Text(1, from);
   std::vector<ImpressionRecord> out;
-  int rc;
-  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) out.push_back(ReadImpression(st.get()));
-  if (rc != SQLITE_DONE) return Error("impressions");
+  int rc, extra = 0;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    std::vector<ImpressionRecord> records;
+    SOUK_RETURN_IF_ERROR(DecodeSegment(st.get(), 0, &records));
+    for (auto& r : records)
+      if (r.request_id >= from) out.push_back(std::move(r));
+    if (out.size() >= limit && ++extra > kSegmentOverlap) break;
+  }
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return Error("impressions");
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.request_id < b.request_id; });
+  if (out.size() > limit) out.resize(limit);
   return out;
 }
 

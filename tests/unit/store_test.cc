@@ -1,6 +1,9 @@
 #include "store/store.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "test_util.h"
 
@@ -222,6 +225,56 @@ TEST(Store, DeleteItem) {
   EXPECT_TRUE((*store->LoadItems())[0].deleted);
   ASSERT_TRUE(store->Write(b).ok());  // importing it again undeletes
   EXPECT_EQ(store->Counts()->items, 1u);
+}
+
+// Impressions: batches stored as segments (in their own file beside the
+// store), every record found by its id, time ranges in id order, across
+// overlapping batches and a reopen.
+TEST(Store, ImpressionsRoundTripByIdAndTime) {
+  TempDir dir;
+  auto make = [](int64_t ms, int n, const std::string& surface) {
+    ImpressionRecord r;
+    r.request_id = fmt::format("r{:012x}{:08x}", static_cast<uint64_t>(ms), n);
+    r.ts_ms = ms;
+    r.surface = surface;
+    r.user = n % 2 ? "U1" : "";
+    r.query = "q\nwith\tcontrol " + std::to_string(n);
+    r.model = "ials";
+    for (int i = 0; i <= n % 4; ++i) r.items.push_back("I" + std::to_string(n * 10 + i));
+    return r;
+  };
+  std::vector<ImpressionRecord> all;
+  {
+    auto store = Open(dir);
+    ASSERT_TRUE(store->PrepareForServing().ok());
+    std::vector<ImpressionRecord> a, b;
+    for (int n = 0; n < 50; ++n) a.push_back(make(1000 + 2 * n, n, "search"));
+    for (int n = 50; n < 90; ++n) b.push_back(make(1000 + 2 * (n - 45), n, "recommend"));  // overlaps a's range
+    ASSERT_TRUE(store->LogImpressions(a).ok());
+    ASSERT_TRUE(store->LogImpressions(b).ok());
+    all = a;
+    all.insert(all.end(), b.begin(), b.end());
+  }
+  auto store = Open(dir);
+  ASSERT_TRUE(store->PrepareForServing().ok());
+  for (const auto& want : all) {
+    auto got = store->GetImpression(want.request_id);
+    ASSERT_TRUE(got.ok()) << want.request_id << ": " << got.status().message();
+    EXPECT_EQ(got->surface, want.surface);
+    EXPECT_EQ(got->user, want.user);
+    EXPECT_EQ(got->query, want.query);
+    EXPECT_EQ(got->ts_ms, want.ts_ms);
+    EXPECT_EQ(got->items, want.items);
+  }
+  EXPECT_EQ(store->GetImpression("r000000000000ffffffff").status().code(), StatusCode::kNotFound);
+  auto since = store->Impressions(1050, 1000);
+  ASSERT_TRUE(since.ok());
+  size_t expected = 0;
+  for (const auto& r : all) expected += r.ts_ms >= 1050;
+  ASSERT_EQ(since->size(), expected);
+  for (size_t i = 1; i < since->size(); ++i) EXPECT_LT((*since)[i - 1].request_id, (*since)[i].request_id);
+  EXPECT_EQ(store->Impressions(0, 7)->size(), 7u);
+  EXPECT_TRUE(std::filesystem::exists(dir / "souk-impressions.db"));
 }
 
 }  // namespace
