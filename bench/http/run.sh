@@ -110,11 +110,18 @@ for route, peer in (("search", "search"), ("recommend", "recommend"), ("recommen
     print(f"ratio souk/nginx {route}: {q('souk-' + route) / q('nginx-' + peer + '.json'):.2f}x")
 PY
 if [ -n "${SATURATE:-}" ]; then
+  # RSS sampled every 15 s while wrk saturates /v1/search: caches fill, then it must level off.
   rss() { awk '/VmRSS/ {print $2}' /proc/$SERVE/status; }
   before=$(rss)
-  out=$(wrk -t"$THREADS" -c"$CONNS" -d"$SATURATE" --latency -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT$SEARCH")
+  wrk -t"$THREADS" -c"$CONNS" -d"$SATURATE" --latency -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT$SEARCH" > "$WORK/saturate.txt" &
+  WRK=$!
+  samples="$before"
+  while kill -0 $WRK 2>/dev/null; do sleep 15; kill -0 $WRK 2>/dev/null && samples="$samples $(rss)"; done
+  wait $WRK || true
   after=$(rss)
+  out=$(cat "$WORK/saturate.txt")
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')
   errors=$(echo "$out" | awk '/Socket errors/ {print $0}')
-  echo "saturation $SATURATE on /v1/search: $(echo "$out" | awk '/Requests\/sec/ {print $2}') req/s, non-2xx: ${non2xx:-0}, ${errors:-no socket errors}, RSS ${before} kB -> ${after} kB"
+  echo "saturation $SATURATE on /v1/search: $(echo "$out" | awk '/Requests\/sec/ {print $2}') req/s, non-2xx: ${non2xx:-0}, ${errors:-no socket errors}"
+  echo "RSS kB every 15 s: $samples $after"
 fi

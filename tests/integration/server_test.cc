@@ -86,6 +86,12 @@ std::string Key(const TempDir& dir, const std::string& shop, const std::string& 
 
 httplib::Headers Bearer(const std::string& key) { return {{"Authorization", "Bearer " + key}}; }
 
+std::string fmt_user(int n) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "U%06d", 1 + n);
+  return buf;
+}
+
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -502,6 +508,65 @@ TEST_F(ServerTest, CachesImpressionsAdminRoutesAndTimeouts) {
   close(fd);
   EXPECT_LT(waited, 4.5) << "the stalled connection was not cut off";
   EXPECT_GE(n, 0);
+}
+
+// Writers and readers at once: 3 threads post events while 3 read search
+// and recommendations; then SIGTERM while posts are still going. Every
+// event the server answered "accepted" is in the store afterwards, counted
+// by a fresh process.
+TEST_F(ServerTest, ConcurrentWritersAndReadersAndShutdownLoseNoEvent) {
+  ASSERT_EQ(Souk(dir_, "train " + shop_).code, 0);
+  CmdResult before = Souk(dir_, "info " + shop_ + " --json");
+  ASSERT_EQ(before.code, 0) << before.err;
+  const int64_t events_before = json::parse(before.out)["events"];
+  auto s = std::make_unique<Served>(shop_, "--rate 100000");
+  const int port = s->port();
+  std::atomic<int64_t> accepted{0};
+  std::atomic<int> read_errors{0}, reads{0}, write_errors{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> pool;
+  for (int w = 0; w < 3; ++w)
+    pool.emplace_back([&, w] {
+      httplib::Client c("127.0.0.1", port);
+      for (int batch = 0; !stop; ++batch) {
+        json rows = json::array();
+        for (int i = 0; i < 20; ++i)
+          rows.push_back({{"user_id", fmt_user(w * 7 + i)},
+                          {"item_id", "I000" + std::to_string(100 + (batch * 20 + i) % 50)},
+                          {"event_type", "view"},
+                          {"timestamp", 1782900000 + w * 1000000 + batch * 20 + i}});
+        auto r = c.Post("/v1/events", Bearer(keys_["events"]), rows.dump(), "application/json");
+        if (!r) break;  // the server went away (the SIGTERM below)
+        if (r->status != 200) {
+          ++write_errors;
+          continue;
+        }
+        accepted += json::parse(r->body)["accepted"].get<int64_t>();
+      }
+    });
+  for (int rd = 0; rd < 3; ++rd)
+    pool.emplace_back([&, rd] {
+      httplib::Client c("127.0.0.1", port);
+      while (!stop) {
+        auto r = rd % 2 ? c.Get("/v1/search?q=shoes", Bearer(keys_["search"]))
+                        : c.Get("/v1/recommend/" + fmt_user(rd) + "?k=5", Bearer(keys_["search"]));
+        if (!r) break;
+        ++reads;
+        read_errors += r->status != 200;
+      }
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const auto [code, rest] = s->Stop();  // SIGTERM with writes in flight
+  stop = true;
+  for (auto& t : pool) t.join();
+  EXPECT_EQ(code, 0) << rest;
+  EXPECT_EQ(read_errors.load(), 0);
+  EXPECT_EQ(write_errors.load(), 0);
+  EXPECT_GT(reads.load(), 10);
+  EXPECT_GT(accepted.load(), 100);
+  CmdResult after = Souk(dir_, "info " + shop_ + " --json");
+  ASSERT_EQ(after.code, 0) << after.err;
+  EXPECT_EQ(json::parse(after.out)["events"].get<int64_t>(), events_before + accepted.load());
 }
 
 }  // namespace
