@@ -256,6 +256,7 @@ class HttpServer final : public Server {
     campaigns_ = std::make_unique<campaign::CampaignService>(campaign_store_.get());
     limiter_ = std::make_unique<RateLimiter>(options.rate_per_key, options.burst);
     routes_ = RouteTable();
+    for (const Route& r : routes_) templates_.push_back(Template(r.path));
     metrics_.resize(routes_.size());
     for (auto& m : metrics_) m = std::make_unique<RouteMetrics>();
     return Status::Ok();
@@ -463,6 +464,19 @@ class HttpServer final : public Server {
     http_.set_read_timeout(options_.read_timeout_s, 0);
     http_.set_write_timeout(options_.write_timeout_s, 0);
     for (size_t i = 0; i < routes_.size(); ++i) Register(i);
+    // Bodiless requests (GET, DELETE) are dispatched before cpp-httplib's
+    // routing, which tries each route's std::regex in turn: matching the
+    // table's templates segment by segment costs a few string compares.
+    http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (req.method != "GET" && req.method != "DELETE") return httplib::Server::HandlerResponse::Unhandled;
+      std::vector<std::string> params;
+      for (size_t i = 0; i < routes_.size(); ++i) {
+        if (req.method != routes_[i].method || !MatchPath(templates_[i], req.path, &params)) continue;
+        Handle(i, req, res, std::move(params));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
     if (options_.retrain_minutes > 0) Schedule(options_.retrain_minutes);
     StartBackground();
     http_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -496,6 +510,39 @@ class HttpServer final : public Server {
   int port() const override { return port_; }
 
  private:
+  // "/v1/similar/{item}" -> {"v1", "similar", "{"}: "{" stands for a parameter.
+  static std::vector<std::string> Template(const char* path) {
+    std::vector<std::string> out;
+    std::string_view p(path);
+    for (size_t b = 1; b <= p.size();) {
+      size_t e = p.find('/', b);
+      if (e == std::string_view::npos) e = p.size();
+      std::string seg(p.substr(b, e - b));
+      out.push_back(!seg.empty() && seg[0] == '{' ? "{" : seg);
+      b = e + 1;
+    }
+    return out;
+  }
+  static bool MatchPath(const std::vector<std::string>& tmpl, std::string_view path, std::vector<std::string>* params) {
+    params->clear();
+    if (path.empty() || path[0] != '/') return false;
+    size_t b = 1;
+    for (size_t k = 0; k < tmpl.size(); ++k) {
+      if (b > path.size()) return false;
+      size_t e = path.find('/', b);
+      if (e == std::string_view::npos) e = path.size();
+      const std::string_view seg = path.substr(b, e - b);
+      if (tmpl[k] == "{") {
+        if (seg.empty()) return false;
+        params->emplace_back(seg);
+      } else if (seg != tmpl[k]) {
+        return false;
+      }
+      b = e + 1;
+    }
+    return b == path.size() + 1;  // every segment used, no trailing part
+  }
+
   void Register(size_t i) {
     const Route& r = routes_[i];
     // {name} -> a path segment.
@@ -511,12 +558,16 @@ class HttpServer final : public Server {
   }
 
   void Handle(size_t i, const httplib::Request& req, httplib::Response& res) {
+    std::vector<std::string> params;
+    for (size_t m = 1; m < req.matches.size(); ++m) params.push_back(req.matches[m].str());
+    Handle(i, req, res, std::move(params));
+  }
+  void Handle(size_t i, const httplib::Request& req, httplib::Response& res, std::vector<std::string> params) {
     const auto t0 = std::chrono::steady_clock::now();
     const Route& route = routes_[i];
     ++requests_;
     Reply reply;
-    Request r{req, {}, {}};
-    for (size_t m = 1; m < req.matches.size(); ++m) r.params.push_back(req.matches[m].str());
+    Request r{req, std::move(params), {}};
     try {
       if (route.scope != Scope::kPublic) Authorize(route.scope, req, &r.key);
       reply = route.handler(*this, r);
@@ -651,6 +702,7 @@ class HttpServer final : public Server {
   std::unique_ptr<RateLimiter> limiter_;
   std::map<std::string, KeyInfo> keys_;  // by hash
   std::vector<Route> routes_;
+  std::vector<std::vector<std::string>> templates_;  // routes_[i].path split, "{" = parameter
   std::vector<std::unique_ptr<RouteMetrics>> metrics_;
   std::atomic<uint64_t> requests_{0};
   httplib::Server http_;
