@@ -1,6 +1,7 @@
-// `souk serve`: the HTTP JSON API (cpp-httplib). Every route is one row of
-// the table in routes.cc (method, path, scope, summary, handler); dispatch,
-// the OpenAPI document and the per-route metrics all come from that table.
+// `souk serve`: the HTTP JSON API (cpp-httplib) and the console. Every route
+// is one row of the table in server.cc (method, path, scope, summary,
+// handler); dispatch, the OpenAPI document and the per-route metrics all
+// come from that table.
 //
 // Security: keys live in DIR/keys.json as SHA-256 hashes with a scope
 // (admin > search, events). `Authorization: Bearer KEY`; a missing or
@@ -9,9 +10,10 @@
 // route pattern, status and latency: never a key, a query string or a raw
 // user id. Binds 127.0.0.1 unless told otherwise.
 //
-// This first slice serves health, metrics, the OpenAPI document, search
-// and bandit decide/reward; ingest, recommendations, the console and
-// background retraining come next (docs/server.md).
+// Reads run on a pool of read connections, one snapshot per request;
+// recommendation answers are cached and kept coherent with the store by
+// change tracking; what each answer showed is logged as an impression
+// (docs/server.md).
 #pragma once
 
 #include <cstdint>
