@@ -1034,24 +1034,29 @@ json Computed(const Result<json>& r) {
   return *r;
 }
 
-// Recommendations are answered from the result cache when the user's
-// events, the catalog and the models are unchanged since it was computed.
+// The models' answer for (key, variant): from the result cache when the
+// user's events, the catalog and the models are unchanged since it was
+// computed, else computed by f(store, models) on a read snapshot, given the
+// items' display fields, and cached.
+template <typename F>
+json CachedAnswer(HttpServer& s, const std::string& key, const std::string& variant, F f) {
+  if (auto hit = s.cache().Get(key, variant)) return std::move(*hit);
+  const uint64_t epoch = s.cache().Epoch();  // before any read: a later invalidation voids the Put
+  auto recs = s.Recs();
+  if (!recs.ok()) throw HttpError(HttpStatusOf(recs.status()), recs.status().message());
+  json out = Computed(s.ReadStore([&](Store* st) { return f(st, **recs); }));
+  s.catalog().Decorate(&out["items"]);
+  s.cache().Put(key, variant, out, epoch);
+  return out;
+}
+
 Reply Recommend(HttpServer& s, const Request& r) {
   const size_t k = SizeParam(r.http, "k", 10, 1000);
   const bool exclude = BoolParam(r.http, "exclude_seen", true);
   const std::string& user = r.params[0];
-  const std::string variant = fmt::format("{}|{}", k, exclude);
-  json out;
-  if (auto hit = s.cache().Get(user, variant)) {
-    out = std::move(*hit);
-  } else {
-    const uint64_t epoch = s.cache().Epoch();
-    auto recs = s.Recs();
-    if (!recs.ok()) throw HttpError(HttpStatusOf(recs.status()), recs.status().message());
-    out = Computed(s.ReadStore([&](Store* st) { return (*recs)->ForUser(st, user, k, exclude); }));
-    s.catalog().Decorate(&out["items"]);
-    s.cache().Put(user, variant, out, epoch);
-  }
+  json out = CachedAnswer(s, user, fmt::format("{}|{}", k, exclude), [&](Store* st, const cli::RecService& recs) {
+    return recs.ForUser(st, user, k, exclude);
+  });
   return {200, Shown(s, "recommend", user, "", std::move(out))};
 }
 
@@ -1071,19 +1076,9 @@ Reply SessionRecommend(HttpServer& s, const Request& r) {
 
 Reply Similar(HttpServer& s, const Request& r) {
   const size_t k = SizeParam(r.http, "k", 10, 1000);
-  const std::string key = "item:" + r.params[0];
-  const std::string variant = std::to_string(k);
-  json out;
-  if (auto hit = s.cache().Get(key, variant)) {
-    out = std::move(*hit);
-  } else {
-    const uint64_t epoch = s.cache().Epoch();
-    auto recs = s.Recs();
-    if (!recs.ok()) throw HttpError(HttpStatusOf(recs.status()), recs.status().message());
-    out = Computed(s.ReadStore([&](Store* st) { return (*recs)->Similar(st, r.params[0], k); }));
-    s.catalog().Decorate(&out["items"]);
-    s.cache().Put(key, variant, out, epoch);
-  }
+  json out = CachedAnswer(s, "item:" + r.params[0], std::to_string(k), [&](Store* st, const cli::RecService& recs) {
+    return recs.Similar(st, r.params[0], k);
+  });
   return {200, Shown(s, "similar", "", r.params[0], std::move(out))};
 }
 
