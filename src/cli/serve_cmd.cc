@@ -143,7 +143,13 @@ Status WarmDemoCampaign(const std::string& dir) {
 int DemoCommand(const DemoArgs& a) {
   const std::string& dir = a.dir;
   std::error_code ec;
-  if (a.fresh) fs::remove_all(dir, ec);
+  if (a.fresh && fs::exists(dir)) {
+    // Only a souk data directory (or an empty one) is deleted.
+    if (!fs::exists(fs::path(dir) / "souk.db") && !fs::is_empty(dir, ec))
+      return Fail(Status::FailedPrecondition(
+          fmt::format("--fresh would delete '{}', which is not a souk data directory; give another DIR", dir)));
+    fs::remove_all(dir, ec);
+  }
   const bool reuse = fs::exists(fs::path(dir) / "souk.db");
   std::vector<std::vector<std::string>> steps;
   if (!reuse) {

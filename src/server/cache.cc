@@ -16,10 +16,12 @@ Status CatalogView::Refresh(Store* store) {
     }
     if (since < 0) {
       SOUK_ASSIGN_OR_RETURN(rows, store->LoadItems());
-    } else if (latest >= since) {
-      // Changes in the same millisecond as the last refresh are read again
-      // (applying a row twice is harmless; missing one is not).
-      SOUK_ASSIGN_OR_RETURN(rows, store->ItemsChangedSince(since - 1));
+    } else {
+      // Called when the catalog version moved. Rows are stamped with the
+      // writer's clock taken before it waited for the write lock (up to
+      // the 5 s busy timeout), so the window reaches 10 s back; applying
+      // a row twice is harmless, missing one is not.
+      SOUK_ASSIGN_OR_RETURN(rows, store->ItemsChangedSince(since - 10000));
     }
     return Status::Ok();
   });

@@ -245,7 +245,7 @@ class HttpServer final : public Server {
       SOUK_ASSIGN_OR_RETURN(data_version_, watcher_->DataVersion());
       SOUK_ASSIGN_OR_RETURN(auto none, watcher_->EventUsersSince(-1, &last_event_id_));
       (void)none;
-      SOUK_ASSIGN_OR_RETURN(last_item_ms_, watcher_->LatestItemChange());
+      SOUK_ASSIGN_OR_RETURN(catalog_version_, watcher_->CatalogVersion());
       SOUK_RETURN_IF_ERROR(catalog_.Refresh(watcher_.get()));
     }
     cache_ = std::make_unique<ResultCache>(static_cast<size_t>(std::max<int64_t>(0, config_.GetInt("server.cache_entries"))));
@@ -273,13 +273,20 @@ class HttpServer final : public Server {
     }
     std::unique_lock lock(index_mu_);
     if (!index_ || index_stale_) {
+      // Cleared before the store is read: a change that lands while the
+      // index is being opened marks it stale again for the next request.
+      index_stale_.store(false);
       std::unique_ptr<search::Index> fresh;
+      Result<std::unique_ptr<search::Index>> opened = Status::Internal("not opened");
       {
         std::lock_guard store_lock(store_mu_);
-        SOUK_ASSIGN_OR_RETURN(fresh, cli::OpenSearchIndex(dir_, store_.get(), config_));
+        opened = cli::OpenSearchIndex(dir_, store_.get(), config_);
       }
-      index_ = std::shared_ptr<const search::Index>(std::move(fresh));
-      index_stale_ = false;
+      if (!opened.ok()) {
+        index_stale_.store(true);
+        return opened.status();
+      }
+      index_ = std::shared_ptr<const search::Index>(std::move(*opened));
     }
     return index_;
   }
@@ -347,18 +354,20 @@ class HttpServer final : public Server {
     std::lock_guard lock(sync_mu_);
     SOUK_ASSIGN_OR_RETURN(int64_t version, watcher_->DataVersion());
     if (version == data_version_) return Status::Ok();
-    data_version_ = version;
     int64_t max_id = last_event_id_;
     SOUK_ASSIGN_OR_RETURN(auto users, watcher_->EventUsersSince(last_event_id_, &max_id));
-    last_event_id_ = max_id;
     if (!users.empty()) cache_->Invalidate(users);
-    SOUK_ASSIGN_OR_RETURN(int64_t latest, watcher_->LatestItemChange());
-    if (latest != last_item_ms_) {
-      last_item_ms_ = latest;
+    SOUK_ASSIGN_OR_RETURN(int64_t catalog, watcher_->CatalogVersion());
+    if (catalog != catalog_version_) {
+      CatalogChanged();
       SOUK_RETURN_IF_ERROR(catalog_.Refresh(watcher_.get()));
       cache_->Clear();
-      CatalogChanged();
+      catalog_version_ = catalog;
     }
+    // Progress is recorded only once every step of it is done: a failed
+    // sync is done again, whole, by the next one.
+    last_event_id_ = max_id;
+    data_version_ = version;
     return Status::Ok();
   }
   CatalogView& catalog() { return catalog_; }
@@ -431,16 +440,22 @@ class HttpServer final : public Server {
       reader = std::move(readers_.back());
       readers_.pop_back();
     }
+    struct Return {  // the connection goes back to the pool, also when f throws
+      HttpServer* s;
+      std::unique_ptr<Store>* reader;
+      ~Return() {
+        {
+          std::lock_guard lock(s->readers_mu_);
+          s->readers_.push_back(std::move(*reader));
+        }
+        s->readers_cv_.notify_one();
+      }
+    } back{this, &reader};
     Result<json> out = Status::Internal("not run");
     Status st = reader->ReadSnapshot([&] {
       out = f(reader.get());
       return out.ok() ? Status::Ok() : out.status();
     });
-    {
-      std::lock_guard lock(readers_mu_);
-      readers_.push_back(std::move(reader));
-    }
-    readers_cv_.notify_one();
     if (!st.ok()) return st;
     return out;
   }
@@ -468,7 +483,11 @@ class HttpServer final : public Server {
     // routing, which tries each route's std::regex in turn: matching the
     // table's templates segment by segment costs a few string compares.
     http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (req.method != "GET" && req.method != "DELETE") return httplib::Server::HandlerResponse::Unhandled;
+      // A DELETE with a body goes through cpp-httplib's routing, which reads
+      // the body (the pre-routing stage runs before it is read).
+      if (req.method != "GET" && (req.method != "DELETE" || req.has_header("Content-Length") ||
+                                  req.has_header("Transfer-Encoding")))
+        return httplib::Server::HandlerResponse::Unhandled;
       std::vector<std::string> params;
       for (size_t i = 0; i < routes_.size(); ++i) {
         if (req.method != routes_[i].method || !MatchPath(templates_[i], req.path, &params)) continue;
@@ -684,7 +703,7 @@ class HttpServer final : public Server {
   std::unique_ptr<campaign::CampaignService> campaigns_;  // declared after its store: destroyed first
   std::unique_ptr<Store> watcher_;  // change tracking's own read connection
   std::mutex sync_mu_;
-  int64_t data_version_ = 0, last_event_id_ = 0, last_item_ms_ = 0;
+  int64_t data_version_ = 0, last_event_id_ = 0, catalog_version_ = 0;
   CatalogView catalog_;
   std::unique_ptr<ResultCache> cache_;
   bool log_impressions_ = true;

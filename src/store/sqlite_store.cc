@@ -250,6 +250,8 @@ class SqliteStore final : public Store {
     return Exec("CREATE INDEX IF NOT EXISTS events_user ON events(user, id)");
   }
   Result<int64_t> DataVersion() override;
+  Result<int64_t> CatalogVersion() override;
+  Status BumpCatalogVersion();
   Result<bool> HasCatalog() override {
     Stmt st;
     SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT EXISTS(SELECT 1 FROM items WHERE known=1)"));
@@ -268,7 +270,13 @@ class SqliteStore final : public Store {
   Status ReadSnapshot(const std::function<Status()>& reads) override {
     if (!sqlite3_get_autocommit(db_)) return reads();
     SOUK_RETURN_IF_ERROR(Exec("BEGIN"));
-    Status st = reads();
+    Status st;
+    try {
+      st = reads();
+    } catch (...) {
+      (void)Exec("ROLLBACK");  // no connection is left inside a stale snapshot
+      throw;
+    }
     Status end = Exec(st.ok() ? "COMMIT" : "ROLLBACK");
     return st.ok() ? end : st;
   }
@@ -754,6 +762,9 @@ Result<WriteResult> SqliteStore::Write(const WriteBatch& batch, const SourceInfo
   }
   WriteResult r;
   s = WriteRows(batch, counts_for, &r);
+  // A counter, not a clock, says the catalog changed (readers that cache it
+  // compare it; two writes in one millisecond must not look like one).
+  if (s.ok() && (!batch.items.empty() || r.placeholder_items > 0)) s = BumpCatalogVersion();
 #ifndef NDEBUG
   if (s.ok()) {
     Stmt fk;
@@ -784,7 +795,22 @@ Status SqliteStore::DeleteItem(const std::string& ext_id) {
   st.Int(2, NowMs());
   SOUK_RETURN_IF_ERROR(Step(st, "delete item"));
   if (sqlite3_changes(db_) == 0) return Status::NotFound(fmt::format("no item '{}' in the catalog", ext_id));
-  return Status::Ok();
+  return BumpCatalogVersion();
+}
+
+Status SqliteStore::BumpCatalogVersion() {
+  return Exec(
+      "INSERT INTO meta(key,value) VALUES('catalog_version','1') "
+      "ON CONFLICT(key) DO UPDATE SET value=CAST(CAST(value AS INTEGER)+1 AS TEXT)");
+}
+
+Result<int64_t> SqliteStore::CatalogVersion() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "SELECT value FROM meta WHERE key='catalog_version'"));
+  const int rc = sqlite3_step(st.get());
+  if (rc == SQLITE_DONE) return int64_t{0};
+  if (rc != SQLITE_ROW) return Error("catalog version");
+  return static_cast<int64_t>(std::atoll(ColText(st.get(), 0).c_str()));
 }
 
 Result<StoreCounts> SqliteStore::Counts() {
@@ -990,7 +1016,7 @@ class SegmentReader {
   bool Record(ImpressionRecord* r) {
     uint32_t n = 0;
     if (!Str(&r->request_id) || !I64(&r->ts_ms) || !Str(&r->surface) || !Str(&r->user) || !Str(&r->query) ||
-        !Str(&r->model) || !U32(&n))
+        !Str(&r->model) || !U32(&n) || n > static_cast<size_t>(end_ - p_) / 4)
       return false;
     r->items.resize(n);
     for (auto& item : r->items)

@@ -274,6 +274,9 @@ class Store {
   // A number that changes when another connection commits (PRAGMA
   // data_version): cheap enough to poll.
   virtual Result<int64_t> DataVersion() = 0;
+  // A counter that every write of catalog rows (items, placeholders,
+  // deletes) increments in its transaction; 0 for a store never written.
+  virtual Result<int64_t> CatalogVersion() = 0;
   // External ids of the users with events stored after event id `after`,
   // and the largest event id (`*max_id`, `after` when there is none). With
   // `after` < 0: no users, and `*max_id` = the largest event id now.
