@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -171,14 +172,30 @@ int DemoCommand(const DemoArgs& a) {
   }
   Status warm = WarmDemoCampaign(dir);
   if (!warm.ok()) return Fail(warm);
-  auto key = server::CreateKey(dir, server::Scope::kAdmin);
-  if (!key.ok()) return Fail(key.status());
+  // The demo's admin key is kept in DIR/demo-key (mode 0600) so a reused
+  // demo shop keeps one key instead of gaining one per run.
+  const fs::path key_file = fs::path(dir) / "demo-key";
+  Result<std::pair<std::string, server::KeyInfo>> key = Status::NotFound("no demo key");
+  {
+    std::ifstream in(key_file);
+    std::string saved;
+    if (in && std::getline(in, saved) && saved.rfind("souk_admin_", 0) == 0)
+      key = std::pair<std::string, server::KeyInfo>{saved, {}};
+  }
+  if (!key.ok()) {
+    key = server::CreateKey(dir, server::Scope::kAdmin);
+    if (!key.ok()) return Fail(key.status());
+    std::ofstream out(key_file, std::ios::trunc);
+    out << key->first << "\n";
+    out.close();
+    fs::permissions(key_file, fs::perms::owner_read | fs::perms::owner_write, ec);
+  }
   if (a.no_serve) {
     std::printf("\ndemo shop ready in %s\nadmin key: %s\nserve it: souk serve %s, then open http://%s:%d/#key=%s\n",
                 dir.c_str(), key->first.c_str(), dir.c_str(), a.host.c_str(), a.port, key->first.c_str());
     return 0;
   }
-  std::printf("\nadmin key (shown once; souk keeps its hash): %s\n", key->first.c_str());
+  std::printf("\nadmin key (kept in %s): %s\n", key_file.string().c_str(), key->first.c_str());
   std::fflush(stdout);
   ServeArgs s;
   s.console_key = key->first;
