@@ -14,11 +14,6 @@ using json = nlohmann::json;
 namespace souk::cli {
 namespace {
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "souk: error: %s\n", s.message().c_str());
-  return 1;
-}
-
 json ResultJson(const bandit::SimResult& r) {
   json j = {{"policy", r.policy},
             {"env", r.env},

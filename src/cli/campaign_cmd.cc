@@ -13,13 +13,6 @@ using json = nlohmann::json;
 namespace souk::cli {
 namespace {
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "souk: error: %s\n", s.message().c_str());
-  return 1;
-}
-
-void PrintJson(const json& j) { std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str()); }
-
 json CampaignJson(const CampaignRecord& c) {
   return {{"name", c.name},
           {"policy", c.policy},

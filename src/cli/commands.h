@@ -20,6 +20,11 @@ class App;
 
 namespace souk::cli {
 
+// "souk: error: MESSAGE" on stderr; returns the exit code 1.
+int Fail(const Status& s);
+// One JSON line on stdout (invalid UTF-8 replaced).
+void PrintJson(const nlohmann::json& j);
+
 struct SearchArgs {
   std::string dir;
   std::string query;         // one query, or

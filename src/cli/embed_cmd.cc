@@ -34,13 +34,6 @@ constexpr size_t kChunk = 256;
 constexpr char kVectorsMagic[8] = {'S', 'O', 'U', 'K', 'V', 'E', 'C', '1'};
 constexpr uint32_t kFlagNormalized = 1;
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "souk: error: %s\n", s.message().c_str());
-  return 1;
-}
-
-void PrintJson(const json& j) { std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str()); }
-
 // JSON numbers are doubles: a float widened as is prints 17 digits
 // (0.1f -> 0.10000000149011612). The double nearest the float's shortest
 // decimal prints as that decimal and reads back as the same float.

@@ -30,10 +30,8 @@ using json = nlohmann::json;
 namespace souk {
 namespace {
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "souk: error: %s\n", s.message().c_str());
-  return 1;
-}
+using cli::Fail;
+using cli::PrintJson;
 
 std::string DbPath(const std::string& dir) { return (fs::path(dir) / "souk.db").string(); }
 std::string TomlPath(const std::string& dir) { return (fs::path(dir) / "souk.toml").string(); }
@@ -118,8 +116,6 @@ Status RunImport(Opened& o, const std::vector<std::pair<std::string, std::string
   }
   return Status::Ok();
 }
-
-void PrintJson(const json& j) { std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str()); }
 
 // dlopens libsouk_deep.so (beside the binary) and registers its models and
 // encoders; once per process.

@@ -19,13 +19,6 @@ using json = nlohmann::json;
 namespace souk::cli {
 namespace {
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "souk: error: %s\n", s.message().c_str());
-  return 1;
-}
-
-void PrintJson(const json& j) { std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str()); }
-
 json ReportJson(const bandit::OpeReport& rep, const bandit::OpeOptions& o) {
   json j;
   j["n"] = rep.n;

@@ -18,11 +18,6 @@ namespace {
 
 using json = nlohmann::json;
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "souk: error: %s\n", s.message().c_str());
-  return 1;
-}
-
 }  // namespace
 
 int QLearnCommand(const QLearnArgs& args) {

@@ -26,11 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-int Fail(const Status& s) {
-  std::fprintf(stderr, "souk: error: %s\n", s.message().c_str());
-  return 1;
-}
-
 std::string IndexPath(const std::string& dir) { return (fs::path(dir) / "index" / "search.idx").string(); }
 
 Result<search::IndexOptions> OptionsFromConfig(const Config& config) {

@@ -22,14 +22,6 @@
 using json = nlohmann::json;
 
 namespace souk::cli {
-namespace {
-
-int Fail(const Status& s) {
-  std::fprintf(stderr, "souk: error: %s\n", s.message().c_str());
-  return 1;
-}
-
-}  // namespace
 
 int ServeCommand(const ServeArgs& a) {
   if (a.routes) {
