@@ -253,7 +253,7 @@ struct ServeArgs {
   int port = 7700;
   double rate = 200;
   size_t max_body_mb = 8;
-  int threads = 64;
+  int threads = 0;  // event loops; 0 = one per core
   int timeout_s = 10;  // read and write timeout per request
   double retrain_minutes = 0;
   bool quiet = false;

@@ -476,8 +476,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--host", serve_args.host, "address to bind")->capture_default_str();
   serve_cmd->add_option("--rate", serve_args.rate, "requests per second per key")->capture_default_str();
   serve_cmd->add_option("--max-body-mb", serve_args.max_body_mb, "request body limit (MiB)")->capture_default_str();
-  serve_cmd->add_option("--threads", serve_args.threads, "connection threads (one per keep-alive connection)")
-      ->check(CLI::Range(1, 4096))
+  serve_cmd->add_option("--threads", serve_args.threads,
+                        "event loops (threads), each serving many connections (0 = one per core)")
+      ->check(CLI::Range(0, 256))
       ->capture_default_str();
   serve_cmd->add_option("--retrain-minutes", serve_args.retrain_minutes,
                         "retrain in the background every M minutes (0 = only on POST /v1/admin/train)");

@@ -30,6 +30,7 @@
 #include "ingest/ingest.h"
 #include "search/search.h"
 #include "server/cache.h"
+#include "server/front.h"
 #include "server/web_assets.h"
 #include "store/store.h"
 
@@ -467,64 +468,28 @@ class HttpServer final : public Server {
   uint64_t requests() const { return requests_; }
 
   Status Run(const std::function<void(int)>& on_ready) override {
-    http_.set_payload_max_length(options_.max_body);
-    // cpp-httplib gives each keep-alive connection a pool thread for as
-    // long as it lives, so the pool must cover the connections a client
-    // keeps open (its default is 8 threads and 5 requests per connection).
-    const int threads = options_.threads;
-    http_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-    http_.set_keep_alive_max_count(100000);
-    http_.set_keep_alive_timeout(5);
-    http_.set_tcp_nodelay(true);  // small JSON answers: no Nagle delay
-    http_.set_read_timeout(options_.read_timeout_s, 0);
-    http_.set_write_timeout(options_.write_timeout_s, 0);
-    for (size_t i = 0; i < routes_.size(); ++i) Register(i);
-    // Bodiless requests (GET, DELETE) are dispatched before cpp-httplib's
-    // routing, which tries each route's std::regex in turn: matching the
-    // table's templates segment by segment costs a few string compares.
-    http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      // A DELETE with a body goes through cpp-httplib's routing, which reads
-      // the body (the pre-routing stage runs before it is read).
-      if (req.method != "GET" && (req.method != "DELETE" || req.has_header("Content-Length") ||
-                                  req.has_header("Transfer-Encoding")))
-        return httplib::Server::HandlerResponse::Unhandled;
-      std::vector<std::string> params;
-      for (size_t i = 0; i < routes_.size(); ++i) {
-        if (req.method != routes_[i].method || !MatchPath(templates_[i], req.path, &params)) continue;
-        Handle(i, req, res, std::move(params));
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
+    FrontOptions fo;
+    fo.host = options_.host;
+    fo.port = options_.port;
+    fo.loops = options_.threads > 0 ? options_.threads
+                                    : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+    fo.max_body = options_.max_body;
+    fo.timeout_s = options_.read_timeout_s;
+    int port = 0;
+    if (Status st = front_.Bind(fo, &port); !st.ok()) return st;
+    port_ = port;
     if (options_.retrain_minutes > 0) Schedule(options_.retrain_minutes);
     StartBackground();
-    http_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-      if (!res.body.empty()) return;
-      const char* what = res.status == 404   ? "no such route"
-                         : res.status == 413 ? "request body too large"
-                         : res.status == 405 ? "method not allowed"
-                                             : "error";
-      res.set_content(json({{"error", what}, {"status", res.status}}).dump(), "application/json");
-    });
-    int port = options_.port;
-    if (port == 0) {
-      port = http_.bind_to_any_port(options_.host);
-      if (port < 0) return Status::IoError("cannot bind " + options_.host);
-    } else if (!http_.bind_to_port(options_.host, port)) {
-      return Status::IoError(fmt::format("cannot bind {}:{} (in use?)", options_.host, port));
-    }
-    port_ = port;
     if (on_ready) on_ready(port);
-    const bool listened = http_.listen_after_bind();
+    Status served = front_.Run([this](const httplib::Request& req, httplib::Response& res) { Dispatch(req, res); });
     FlushImpressions();  // what was shown before the stop
-    if (!listened) return Status::IoError("the server stopped with an error");
-    return Status::Ok();
+    return served;
   }
   void Stop() override {
     stopping_ = true;
     schedule_cv_.notify_all();
     background_cv_.notify_all();
-    http_.stop();
+    front_.Stop();
   }
   int port() const override { return port_; }
 
@@ -562,24 +527,26 @@ class HttpServer final : public Server {
     return b == path.size() + 1;  // every segment used, no trailing part
   }
 
-  void Register(size_t i) {
-    const Route& r = routes_[i];
-    // {name} -> a path segment.
-    const std::string pattern = std::regex_replace(std::string(r.path), std::regex(R"(\{[a-z_]+\})"), "([^/]+)");
-    auto handler = [this, i](const httplib::Request& req, httplib::Response& res) { Handle(i, req, res); };
-    const std::string m = r.method;
-    if (m == "GET")
-      http_.Get(pattern, handler);
-    else if (m == "POST")
-      http_.Post(pattern, handler);
-    else if (m == "DELETE")
-      http_.Delete(pattern, handler);
-  }
-
-  void Handle(size_t i, const httplib::Request& req, httplib::Response& res) {
+  // Matches the route table's templates segment by segment. HEAD is GET
+  // without the body (evhttp drops it). A path that only another method
+  // serves is 405; no path at all, 404.
+  void Dispatch(const httplib::Request& req, httplib::Response& res) {
+    const std::string_view method = req.method == "HEAD" ? std::string_view("GET") : std::string_view(req.method);
     std::vector<std::string> params;
-    for (size_t m = 1; m < req.matches.size(); ++m) params.push_back(req.matches[m].str());
-    Handle(i, req, res, std::move(params));
+    bool other_method = false;
+    for (size_t i = 0; i < routes_.size(); ++i) {
+      if (!MatchPath(templates_[i], req.path, &params)) continue;
+      if (method != routes_[i].method) {
+        other_method = true;
+        continue;
+      }
+      Handle(i, req, res, std::move(params));
+      return;
+    }
+    res.status = other_method ? 405 : 404;
+    res.set_content(json({{"error", other_method ? "method not allowed" : "no such route"}, {"status", res.status}})
+                        .dump(),
+                    "application/json");
   }
   void Handle(size_t i, const httplib::Request& req, httplib::Response& res, std::vector<std::string> params) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -724,7 +691,7 @@ class HttpServer final : public Server {
   std::vector<std::vector<std::string>> templates_;  // routes_[i].path split, "{" = parameter
   std::vector<std::unique_ptr<RouteMetrics>> metrics_;
   std::atomic<uint64_t> requests_{0};
-  httplib::Server http_;
+  Front front_;
   int port_ = 0;
 };
 

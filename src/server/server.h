@@ -49,8 +49,8 @@ struct ServerOptions {
   size_t max_body = 8 << 20;  // bytes; larger bodies are 413
   double rate_per_key = 200;  // requests per second per key (token bucket)
   double burst = 400;         // bucket size
-  int read_timeout_s = 10, write_timeout_s = 10;
-  int threads = 64;              // connection threads (one per open keep-alive connection)
+  int read_timeout_s = 10, write_timeout_s = 10;  // idle or unfinished connections are closed
+  int threads = 0;  // event loops (threads), each serving many connections; 0 = one per core
   double retrain_minutes = 0;    // > 0: retrain in the background this often (as POST /v1/admin/train)
   bool log = true;  // access log on stderr
 };
