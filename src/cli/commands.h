@@ -14,6 +14,10 @@
 #include "search/search.h"
 #include "store/store.h"
 
+namespace souk::text {
+class Analyzer;
+}
+
 namespace CLI {
 class App;
 }  // namespace CLI
@@ -54,6 +58,7 @@ struct SearchArgs {
   std::string intent;
   double intent_weight = 1.0;     // boost: score * (1 + weight * p(category))
   double intent_threshold = 0.7;  // filter: applies when the top category's p >= this
+  std::string rank = "none";      // search-eval: none or ltr (DIR/models/ltr-search.json)
   bool json = false;
 };
 
@@ -246,6 +251,38 @@ class RecService {
 // {"runs":[{"run","model","started","epochs":[{epoch,loss,val_ndcg10,seconds}],...}]}
 // of DIR/runs/*.jsonl (the server's /v1/admin/runs).
 nlohmann::json RunsJson(const std::string& dir);
+
+// ---- ranking (rank_cmd.cc) ----
+// The analyzer the search index uses (search.stem, search.cjk, the dictionary).
+Result<std::shared_ptr<const text::Analyzer>> QueryAnalyzer(const Config& config);
+// `souk search`'s query options with no flags given.
+search::QueryOptions DefaultQueryOptions();
+
+// The search LTR model with what it reads: the index, the feature store as
+// of the model's cutoff (the start of its held-out period) and BM25 per field.
+class LtrContext {
+ public:
+  static Result<std::unique_ptr<LtrContext>> Open(const std::string& dir, Store* store, const Config& config);
+  ~LtrContext();
+  // BM25F's top rank.depth for `query`, re-ranked by the model (for `user`,
+  // an external id, or anonymous when empty), then BM25F's order below:
+  // external item ids, best first, at most k.
+  Result<std::vector<std::string>> Rank(const std::string& query, const std::string& user, size_t k) const;
+  struct Rep;
+
+ private:
+  explicit LtrContext(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+bool IsLtrSpec(const std::string& spec);
+int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& config);
+
+struct FeaturesArgs {
+  std::string dir, user, item, query;
+  int64_t at_ms = 0;  // 0 = after every event
+  bool json = false;
+};
+int FeaturesCommand(const FeaturesArgs& args, Store* store, const Config& config);
 
 // `souk serve DIR` and `souk keys create|list DIR`.
 struct ServeArgs {

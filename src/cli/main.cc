@@ -280,12 +280,12 @@ int main(int argc, char** argv) {
   search_cmd->add_flag("--json", as_json, "machine-readable output");
   auto* seval = app.add_subcommand("search-eval", "NDCG@10, MRR and recall@100 over judged queries");
   std::string judgments;
-  std::string rank = "none";
   cli::SearchArgs eargs;
   seval->add_option("DIR", dir, "data directory")->required();
   seval->add_option("--judgments", judgments, "CSV with query,item_id,grade")->required();
-  seval->add_option("--rank", rank, "re-ranker: none (ltr arrives with the ranking issue)")
-      ->check(CLI::IsMember({"none"}));
+  seval->add_option("--rank", eargs.rank, "re-ranker over BM25F's top rank.depth: none or ltr (souk train --model ltr-search)")
+      ->check(CLI::IsMember({"none", "ltr"}))
+      ->capture_default_str();
   seval->add_flag("--exact", eargs.exact, "evaluate plain BM25F OR retrieval");
   seval->add_flag("!--no-typos", eargs.typos, "no typo tolerance");
   seval->add_flag("!--no-synonyms", eargs.synonyms, "ignore DIR/synonyms.txt");
@@ -325,6 +325,18 @@ int main(int argc, char** argv) {
                    "with --holdout-judgments: as search-eval's; given, the validation queries are skipped too")
       ->check(CLI::Range(0.01, 1.0));
   intent_cmd->add_flag("--json", as_json, "machine-readable output");
+
+  // features
+  cli::FeaturesArgs fargs;
+  std::string features_at;
+  auto* feat_cmd = app.add_subcommand("features", "The feature store: an item's features, a user's profile, and the "
+                                                  "ranking features of the pair");
+  feat_cmd->add_option("DIR", dir, "data directory")->required();
+  feat_cmd->add_option("--user", fargs.user, "user id");
+  feat_cmd->add_option("--item", fargs.item, "item id");
+  feat_cmd->add_option("--query", fargs.query, "with --user and --item: the query side (BM25 per field)");
+  feat_cmd->add_option("--at", fargs.at_ms, "as of this time (unix ms; default: after the last event)");
+  feat_cmd->add_flag("--json", as_json, "machine-readable output");
 
   // train / recommend / similar / eval / tune
   cli::RecArgs rargs;
@@ -604,11 +616,25 @@ int main(int argc, char** argv) {
     if (exclude_seen && include_seen)
       return Fail(Status::InvalidArgument("--exclude-seen and --include-seen conflict"));
     if (exclude_seen || include_seen) rargs.exclude_seen = exclude_seen;
-    if (train_cmd->parsed()) return cli::TrainCommand(rargs, o->store.get(), o->config);
+    if (train_cmd->parsed()) {
+      const size_t ltr = std::count_if(rargs.models.begin(), rargs.models.end(), cli::IsLtrSpec);
+      if (ltr > 0 && ltr < rargs.models.size())
+        return Fail(Status::InvalidArgument("train --model ltr-search on its own (it reads the index and the log)"));
+      if (ltr > 0) return cli::TrainLtrSearchCommand(rargs, o->store.get(), o->config);
+      return cli::TrainCommand(rargs, o->store.get(), o->config);
+    }
     if (rec_cmd->parsed()) return cli::RecommendCommand(rargs, o->store.get(), o->config);
     if (sim_cmd->parsed()) return cli::SimilarCommand(rargs, o->store.get(), o->config);
     if (eval_cmd->parsed()) return cli::EvalCommand(rargs, o->store.get(), o->config);
     return cli::TuneCommand(rargs, o->store.get(), o->config);
+  }
+
+  if (feat_cmd->parsed()) {
+    auto o = OpenDir(dir);
+    if (!o.ok()) return Fail(o.status());
+    fargs.dir = dir;
+    fargs.json = as_json;
+    return cli::FeaturesCommand(fargs, o->store.get(), o->config);
   }
 
   if (intent_cmd->parsed()) {

@@ -606,7 +606,7 @@ Result<JudgmentFile> ReadJudgments(const std::string& judgments_path) {
   ingest::RecordScanner::Record rec;
   std::vector<std::string_view> fields;
   std::string scratch;
-  int qcol = -1, icol = -1, gcol = -1, kcol = -1;
+  int qcol = -1, icol = -1, gcol = -1, kcol = -1, ucol = -1;
   bool header = true;
   while (scanner->Next(&rec)) {
     std::string err = ingest::SplitCsv(rec.text, ',', &fields, &scratch);
@@ -618,6 +618,7 @@ Result<JudgmentFile> ReadJudgments(const std::string& judgments_path) {
         if (h == "item_id") icol = static_cast<int>(i);
         if (h == "grade") gcol = static_cast<int>(i);
         if (h == "kind") kcol = static_cast<int>(i);
+        if (h == "user" || h == "user_id") ucol = static_cast<int>(i);
       }
       if (qcol < 0 || icol < 0 || gcol < 0)
         return Status::InvalidArgument(
@@ -630,7 +631,12 @@ Result<JudgmentFile> ReadJudgments(const std::string& judgments_path) {
     if (!g)
       return Status::InvalidArgument(
           fmt::format("{}:{}: expected query,item_id,grade with an integer grade", judgments_path, rec.line));
-    out.judgments.push_back({std::string(fields[qcol]), std::string(Trim(fields[icol])), static_cast<int>(*g)});
+    // With a user column a judged case is (query, user): the key joins them
+    // with \x1f (UserJudgmentKey), and rankers see both.
+    std::string key(fields[qcol]);
+    if (ucol >= 0 && ucol < static_cast<int>(fields.size()) && !Trim(fields[ucol]).empty())
+      key += '\x1f' + std::string(Trim(fields[ucol]));
+    out.judgments.push_back({std::move(key), std::string(Trim(fields[icol])), static_cast<int>(*g)});
     if (kcol >= 0 && kcol < static_cast<int>(fields.size()))
       out.kind[std::string(fields[qcol])] = std::string(Trim(fields[kcol]));
   }
@@ -734,6 +740,40 @@ int SearchEvalCommand(const SearchArgs& a, const std::string& judgments_path, St
   auto intent = OpenIntent(a, store);
   if (!intent.ok()) return Fail(intent.status());
   if (*intent && a.mode_given && a.mode != "bm25") return Fail(Status::InvalidArgument("--intent re-ranks bm25 only"));
+  const bool per_user = std::any_of(judgments.begin(), judgments.end(),
+                                    [](const search::Judgment& j) { return j.query.find('\x1f') != std::string::npos; });
+  if (a.rank == "ltr" || (per_user && !a.mode_given && !*intent)) {
+    if (a.mode_given || *intent) return Fail(Status::InvalidArgument("--rank ltr re-ranks bm25 alone (no --mode, --intent)"));
+    std::unique_ptr<LtrContext> ltr;
+    if (a.rank == "ltr") {
+      auto l = LtrContext::Open(dir, store, config);
+      if (!l.ok()) return Fail(l.status());
+      ltr = std::move(*l);
+    }
+    auto m = search::EvaluateRanker(judgments, [&](const std::string& key) -> Result<std::vector<std::string>> {
+      const size_t sep = key.find('\x1f');
+      const std::string q = key.substr(0, sep);
+      const std::string user = sep == std::string::npos ? "" : key.substr(sep + 1);
+      if (ltr) return ltr->Rank(q, user, 100);
+      search::QueryOptions o = qo;
+      o.k = 100;
+      SOUK_ASSIGN_OR_RETURN(auto r, (*index)->Search(q, o));
+      std::vector<std::string> ids;
+      for (const auto& h : r.hits) ids.push_back((*index)->ExternalId(h.doc));
+      return ids;
+    });
+    if (!m.ok()) return Fail(m.status());
+    if (as_json) {
+      json out = MetricsJson(*m);
+      out["rank"] = a.rank;
+      if (per_user) out["per_user"] = true;
+      PrintJson(out);
+    } else {
+      std::printf("%zu judged %s (rank %s): NDCG@10 %.4f  MRR %.4f  recall@100 %.4f\n", m->queries,
+                  per_user ? "searches (query, user)" : "queries", a.rank.c_str(), m->ndcg10, m->mrr, m->recall100);
+    }
+    return 0;
+  }
   if (!a.mode_given) {
     // As before the modes existed: BM25 over every judged query (re-ranked by
     // the query's intent with --intent).
@@ -888,6 +928,14 @@ int SearchEvalCommand(const SearchArgs& a, const std::string& judgments_path, St
   }
   return 0;
 }
+
+Result<std::shared_ptr<const text::Analyzer>> QueryAnalyzer(const Config& config) {
+  SOUK_ASSIGN_OR_RETURN(auto options, OptionsFromConfig(config));
+  SOUK_ASSIGN_OR_RETURN(auto dict, Dictionary(config));
+  return std::make_shared<const text::Analyzer>(options.analyzer, dict);
+}
+
+search::QueryOptions DefaultQueryOptions() { return QueryOptionsOf(SearchArgs{}); }
 
 Result<std::unique_ptr<search::Index>> OpenSearchIndex(const std::string& dir, Store* store, const Config& config) {
   return OpenIndex(dir, store, config);

@@ -31,6 +31,15 @@ const std::vector<SettingDef>& AllSettings() {
        "Weight of the user model's score against BM25F when a search names a user (both z-scored over the top "
        "search.personalize_depth hits); 0 turns personalization off."},
       {"search.personalize_depth", T::kInt, "100", "How many of the best BM25F hits personalization re-orders."},
+      {"rank.depth", T::kInt, "50", "How many of BM25F's best hits the LTR model (ltr-search) re-ranks."},
+      {"rank.validation_share", T::kDouble, "0.1",
+       "souk train --model ltr-search: the share of the search log (by time, before the test part) used for early "
+       "stopping."},
+      {"rank.test_share", T::kDouble, "0.1",
+       "souk train --model ltr-search: the latest share of the search log held out (written as "
+       "reports/ltr-search-test.csv); 0 trains on all of it."},
+      {"rank.rounds", T::kInt, "300", "souk train --model ltr-search: boosting rounds at most (early stopping on "
+                                      "validation NDCG@10 keeps the best)."},
       {"search.stem", T::kBool, "true", "English Snowball stemming of Latin-script words."},
       {"search.cjk", T::kBool, "true", "Dictionary segmentation of Chinese text (else character bigrams)."},
       {"search.prior_weight", T::kDouble, "0",

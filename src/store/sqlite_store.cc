@@ -241,6 +241,7 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<std::string, int>>> EventTypes() override;
   Result<std::vector<std::pair<std::string, uint64_t>>> SearchQueryCounts() override;
   Result<std::vector<SearchPick>> SearchPicks() override;
+  Result<std::vector<SearchSession>> SearchSessions() override;
   Status SetEventFlags(const std::vector<std::pair<int64_t, uint32_t>>& rowid_flags) override;
   Result<int64_t> RegisterModel(const ModelRecord& record) override;
   Result<std::vector<ModelRecord>> Models() override;
@@ -1253,6 +1254,48 @@ Result<std::vector<SearchPick>> SqliteStore::SearchPicks() {
   }
   if (rc != SQLITE_DONE) return Error("search picks");
   std::stable_sort(out.begin(), out.end(), [](const SearchPick& a, const SearchPick& b) { return a.ts_ms < b.ts_ms; });
+  return out;
+}
+
+Result<std::vector<SearchSession>> SqliteStore::SearchSessions() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(
+      db_,
+      "SELECT user,session,ts,type,item,query,position,request_id FROM events WHERE flags=0 AND session<>'' AND "
+      "((type=5 AND query IS NOT NULL AND query<>'') OR (type IN (0,1,2,3) AND item IS NOT NULL)) "
+      "ORDER BY user,session,ts,id"));
+  std::vector<SearchSession> out;
+  int64_t cur_user = -1;
+  std::string cur_session, session;
+  bool open = false;  // out.back() is this session's latest search
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    sqlite3_stmt* q = st.get();
+    const int64_t user = sqlite3_column_int64(q, 0);
+    session = ColText(q, 1);
+    if (user != cur_user || session != cur_session) {
+      cur_user = user;
+      cur_session = session;
+      open = false;
+    }
+    const int type = sqlite3_column_int(q, 3);
+    if (type == static_cast<int>(EventType::kSearch)) {
+      out.push_back(SearchSession{ColText(q, 5), static_cast<UserId>(user), sqlite3_column_int64(q, 2), {}});
+      open = true;
+      continue;
+    }
+    if (!open) continue;
+    SearchAction a;
+    a.item = static_cast<ItemId>(sqlite3_column_int64(q, 4));
+    a.type = static_cast<uint8_t>(type);
+    a.position = sqlite3_column_type(q, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 6);
+    a.ts_ms = sqlite3_column_int64(q, 2);
+    a.request_id = ColText(q, 7);
+    out.back().actions.push_back(std::move(a));
+  }
+  if (rc != SQLITE_DONE) return Error("search sessions");
+  std::stable_sort(out.begin(), out.end(),
+                   [](const SearchSession& a, const SearchSession& b) { return a.ts_ms < b.ts_ms; });
   return out;
 }
 

@@ -117,6 +117,22 @@ struct SearchPick {
   int32_t position = -1;  // result position of the pick, -1 = none
 };
 
+// A search and what the shopper did in the same session before the next
+// search (Store::SearchSessions): learning-to-rank training data.
+struct SearchAction {
+  ItemId item;
+  uint8_t type;           // EventType: view, click, cart, purchase
+  int32_t position = -1;  // result position, -1 = none
+  int64_t ts_ms = 0;
+  std::string request_id;  // the answer it refers to, or empty
+};
+struct SearchSession {
+  std::string query;
+  UserId user;
+  int64_t ts_ms;  // of the search
+  std::vector<SearchAction> actions;
+};
+
 // Reasons an event is excluded from training (bits of events.flags).
 enum EventFlag : uint32_t {
   kFlagBot = 1u << 0,
@@ -244,6 +260,11 @@ class Store {
   // position, before that session's next search. In time order. Searches
   // followed by nothing are left out. Training data for query encoders.
   virtual Result<std::vector<SearchPick>> SearchPicks() = 0;
+  // Every unflagged search event with a query and a session id, with the
+  // item events (view, click, cart, purchase) of the same user and session
+  // after it and before that session's next search, in time order. Searches
+  // followed by nothing are kept (with no actions).
+  virtual Result<std::vector<SearchSession>> SearchSessions() = 0;
 
   // ---- cleaning ----
   // Replaces all event flags: events listed get their flags, all others 0.

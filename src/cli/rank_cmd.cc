@@ -1,0 +1,426 @@
+// `souk features` (the feature store for one user and item) and the search
+// LTR model: `souk train DIR --model ltr-search` and the re-ranker
+// `souk search-eval --rank ltr` uses.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <tuple>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "cli/commands.h"
+#include "rank/rank.h"
+#include "text/text.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace souk::cli {
+
+namespace {
+
+constexpr char kLtrSearch[] = "ltr-search";
+
+std::string LtrModelPath(const std::string& dir) { return (fs::path(dir) / "models" / "ltr-search.json").string(); }
+std::string LtrMetaPath(const std::string& dir) { return (fs::path(dir) / "models" / "ltr-search.meta.json").string(); }
+
+double Seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+json Num(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
+
+// The candidates of one query: BM25F's best `depth`, and each one's features.
+struct Candidates {
+  std::vector<ItemId> items;
+  std::vector<float> x;  // items x features
+};
+
+}  // namespace
+
+struct LtrContext::Rep {
+  std::shared_ptr<const search::Index> index;
+  std::vector<ItemRow> items;
+  std::unique_ptr<rank::FeatureStore> features;
+  std::unique_ptr<rank::FieldScorer> fields;
+  std::unique_ptr<rank::Ranker> ranker;
+  std::unordered_map<std::string, ItemId> ext_to_id;
+  std::unordered_map<std::string, UserId> users;
+  search::QueryOptions query;
+  size_t depth = 50;
+  int64_t now_ms = 0;
+
+  Result<Candidates> Candidates_(const std::string& q, UserId user) const {
+    search::QueryOptions o = query;
+    o.k = depth;
+    SOUK_ASSIGN_OR_RETURN(auto r, index->Search(q, o));
+    Candidates c;
+    const size_t nf = rank::FeatureStore::FeatureNames().size();
+    const std::vector<std::string> terms = fields->Terms(q);
+    rank::QueryContext qc;
+    qc.terms = terms.size();
+    qc.top_score = r.hits.empty() ? 0 : r.hits[0].score;
+    qc.field_scores.resize(rank::FieldScorer::kFields);
+    c.x.resize(r.hits.size() * nf);
+    for (size_t i = 0; i < r.hits.size(); ++i) {
+      const ItemId item = r.hits[i].doc;
+      c.items.push_back(item);
+      qc.score = r.hits[i].score;
+      qc.rank = static_cast<int>(i + 1);
+      fields->Score(terms, item, qc.field_scores.data());
+      features->Vector(user, item, qc, now_ms, c.x.data() + i * nf);
+    }
+    return c;
+  }
+};
+
+LtrContext::LtrContext(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+LtrContext::~LtrContext() = default;
+
+namespace {
+
+Result<std::unique_ptr<LtrContext::Rep>> OpenRep(const std::string& dir, Store* store, const Config& config,
+                                                int64_t until_ms) {
+  auto rep = std::make_unique<LtrContext::Rep>();
+  SOUK_ASSIGN_OR_RETURN(auto index, OpenSearchIndex(dir, store, config));
+  rep->index = std::move(index);
+  SOUK_ASSIGN_OR_RETURN(rep->items, store->LoadItems());
+  SOUK_ASSIGN_OR_RETURN(auto users, store->LoadUsers());
+  SOUK_ASSIGN_OR_RETURN(auto events, store->LoadEvents(true));
+  rep->features = rank::FeatureStore::Build(rep->items, users);
+  rep->features->ApplyAll(events, until_ms);
+  SOUK_ASSIGN_OR_RETURN(auto analyzer, QueryAnalyzer(config));
+  rep->fields = std::make_unique<rank::FieldScorer>(rep->items, analyzer);
+  for (const auto& it : rep->items) rep->ext_to_id.emplace(it.ext_id, it.id);
+  for (const auto& u : users) rep->users.emplace(u.ext_id, u.id);
+  rep->query = DefaultQueryOptions();
+  rep->depth = static_cast<size_t>(std::max<int64_t>(1, config.GetInt("rank.depth")));
+  rep->now_ms = until_ms == INT64_MAX ? rep->features->last_ms() : until_ms;
+  return rep;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LtrContext>> LtrContext::Open(const std::string& dir, Store* store, const Config& config) {
+  std::ifstream meta_in(LtrMetaPath(dir));
+  if (!meta_in) return Status::NotFound(fmt::format("no {} model in {} (souk train {} --model {})", kLtrSearch, dir, dir, kLtrSearch));
+  json meta = json::parse(meta_in, nullptr, false);
+  if (meta.is_discarded() || !meta.contains("cutoff_ms"))
+    return Status::Corruption(LtrMetaPath(dir) + ": not a ranker description");
+  SOUK_ASSIGN_OR_RETURN(auto rep, OpenRep(dir, store, config, meta["cutoff_ms"].get<int64_t>()));
+  SOUK_ASSIGN_OR_RETURN(rep->ranker, rank::Ranker::Load(LtrModelPath(dir), rank::FeatureStore::FeatureNames()));
+  return std::unique_ptr<LtrContext>(new LtrContext(std::move(rep)));
+}
+
+Result<std::vector<std::string>> LtrContext::Rank(const std::string& query, const std::string& user, size_t k) const {
+  const Rep& r = *rep_;
+  UserId uid = kNoId;
+  if (!user.empty()) {
+    const auto it = r.users.find(user);
+    if (it != r.users.end()) uid = it->second;
+  }
+  SOUK_ASSIGN_OR_RETURN(Candidates c, r.Candidates_(query, uid));
+  SOUK_ASSIGN_OR_RETURN(auto scores, r.ranker->Score(c.x.data(), c.items.size()));
+  std::vector<size_t> order(c.items.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  std::vector<std::string> out;
+  for (size_t i : order) out.push_back(r.index->ExternalId(c.items[i]));
+  // Below the re-ranked top: BM25F's order.
+  if (k > c.items.size()) {
+    search::QueryOptions o = r.query;
+    o.k = k;
+    SOUK_ASSIGN_OR_RETURN(auto more, r.index->Search(query, o));
+    for (size_t i = c.items.size(); i < more.hits.size(); ++i) out.push_back(r.index->ExternalId(more.hits[i].doc));
+  }
+  if (out.size() > k) out.resize(k);
+  return out;
+}
+
+// ---- training -----------------------------------------------------------------------
+
+int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& config) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto sessions = store->SearchSessions();
+  if (!sessions.ok()) return Fail(sessions.status());
+  if (sessions->size() < 20)
+    return Fail(Status::FailedPrecondition(fmt::format(
+        "{} has {} searches with a session in its log; learning to rank needs searches and what followed them",
+        args.dir, sessions->size())));
+  // Time split of the searches: train | validation | test.
+  const double valid_share = config.GetDouble("rank.validation_share");
+  const double test_share = config.GetDouble("rank.test_share");
+  if (valid_share < 0 || test_share < 0 || valid_share + test_share >= 0.9)
+    return Fail(Status::InvalidArgument("rank.validation_share + rank.test_share must be in [0, 0.9)"));
+  const size_t n = sessions->size();
+  const auto at = [&](double share) {
+    const size_t i = std::min(n - 1, static_cast<size_t>(static_cast<double>(n) * share));
+    return (*sessions)[i].ts_ms;
+  };
+  const int64_t valid_from = at(1 - valid_share - test_share);
+  const int64_t test_from = test_share > 0 ? at(1 - test_share) : INT64_MAX;
+  // Everything, unfolded: events go into the feature store in time order,
+  // each search's features are taken just before it.
+  auto rep = OpenRep(args.dir, store, config, INT64_MIN);
+  if (!rep.ok()) return Fail(rep.status());
+  LtrContext::Rep& r = **rep;
+  auto events = store->LoadEvents(true);
+  if (!events.ok()) return Fail(events.status());
+  std::vector<size_t> order;
+  for (size_t i = 0; i < events->size(); ++i)
+    if (events->flags[i] == 0) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return events->ts_ms[a] < events->ts_ms[b]; });
+  const size_t nf = rank::FeatureStore::FeatureNames().size();
+  rank::RankingData train, valid;
+  train.num_features = valid.num_features = nf;
+  struct TestRow {
+    std::string query;
+    UserId user;
+    ItemId item;
+    int grade;
+  };
+  std::vector<TestRow> test;
+  size_t next = 0, used = 0, no_positive = 0, with_positive_outside = 0;
+  Progress progress("ltr-search: replaying the log", n);
+  for (size_t s = 0; s < n; ++s) {
+    const SearchSession& ss = (*sessions)[s];
+    progress.Update(s);
+    // Graded labels: what the shopper did with each item after this search
+    // (a view from a result position is a click on it).
+    std::unordered_map<ItemId, int> grade;
+    for (const SearchAction& a : ss.actions) {
+      int g = rank::GradeOf(a.type);
+      if (a.type == static_cast<uint8_t>(EventType::kView) && a.position > 0) g = 1;
+      if (g > 0) grade[a.item] = std::max(grade[a.item], g);
+    }
+    if (ss.ts_ms >= test_from) {
+      for (const auto& [item, g] : grade)
+        if (item < r.items.size())
+          test.push_back({ss.query, ss.user, item, g});
+      continue;
+    }
+    while (next < order.size() && events->ts_ms[order[next]] < ss.ts_ms) {
+      const size_t e = order[next++];
+      r.features->Apply(events->user[e], events->item[e], events->type[e], events->ts_ms[e]);
+    }
+    if (grade.empty()) continue;
+    r.now_ms = ss.ts_ms;
+    auto c = r.Candidates_(ss.query, ss.user);
+    if (!c.ok()) continue;  // e.g. a query over the term limit
+    std::vector<float> labels(c->items.size(), 0);
+    bool positive = false;
+    for (size_t i = 0; i < c->items.size(); ++i) {
+      const auto g = grade.find(c->items[i]);
+      if (g != grade.end()) labels[i] = static_cast<float>(g->second), positive = true;
+    }
+    if (!positive) {
+      ++no_positive;  // what was picked is not among the candidates: nothing to learn here
+      continue;
+    }
+    rank::RankingData& d = ss.ts_ms >= valid_from ? valid : train;
+    d.x.insert(d.x.end(), c->x.begin(), c->x.end());
+    d.label.insert(d.label.end(), labels.begin(), labels.end());
+    d.group_sizes.push_back(static_cast<unsigned>(c->items.size()));
+    ++used;
+  }
+  progress.Finish();
+  (void)with_positive_outside;
+  if (train.group_sizes.empty())
+    return Fail(Status::FailedPrecondition("no training search has its pick among the candidates"));
+  rank::LtrOptions lo;
+  lo.rounds = static_cast<int>(config.GetInt("rank.rounds"));
+  rank::LtrReport report;
+  const auto t1 = std::chrono::steady_clock::now();
+  auto ranker = rank::Ranker::Train(train, valid, rank::FeatureStore::FeatureNames(), lo, &report);
+  if (!ranker.ok()) return Fail(ranker.status());
+  const double train_seconds = Seconds(t1);
+  std::error_code ec;
+  fs::create_directories(fs::path(args.dir) / "models", ec);
+  fs::create_directories(fs::path(args.dir) / "reports", ec);
+  if (Status st = (*ranker)->Save(LtrModelPath(args.dir)); !st.ok()) return Fail(st);
+  // The held-out period as a judgments file with a user column, for
+  // search-eval --rank none|ltr.
+  const std::string test_path = (fs::path(args.dir) / "reports" / "ltr-search-test.csv").string();
+  {
+    std::unordered_map<UserId, std::string> user_ext;
+    auto users = store->LoadUsers();
+    if (!users.ok()) return Fail(users.status());
+    std::ofstream out(test_path);
+    out << "query,item_id,grade,user\n";
+    auto csv = [](const std::string& s) {
+      if (s.find_first_of(",\"\n") == std::string::npos) return s;
+      std::string q = "\"";
+      for (char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      return q + "\"";
+    };
+    // One row per (query, user, item): the best grade.
+    std::map<std::tuple<std::string, std::string, ItemId>, int> best;
+    for (const TestRow& t : test) {
+      const std::string ext = t.user < users->size() ? (*users)[t.user].ext_id : "";
+      int& g = best[{t.query, ext, t.item}];
+      g = std::max(g, t.grade);
+    }
+    for (const auto& [key, g] : best)
+      out << csv(std::get<0>(key)) << ',' << csv(r.items[std::get<2>(key)].ext_id) << ',' << g << ','
+          << csv(std::get<1>(key)) << '\n';
+    if (!out) return Fail(Status::IoError("cannot write " + test_path));
+  }
+  json importance = json::array();
+  for (const auto& [name, gain] : report.importance) importance.push_back({{"feature", name}, {"gain", gain}});
+  json meta = {{"model", kLtrSearch},
+               {"objective", "rank:ndcg"},
+               {"cutoff_ms", test_from == INT64_MAX ? r.features->last_ms() + 1 : test_from},
+               {"valid_from_ms", valid_from},
+               {"depth", r.depth},
+               {"features", rank::FeatureStore::FeatureNames()},
+               {"train_queries", train.group_sizes.size()},
+               {"train_rows", train.rows()},
+               {"valid_queries", valid.group_sizes.size()},
+               {"searches", n},
+               {"searches_without_pick_in_candidates", no_positive},
+               {"test_judgments", test_path},
+               {"rounds", report.rounds},
+               {"train_ndcg10", report.train_ndcg10},
+               {"valid_ndcg10", report.valid_ndcg10},
+               {"importance", importance},
+               {"train_seconds", train_seconds},
+               {"seconds", Seconds(t0)}};
+  {
+    std::ofstream m(LtrMetaPath(args.dir));
+    m << meta.dump(2) << '\n';
+    if (!m) return Fail(Status::IoError("cannot write " + LtrMetaPath(args.dir)));
+  }
+  ModelRecord rec;
+  rec.name = kLtrSearch;
+  rec.spec = fmt::format("ltr-search:depth={},rounds={},eta={},max_depth={}", r.depth, report.rounds, lo.eta,
+                         lo.max_depth);
+  rec.path = "models/ltr-search.json";
+  rec.metrics_json = json({{"valid_ndcg10", report.valid_ndcg10}, {"train_ndcg10", report.train_ndcg10}}).dump();
+  rec.active = true;
+  if (auto id = store->RegisterModel(rec); !id.ok()) return Fail(id.status());
+  if (args.json) {
+    PrintJson(meta);
+  } else {
+    std::printf("ltr-search: %zu training searches (%s rows), %zu validation; %zu searches whose pick BM25F's top %zu "
+                "missed were skipped\n",
+                train.group_sizes.size(), WithThousands(train.rows()).c_str(), valid.group_sizes.size(), no_positive,
+                r.depth);
+    std::printf("kept %d rounds: NDCG@10 train %.4f, validation %.4f (%.1f s)\n", report.rounds, report.train_ndcg10,
+                report.valid_ndcg10, train_seconds);
+    std::printf("most important features (share of gain):");
+    for (size_t i = 0; i < std::min<size_t>(8, report.importance.size()); ++i)
+      std::printf(" %s %.3f", report.importance[i].first.c_str(), report.importance[i].second);
+    std::printf("\nheld-out period: %s (souk search-eval %s --judgments %s --rank ltr)\n", test_path.c_str(),
+                args.dir.c_str(), test_path.c_str());
+  }
+  return 0;
+}
+
+// ---- souk features ------------------------------------------------------------------
+
+int FeaturesCommand(const FeaturesArgs& a, Store* store, const Config& config) {
+  auto items = store->LoadItems();
+  if (!items.ok()) return Fail(items.status());
+  auto users = store->LoadUsers();
+  if (!users.ok()) return Fail(users.status());
+  auto events = store->LoadEvents(true);
+  if (!events.ok()) return Fail(events.status());
+  auto fs_ = rank::FeatureStore::Build(*items, *users);
+  fs_->ApplyAll(*events);
+  const int64_t now = a.at_ms > 0 ? a.at_ms : fs_->last_ms();
+  UserId user = kNoId;
+  ItemId item = kNoId;
+  if (!a.user.empty()) {
+    auto u = store->FindUser(a.user);
+    if (!u.ok()) return Fail(u.status());
+    if (*u == kNoId) return Fail(Status::NotFound("no user " + a.user + " in " + a.dir));
+    user = *u;
+  }
+  if (!a.item.empty()) {
+    auto i = store->FindItem(a.item);
+    if (!i.ok()) return Fail(i.status());
+    if (*i == kNoId) return Fail(Status::NotFound("no item " + a.item + " in " + a.dir));
+    item = *i;
+  }
+  if (user == kNoId && item == kNoId) return Fail(Status::InvalidArgument("name --user, --item or both"));
+  json out = {{"at_ms", now}};
+  if (item != kNoId) {
+    const rank::ItemFeatures f = fs_->Item(item, now);
+    out["item"] = {{"item_id", a.item},
+                   {"category", f.category},
+                   {"brand", f.brand},
+                   {"price", Num(f.price)},
+                   {"price_pct_category", Num(f.price_pct)},
+                   {"stock", f.stock},
+                   {"age_days", Num(f.age_days)},
+                   {"views", f.views},
+                   {"clicks", f.clicks},
+                   {"carts", f.carts},
+                   {"purchases", f.purchases},
+                   {"ctr", f.ctr},
+                   {"cart_rate", f.cart_rate},
+                   {"conversion", f.conversion},
+                   {"pop_1d", f.pop_1d},
+                   {"pop_7d", f.pop_7d},
+                   {"pop_30d", f.pop_30d},
+                   {"trend", f.trend},
+                   {"quality_flags", f.quality_flags}};
+  }
+  if (user != kNoId) {
+    const rank::UserProfile p = fs_->Profile(user, now);
+    json cats = json::array(), brands = json::array(), attrs = json::object();
+    for (const auto& [c, s] : p.categories) cats.push_back({{"category", c}, {"share", s}});
+    for (const auto& [b, s] : p.brands) brands.push_back({{"brand", b}, {"share", s}});
+    for (const auto& [k, v] : p.attributes) attrs[k] = v;
+    out["user"] = {{"user_id", a.user},
+                   {"events", p.events},
+                   {"recency_days", Num(p.recency_days)},
+                   {"active_days", p.active_days},
+                   {"monetary", p.monetary},
+                   {"segment", p.segment},
+                   {"price_band",
+                    {{"median", std::isnan(p.log_price_mean) ? json(nullptr) : json(std::exp(p.log_price_mean))},
+                     {"low", std::isnan(p.log_price_mean) ? json(nullptr)
+                                                           : json(std::exp(p.log_price_mean - p.log_price_sd))},
+                     {"high", std::isnan(p.log_price_mean) ? json(nullptr)
+                                                            : json(std::exp(p.log_price_mean + p.log_price_sd))}}},
+                   {"categories", cats},
+                   {"brands", brands},
+                   {"attributes", attrs}};
+  }
+  if (user != kNoId && item != kNoId) {
+    // The ranking features of the pair (query side empty unless --query).
+    auto analyzer = QueryAnalyzer(config);
+    if (!analyzer.ok()) return Fail(analyzer.status());
+    rank::FieldScorer fields(*items, *analyzer);
+    rank::QueryContext q;
+    q.field_scores.resize(rank::FieldScorer::kFields);
+    if (!a.query.empty()) {
+      const auto terms = fields.Terms(a.query);
+      q.terms = terms.size();
+      fields.Score(terms, item, q.field_scores.data());
+    }
+    const auto& names = rank::FeatureStore::FeatureNames();
+    std::vector<float> x(names.size());
+    fs_->Vector(user, item, q, now, x.data());
+    json v = json::object();
+    for (size_t i = 0; i < names.size(); ++i) v[names[i]] = Num(x[i]);
+    out["ranking_features"] = v;
+  }
+  if (a.json) {
+    PrintJson(out);
+  } else {
+    std::printf("%s\n", out.dump(2).c_str());
+  }
+  return 0;
+}
+
+bool IsLtrSpec(const std::string& spec) { return spec == kLtrSearch || spec.rfind("ltr-search:", 0) == 0; }
+
+}  // namespace souk::cli

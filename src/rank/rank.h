@@ -1,0 +1,179 @@
+// Ranking: the feature store (item features, user profiles, cross features,
+// computed incrementally from events in time order), training data for
+// learning to rank built from the search log, and the LTR model (XGBoost
+// LambdaMART, `rank:ndcg`) that re-ranks search candidates.
+//
+// Point in time: a FeatureStore holds what the events applied so far say.
+// Training data is made by replaying the log in time order and taking each
+// search's features from the state just before it, so no example sees its
+// own future (its click, later popularity). docs/ranking.md lists every
+// feature.
+//
+// Thread-safety: a FeatureStore is read by many threads once built (Apply
+// needs exclusive access). A Ranker is safe to share (Score locks).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/core.h"
+#include "core/status.h"
+#include "store/store.h"
+
+namespace souk::text {
+class Analyzer;
+}
+
+namespace souk::rank {
+
+struct FeatureOptions {
+  double prior_views = 50;  // Bayesian smoothing: CTR = (clicks + m*ctr0) / (views + m), m = prior_views
+  double prior_clicks = 20;  // conversion = (purchases + m*cvr0) / (clicks + m)
+  double affinity_prior = 5;  // user shares are (w + prior*global share) / (total + prior)
+};
+
+// What one item looks like at a moment.
+struct ItemFeatures {
+  double price = 0;            // NaN = missing
+  double price_pct = 0;        // percentile of the price in its leaf category, 0..1 (NaN: no price)
+  int64_t stock = -1;          // -1 = unknown
+  double age_days = 0;         // since its first event (NaN: never seen)
+  uint64_t views = 0, clicks = 0, carts = 0, purchases = 0;
+  double ctr = 0, cart_rate = 0, conversion = 0;  // smoothed
+  double pop_1d = 0, pop_7d = 0, pop_30d = 0;     // interactions in the last 1/7/30 days
+  double trend = 0;  // 7-day rate over the 30-day rate (smoothed); > 1 rising
+  int quality_flags = 0;  // bit 0 no price, 1 no brand, 2 short or empty title, 3 placeholder
+  std::string category, brand;
+};
+
+// What one user looks like at a moment (用户画像).
+struct UserProfile {
+  uint64_t events = 0;
+  double recency_days = 0;  // since the last event (NaN: none)
+  uint64_t active_days = 0;
+  double monetary = 0;  // sum of purchase prices
+  std::string segment;  // RFM: "R3F2M1" (3 = best)
+  double log_price_mean = 0, log_price_sd = 0;  // the price band (NaN when unknown)
+  std::vector<std::pair<std::string, double>> categories, brands;  // top affinities (shares), best first
+  std::vector<std::pair<std::string, std::string>> attributes;     // from the users table (device, region, ...)
+};
+
+// The query side of a candidate's features.
+struct QueryContext {
+  size_t terms = 0;                 // analysed query terms
+  float score = 0, top_score = 0;   // the candidate's BM25F score and the best one
+  int rank = 0;                     // 1-based, in the BM25F list
+  std::vector<float> field_scores;  // BM25 per field (FieldScorer order)
+};
+
+class FeatureStore {
+ public:
+  // The catalog and users as now (the features' static part).
+  static std::unique_ptr<FeatureStore> Build(const std::vector<ItemRow>& items, const std::vector<UserRow>& users,
+                                             const FeatureOptions& options = {});
+  ~FeatureStore();
+
+  // One event, in time order (later events with earlier times count too).
+  void Apply(UserId user, ItemId item, uint8_t type, int64_t ts_ms);
+  // Every unflagged event of `events` with a time before `until_ms`, in time order.
+  void ApplyAll(const EventColumns& events, int64_t until_ms = INT64_MAX);
+  int64_t last_ms() const;  // the latest event time applied
+
+  ItemFeatures Item(ItemId item, int64_t now_ms) const;
+  UserProfile Profile(UserId user, int64_t now_ms) const;
+
+  // The ranking feature vector of (user, item) for a query, in
+  // FeatureNames() order. user may be kNoId (anonymous).
+  void Vector(UserId user, ItemId item, const QueryContext& q, int64_t now_ms, float* out) const;
+  static const std::vector<std::string>& FeatureNames();
+
+  struct Rep;
+
+ private:
+  explicit FeatureStore(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+// BM25 of a query on each field of an item (title, brand, category, tags,
+// description), with per-field statistics over the catalog.
+class FieldScorer {
+ public:
+  FieldScorer(const std::vector<ItemRow>& items, std::shared_ptr<const text::Analyzer> analyzer);
+  ~FieldScorer();
+  static constexpr int kFields = 5;
+  static const char* FieldName(int f);
+  // The analysed query terms (once per query).
+  std::vector<std::string> Terms(std::string_view query) const;
+  void Score(const std::vector<std::string>& terms, ItemId item, float* out) const;
+
+ private:
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+// ---- learning to rank ---------------------------------------------------------------
+
+// Grades of what a shopper did with a shown item.
+inline int GradeOf(uint8_t type) {
+  switch (static_cast<EventType>(type)) {
+    case EventType::kPurchase:
+      return 3;
+    case EventType::kCart:
+      return 2;
+    case EventType::kClick:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+// Query groups: rows of features with graded labels.
+struct RankingData {
+  size_t num_features = 0;
+  std::vector<float> x;  // rows x num_features, row-major
+  std::vector<float> label;
+  std::vector<unsigned> group_sizes;  // consecutive rows per query
+  std::vector<float> group_weight;    // one per group (position-bias correction); empty = all 1
+  size_t rows() const { return label.size(); }
+};
+
+struct LtrOptions {
+  int rounds = 300;          // boosting rounds at most
+  int early_stop = 30;       // stop when validation NDCG@10 has not improved for this many rounds
+  double eta = 0.1;
+  int max_depth = 6;
+  double min_child_weight = 1;
+  double subsample = 0.8;
+  int threads = 0;  // 0 = all cores
+  uint64_t seed = 1;
+};
+
+struct LtrReport {
+  int rounds = 0;  // kept (best validation round)
+  double train_ndcg10 = 0, valid_ndcg10 = 0;
+  std::vector<std::pair<std::string, double>> importance;  // gain, best first
+};
+
+class Ranker {
+ public:
+  ~Ranker();
+  static Result<std::unique_ptr<Ranker>> Train(const RankingData& train, const RankingData& valid,
+                                               const std::vector<std::string>& feature_names,
+                                               const LtrOptions& options, LtrReport* report);
+  // The model file (XGBoost JSON); the feature names must match on load.
+  Status Save(const std::string& path) const;
+  static Result<std::unique_ptr<Ranker>> Load(const std::string& path, const std::vector<std::string>& feature_names);
+  // Scores rows (rows x num_features); higher is better.
+  Result<std::vector<float>> Score(const float* x, size_t rows) const;
+  size_t num_features() const;
+
+ private:
+  struct Rep;
+  explicit Ranker(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace souk::rank
