@@ -745,10 +745,17 @@ int SearchEvalCommand(const SearchArgs& a, const std::string& judgments_path, St
   if (a.rank == "ltr" || (per_user && !a.mode_given && !*intent)) {
     if (a.mode_given || *intent) return Fail(Status::InvalidArgument("--rank ltr re-ranks bm25 alone (no --mode, --intent)"));
     std::unique_ptr<LtrContext> ltr;
+    std::string warning;
     if (a.rank == "ltr") {
+      // A missing or unreadable ranker falls back to BM25F's order, said
+      // out loud (and in the JSON, whose "rank" then says "none").
       auto l = LtrContext::Open(dir, store, config);
-      if (!l.ok()) return Fail(l.status());
-      ltr = std::move(*l);
+      if (l.ok()) {
+        ltr = std::move(*l);
+      } else {
+        warning = "ranker not used: " + l.status().message();
+        std::fprintf(stderr, "souk: warning: %s; evaluating BM25F's order\n", warning.c_str());
+      }
     }
     auto m = search::EvaluateRanker(judgments, [&](const std::string& key) -> Result<std::vector<std::string>> {
       const size_t sep = key.find('\x1f');
@@ -765,12 +772,13 @@ int SearchEvalCommand(const SearchArgs& a, const std::string& judgments_path, St
     if (!m.ok()) return Fail(m.status());
     if (as_json) {
       json out = MetricsJson(*m);
-      out["rank"] = a.rank;
+      out["rank"] = ltr ? "ltr" : "none";
+      if (!warning.empty()) out["warning"] = warning;
       if (per_user) out["per_user"] = true;
       PrintJson(out);
     } else {
       std::printf("%zu judged %s (rank %s): NDCG@10 %.4f  MRR %.4f  recall@100 %.4f\n", m->queries,
-                  per_user ? "searches (query, user)" : "queries", a.rank.c_str(), m->ndcg10, m->mrr, m->recall100);
+                  per_user ? "searches (query, user)" : "queries", ltr ? "ltr" : "none", m->ndcg10, m->mrr, m->recall100);
     }
     return 0;
   }

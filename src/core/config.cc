@@ -31,6 +31,14 @@ const std::vector<SettingDef>& AllSettings() {
        "Weight of the user model's score against BM25F when a search names a user (both z-scored over the top "
        "search.personalize_depth hits); 0 turns personalization off."},
       {"search.personalize_depth", T::kInt, "100", "How many of the best BM25F hits personalization re-orders."},
+      {"search.stem", T::kBool, "true", "English Snowball stemming of Latin-script words."},
+      {"search.cjk", T::kBool, "true", "Dictionary segmentation of Chinese text (else character bigrams)."},
+      {"search.prior_weight", T::kDouble, "0",
+       "Weight of the popularity prior (log of weighted purchases, carts, clicks and views) added to relevance; 0 = "
+       "off."},
+      {"search.dictionary", T::kString, "",
+       "Chinese word-frequency dictionary (jieba format); empty = python3-jieba's dict.txt."},
+      // quality
       {"rank.depth", T::kInt, "50", "How many of BM25F's best hits the LTR model (ltr-search) re-ranks."},
       {"rank.validation_share", T::kDouble, "0.1",
        "souk train --model ltr-search: the share of the search log (by time, before the test part) used for early "
@@ -40,14 +48,6 @@ const std::vector<SettingDef>& AllSettings() {
        "reports/ltr-search-test.csv); 0 trains on all of it."},
       {"rank.rounds", T::kInt, "300", "souk train --model ltr-search: boosting rounds at most (early stopping on "
                                       "validation NDCG@10 keeps the best)."},
-      {"search.stem", T::kBool, "true", "English Snowball stemming of Latin-script words."},
-      {"search.cjk", T::kBool, "true", "Dictionary segmentation of Chinese text (else character bigrams)."},
-      {"search.prior_weight", T::kDouble, "0",
-       "Weight of the popularity prior (log of weighted purchases, carts, clicks and views) added to relevance; 0 = "
-       "off."},
-      {"search.dictionary", T::kString, "",
-       "Chinese word-frequency dictionary (jieba format); empty = python3-jieba's dict.txt."},
-      // quality
       {"quality.now", T::kString, "",
        "The time 'now' for the future-timestamp rule (ISO-8601 or Unix seconds); empty = the wall clock."},
       {"quality.future_tolerance_s", T::kInt, "86400",
