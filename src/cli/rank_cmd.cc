@@ -333,7 +333,12 @@ int FeaturesCommand(const FeaturesArgs& a, Store* store, const Config& config) {
   if (!events.ok()) return Fail(events.status());
   auto fs_ = rank::FeatureStore::Build(*items, *users);
   fs_->ApplyAll(*events);
-  const int64_t now = a.at_ms > 0 ? a.at_ms : fs_->last_ms();
+  // Default: the last event, but never past the clock (an unflagged event
+  // stamped in the future must not age everything else).
+  const int64_t clock = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  const int64_t now = a.at_ms > 0 ? a.at_ms : std::min(fs_->last_ms(), clock);
   UserId user = kNoId;
   ItemId item = kNoId;
   if (!a.user.empty()) {
