@@ -262,8 +262,16 @@ search::QueryOptions DefaultQueryOptions();
 // of the model's cutoff (the start of its held-out period) and BM25 per field.
 class LtrContext {
  public:
-  static Result<std::unique_ptr<LtrContext>> Open(const std::string& dir, Store* store, const Config& config);
+  // serving = false (evaluation): features as of the model's cutoff, and
+  // an index of its own for Rank. serving = true: every event, no index.
+  static Result<std::unique_ptr<LtrContext>> Open(const std::string& dir, Store* store, const Config& config,
+                                                  bool serving = false);
   ~LtrContext();
+  // Re-orders the first depth() hits (BM25F's list for `query`, from any
+  // index of the same catalog) by the model for `user`; their scores become
+  // the model's. Thread-safe.
+  Status Rerank(const std::string& query, const std::string& user, std::vector<search::Hit>* hits) const;
+  size_t depth() const;
   // BM25F's top rank.depth for `query`, re-ranked by the model (for `user`,
   // an external id, or anonymous when empty), then BM25F's order below:
   // external item ids, best first, at most k.

@@ -55,27 +55,36 @@ struct LtrContext::Rep {
   size_t depth = 50;
   int64_t now_ms = 0;
 
-  Result<Candidates> Candidates_(const std::string& q, UserId user) const {
-    search::QueryOptions o = query;
-    o.k = depth;
-    SOUK_ASSIGN_OR_RETURN(auto r, index->Search(q, o));
+  // Features of `hits` (BM25F's list for q, best first) for `user`.
+  Candidates Features(const std::string& q, UserId user, const std::vector<search::Hit>& hits) const {
     Candidates c;
     const size_t nf = rank::FeatureStore::FeatureNames().size();
     const std::vector<std::string> terms = fields->Terms(q);
     rank::QueryContext qc;
     qc.terms = terms.size();
-    qc.top_score = r.hits.empty() ? 0 : r.hits[0].score;
+    qc.top_score = hits.empty() ? 0 : hits[0].score;
     qc.field_scores.resize(rank::FieldScorer::kFields);
-    c.x.resize(r.hits.size() * nf);
-    for (size_t i = 0; i < r.hits.size(); ++i) {
-      const ItemId item = r.hits[i].doc;
+    c.x.resize(hits.size() * nf);
+    for (size_t i = 0; i < hits.size(); ++i) {
+      const ItemId item = hits[i].doc;
       c.items.push_back(item);
-      qc.score = r.hits[i].score;
+      qc.score = hits[i].score;
       qc.rank = static_cast<int>(i + 1);
       fields->Score(terms, item, qc.field_scores.data());
       features->Vector(user, item, qc, now_ms, c.x.data() + i * nf);
     }
     return c;
+  }
+  Result<Candidates> Candidates_(const std::string& q, UserId user) const {
+    search::QueryOptions o = query;
+    o.k = depth;
+    SOUK_ASSIGN_OR_RETURN(auto r, index->Search(q, o));
+    return Features(q, user, r.hits);
+  }
+  UserId FindUser(const std::string& user) const {
+    if (user.empty()) return kNoId;
+    const auto it = users.find(user);
+    return it == users.end() ? kNoId : it->second;
   }
 };
 
@@ -85,10 +94,12 @@ LtrContext::~LtrContext() = default;
 namespace {
 
 Result<std::unique_ptr<LtrContext::Rep>> OpenRep(const std::string& dir, Store* store, const Config& config,
-                                                int64_t until_ms) {
+                                                int64_t until_ms, bool with_index = true) {
   auto rep = std::make_unique<LtrContext::Rep>();
-  SOUK_ASSIGN_OR_RETURN(auto index, OpenSearchIndex(dir, store, config));
-  rep->index = std::move(index);
+  if (with_index) {
+    SOUK_ASSIGN_OR_RETURN(auto index, OpenSearchIndex(dir, store, config));
+    rep->index = std::move(index);
+  }
   SOUK_ASSIGN_OR_RETURN(rep->items, store->LoadItems());
   SOUK_ASSIGN_OR_RETURN(auto users, store->LoadUsers());
   SOUK_ASSIGN_OR_RETURN(auto events, store->LoadEvents(true));
@@ -106,25 +117,25 @@ Result<std::unique_ptr<LtrContext::Rep>> OpenRep(const std::string& dir, Store* 
 
 }  // namespace
 
-Result<std::unique_ptr<LtrContext>> LtrContext::Open(const std::string& dir, Store* store, const Config& config) {
+Result<std::unique_ptr<LtrContext>> LtrContext::Open(const std::string& dir, Store* store, const Config& config,
+                                                     bool serving) {
   std::ifstream meta_in(LtrMetaPath(dir));
   if (!meta_in) return Status::NotFound(fmt::format("no {} model in {} (souk train {} --model {})", kLtrSearch, dir, dir, kLtrSearch));
   json meta = json::parse(meta_in, nullptr, false);
   if (meta.is_discarded() || !meta.contains("cutoff_ms"))
     return Status::Corruption(LtrMetaPath(dir) + ": not a ranker description");
-  SOUK_ASSIGN_OR_RETURN(auto rep, OpenRep(dir, store, config, meta["cutoff_ms"].get<int64_t>()));
+  // Evaluation sees the store as of the model's cutoff (nothing of its
+  // held-out period); serving sees every event.
+  SOUK_ASSIGN_OR_RETURN(auto rep, OpenRep(dir, store, config, serving ? INT64_MAX : meta["cutoff_ms"].get<int64_t>(),
+                                          !serving));
   SOUK_ASSIGN_OR_RETURN(rep->ranker, rank::Ranker::Load(LtrModelPath(dir), rank::FeatureStore::FeatureNames()));
   return std::unique_ptr<LtrContext>(new LtrContext(std::move(rep)));
 }
 
 Result<std::vector<std::string>> LtrContext::Rank(const std::string& query, const std::string& user, size_t k) const {
   const Rep& r = *rep_;
-  UserId uid = kNoId;
-  if (!user.empty()) {
-    const auto it = r.users.find(user);
-    if (it != r.users.end()) uid = it->second;
-  }
-  SOUK_ASSIGN_OR_RETURN(Candidates c, r.Candidates_(query, uid));
+  if (!r.index) return Status::FailedPrecondition("this ranker was opened for serving (no index of its own)");
+  SOUK_ASSIGN_OR_RETURN(Candidates c, r.Candidates_(query, r.FindUser(user)));
   SOUK_ASSIGN_OR_RETURN(auto scores, r.ranker->Score(c.x.data(), c.items.size()));
   std::vector<size_t> order(c.items.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -141,6 +152,22 @@ Result<std::vector<std::string>> LtrContext::Rank(const std::string& query, cons
   if (out.size() > k) out.resize(k);
   return out;
 }
+
+Status LtrContext::Rerank(const std::string& query, const std::string& user, std::vector<search::Hit>* hits) const {
+  const Rep& r = *rep_;
+  const size_t n = std::min(hits->size(), r.depth);
+  if (n < 2) return Status::Ok();
+  std::vector<search::Hit> top(hits->begin(), hits->begin() + static_cast<std::ptrdiff_t>(n));
+  const Candidates c = r.Features(query, r.FindUser(user), top);
+  SOUK_ASSIGN_OR_RETURN(auto scores, r.ranker->Score(c.x.data(), n));
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  for (size_t i = 0; i < n; ++i) (*hits)[i] = {top[order[i]].doc, scores[order[i]]};
+  return Status::Ok();
+}
+
+size_t LtrContext::depth() const { return rep_->depth; }
 
 // ---- training -----------------------------------------------------------------------
 

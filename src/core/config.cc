@@ -40,6 +40,9 @@ const std::vector<SettingDef>& AllSettings() {
        "Chinese word-frequency dictionary (jieba format); empty = python3-jieba's dict.txt."},
       // quality
       {"rank.depth", T::kInt, "50", "How many of BM25F's best hits the LTR model (ltr-search) re-ranks."},
+      {"rank.search", T::kString, "ltr",
+       "souk serve: re-rank /v1/search with DIR/models/ltr-search.json when it exists (ltr), or never (none); a "
+       "request may say rank=none."},
       {"rank.validation_share", T::kDouble, "0.1",
        "souk train --model ltr-search: the share of the search log (by time, before the test part) used for early "
        "stopping."},

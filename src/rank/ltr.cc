@@ -165,6 +165,9 @@ Result<std::unique_ptr<Ranker>> Ranker::Load(const std::string& path, const std:
     return Status::FailedPrecondition(
         fmt::format("{}: trained on other features ({} of them, {} now); retrain it", path, n, names.size()));
   rep->features = names.size();
+  // Scoring a page of candidates on one thread: OpenMP's team start-up
+  // costs more than the trees for tens of rows.
+  XGB_CHECK(XGBoosterSetParam(rep->booster, "nthread", "1"), "threads");
   return std::unique_ptr<Ranker>(new Ranker(std::move(rep)));
 }
 

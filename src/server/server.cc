@@ -256,6 +256,7 @@ class HttpServer final : public Server {
     SOUK_ASSIGN_OR_RETURN(campaign_store_, Store::OpenSqlite((fs::path(dir) / "souk.db").string(), so));
     campaigns_ = std::make_unique<campaign::CampaignService>(campaign_store_.get());
     limiter_ = std::make_unique<RateLimiter>(options.rate_per_key, options.burst);
+    LoadLtr(store_.get());
     routes_ = RouteTable();
     for (const Route& r : routes_) templates_.push_back(Template(r.path));
     metrics_.resize(routes_.size());
@@ -292,6 +293,26 @@ class HttpServer final : public Server {
     return index_;
   }
   void CatalogChanged() { index_stale_.store(true, std::memory_order_release); }
+  // The search LTR model (rank.search = "ltr" and DIR/models/ltr-search.json
+  // present), with the feature store as of its loading: loaded at start and
+  // again after each retraining. Null: BM25F's order (a missing model is
+  // normal; a broken one is reported on stderr).
+  std::shared_ptr<const cli::LtrContext> Ltr() {
+    std::shared_lock read(ltr_mu_);
+    return ltr_;
+  }
+  void LoadLtr(Store* store) {
+    if (config_.GetString("rank.search") != "ltr") return;
+    if (!fs::exists(fs::path(dir_) / "models" / "ltr-search.meta.json")) return;
+    auto l = cli::LtrContext::Open(dir_, store, config_, /*serving=*/true);
+    if (!l.ok()) {
+      std::fprintf(stderr, "souk: warning: search ranker not used: %s; serving BM25F's order\n",
+                   l.status().message().c_str());
+      return;
+    }
+    std::unique_lock lock(ltr_mu_);
+    ltr_ = std::shared_ptr<const cli::LtrContext>(std::move(*l));
+  }
   // The trained recommenders, loaded on first use and swapped whole when a
   // retraining finishes: a request keeps the models it started with.
   Result<std::shared_ptr<const cli::RecService>> Recs() {
@@ -626,6 +647,10 @@ class HttpServer final : public Server {
       } else {
         error = fresh.status().message();
       }
+      if (error.empty()) {
+        std::lock_guard lock(store_mu_);  // the ranker's features, from every event now
+        LoadLtr(store_.get());
+      }
       CatalogChanged();
     }
     std::lock_guard lock(train_mu_);
@@ -659,6 +684,8 @@ class HttpServer final : public Server {
   std::atomic<bool> index_stale_{false};
   std::shared_mutex rec_mu_;
   std::shared_ptr<const cli::RecService> recs_;
+  std::shared_mutex ltr_mu_;
+  std::shared_ptr<const cli::LtrContext> ltr_;
   uint64_t model_version_ = 0;
   std::mutex train_mu_;
   TrainJob job_;
@@ -840,23 +867,38 @@ Reply Search(HttpServer& s, const Request& r) {
   const auto t0 = std::chrono::steady_clock::now();
   // Personalized: the best `depth` hits are fetched, re-ordered for the
   // user, and the page is cut from them.
-  const size_t depth = static_cast<size_t>(std::max<int64_t>(1, s.config().GetInt("search.personalize_depth")));
-  const bool personal = !user.empty() && s.config().GetDouble("search.personalize_weight") > 0 &&
-                        qo.offset + qo.k <= depth;
+  // With the LTR model (unless rank=none), BM25F's best rank.depth are
+  // re-ordered by it (for `user` when given) and the page cut from them.
+  const std::string rank = req.has_param("rank") ? req.get_param_value("rank") : "ltr";
+  if (rank != "ltr" && rank != "none") throw HttpError(400, "rank must be ltr or none");
+  const auto ltr = rank == "ltr" && !q.empty() ? s.Ltr() : nullptr;
+  const bool ranked = ltr && qo.offset + qo.k <= ltr->depth();
+  const size_t depth = ranked ? ltr->depth()
+                              : static_cast<size_t>(std::max<int64_t>(1, s.config().GetInt("search.personalize_depth")));
+  const bool personal = ranked || (!user.empty() && s.config().GetDouble("search.personalize_weight") > 0 &&
+                                   qo.offset + qo.k <= depth);
   search::QueryOptions run = qo;
   if (personal) run.offset = 0, run.k = depth;
   auto res = (*index)->Search(q, run);
   if (!res.ok()) throw HttpError(HttpStatusOf(res.status()), res.status().message());
   json how;
-  if (personal) {
+  if (ranked) {
+    if (Status st = ltr->Rerank(q, user, &res->hits); !st.ok())
+      throw HttpError(HttpStatusOf(st), st.message());
+    how = {{"model", "ltr-search"}, {"depth", depth}};
+    if (!user.empty()) how["user"] = user;
+  } else if (personal) {
     PersonalizeHits(s, **index, user, &*res, &how);
+  }
+  if (personal) {
     std::vector<search::Hit> pageh;
     for (size_t i = qo.offset; i < res->hits.size() && pageh.size() < qo.k; ++i) pageh.push_back(res->hits[i]);
     res->hits = std::move(pageh);
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   json out = cli::SearchHitsJson(**index, q, *res, ms);
-  if (!how.is_null()) out["personalized"] = how;
+  if (!how.is_null()) out[ranked ? "ranked" : "personalized"] = how;
+  if (ranked) out["model"] = "ltr-search";
   s.catalog().Decorate(&out["hits"]);
   return {200, Shown(s, "search", user, q, std::move(out))};
 }
@@ -1317,7 +1359,8 @@ std::vector<Route> RouteTable() {
       {"GET", "/", Scope::kPublic, "The console (shop front and admin dashboard); the key goes in #key=", Console},
       {"GET", "/assets/{file}", Scope::kPublic, "The console's scripts and styles", Asset},
       {"GET", "/v1/search", Scope::kSearch,
-       "Product search: q, filter, facets, page, per_page (or k); hits with a request_id", Search},
+       "Product search: q, filter, facets, page, per_page (or k), user, rank (ltr or none); hits with a request_id",
+       Search},
       {"POST", "/v1/decide", Scope::kSearch,
        "Bandit decision: {campaign, user?, context?} -> arms, propensities, decision id", Decide},
       {"POST", "/v1/reward", Scope::kEvents,

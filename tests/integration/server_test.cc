@@ -571,3 +571,50 @@ TEST_F(ServerTest, ConcurrentWritersAndReadersAndShutdownLoseNoEvent) {
 
 }  // namespace
 }  // namespace souk
+
+namespace souk {
+namespace {
+
+// With DIR/models/ltr-search.json, /v1/search re-ranks BM25F's top
+// rank.depth by it (rank=none turns it off per request); a corrupt model
+// is reported and BM25F's order is served.
+TEST_F(ServerTest, SearchIsReRankedByTheLtrModel) {
+  CmdResult t = Souk(dir_, "train " + shop_ + " --model ltr-search --json");
+  ASSERT_EQ(t.code, 0) << t.err;
+  {
+    Served s(shop_);
+    httplib::Client c("127.0.0.1", s.port());
+    auto ranked = c.Get("/v1/search?q=shoes&k=5&user=U000003", Bearer(keys_["search"]));
+    ASSERT_EQ(ranked->status, 200) << ranked->body;
+    const json rj = json::parse(ranked->body);
+    EXPECT_EQ(rj["model"], "ltr-search");
+    EXPECT_EQ(rj["ranked"]["model"], "ltr-search");
+    EXPECT_EQ(rj["ranked"]["user"], "U000003");
+    auto plain = c.Get("/v1/search?q=shoes&k=50&rank=none", Bearer(keys_["search"]));
+    ASSERT_EQ(plain->status, 200);
+    const json pj = json::parse(plain->body);
+    EXPECT_FALSE(pj.contains("ranked"));
+    // The re-ranked page holds BM25F's candidates, no others, no repeats.
+    std::set<std::string> bm25, seen;
+    for (const auto& h : pj["hits"]) bm25.insert(h["item_id"].get<std::string>());
+    ASSERT_FALSE(rj["hits"].empty());
+    for (const auto& h : rj["hits"]) {
+      EXPECT_TRUE(bm25.count(h["item_id"].get<std::string>())) << h;
+      EXPECT_TRUE(seen.insert(h["item_id"].get<std::string>()).second) << h;
+    }
+    EXPECT_EQ(c.Get("/v1/search?q=shoes&rank=other", Bearer(keys_["search"]))->status, 400);
+    // Pages past rank.depth are BM25F's.
+    auto deep = c.Get("/v1/search?q=shoes&k=10&page=6", Bearer(keys_["search"]));
+    ASSERT_EQ(deep->status, 200);
+    EXPECT_FALSE(json::parse(deep->body).contains("ranked"));
+  }
+  { std::ofstream(shop_ + "/models/ltr-search.json") << "garbage"; }
+  Served s(shop_);
+  httplib::Client c("127.0.0.1", s.port());
+  auto r = c.Get("/v1/search?q=shoes&k=5", Bearer(keys_["search"]));
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_FALSE(json::parse(r->body).contains("ranked"));
+}
+
+}  // namespace
+}  // namespace souk
