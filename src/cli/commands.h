@@ -292,6 +292,15 @@ struct FeaturesArgs {
 };
 int FeaturesCommand(const FeaturesArgs& args, Store* store, const Config& config);
 
+struct RulesArgs {
+  std::string dir, action;  // list, add, delete
+  std::string kind, surface, query, item, filter;
+  int position = 0;
+  int64_t id = 0;
+  bool json = false;
+};
+int RulesCommand(const RulesArgs& args, Store* store, const Config& config);
+
 // `souk serve DIR` and `souk keys create|list DIR`.
 struct ServeArgs {
   std::string dir, host = "127.0.0.1";

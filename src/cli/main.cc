@@ -338,6 +338,27 @@ int main(int argc, char** argv) {
   feat_cmd->add_option("--at", fargs.at_ms, "as of this time (unix ms; default: after the last event)");
   feat_cmd->add_flag("--json", as_json, "machine-readable output");
 
+  // rules
+  cli::RulesArgs ruargs;
+  auto* rules_cmd = app.add_subcommand("rules", "Business rules applied after ranking: pin, boost, bury, hide");
+  rules_cmd->require_subcommand(1);
+  auto* rules_list = rules_cmd->add_subcommand("list", "the rules, in id order");
+  auto* rules_add = rules_cmd->add_subcommand("add", "add a rule");
+  auto* rules_del = rules_cmd->add_subcommand("delete", "delete a rule by id");
+  for (auto* c : {rules_list, rules_add, rules_del}) {
+    c->add_option("DIR", dir, "data directory")->required();
+    c->add_flag("--json", as_json, "machine-readable output");
+  }
+  rules_add->add_option("--kind", ruargs.kind, "pin, boost, bury or hide")
+      ->required()
+      ->check(CLI::IsMember({"pin", "boost", "bury", "hide"}));
+  rules_add->add_option("--query", ruargs.query, "only for this query (normalised: trimmed, lower case); default all");
+  rules_add->add_option("--surface", ruargs.surface, "search (default: every surface)");
+  rules_add->add_option("--item", ruargs.item, "pin, hide: the item id");
+  rules_add->add_option("--position", ruargs.position, "pin: 1-based position")->check(CLI::Range(1, 10000));
+  rules_add->add_option("--filter", ruargs.filter, "boost, bury, hide: a filter expression, e.g. 'brand:acme'");
+  rules_del->add_option("ID", ruargs.id, "rule id")->required();
+
   // train / recommend / similar / eval / tune
   cli::RecArgs rargs;
   auto* train_cmd = app.add_subcommand("train", "Fit recommendation models and save them in DIR/models");
@@ -627,6 +648,15 @@ int main(int argc, char** argv) {
     if (sim_cmd->parsed()) return cli::SimilarCommand(rargs, o->store.get(), o->config);
     if (eval_cmd->parsed()) return cli::EvalCommand(rargs, o->store.get(), o->config);
     return cli::TuneCommand(rargs, o->store.get(), o->config);
+  }
+
+  if (rules_cmd->parsed()) {
+    auto o = OpenDir(dir);
+    if (!o.ok()) return Fail(o.status());
+    ruargs.dir = dir;
+    ruargs.json = as_json;
+    ruargs.action = rules_list->parsed() ? "list" : rules_add->parsed() ? "add" : "delete";
+    return cli::RulesCommand(ruargs, o->store.get(), o->config);
   }
 
   if (feat_cmd->parsed()) {

@@ -453,6 +453,60 @@ int FeaturesCommand(const FeaturesArgs& a, Store* store, const Config& config) {
   return 0;
 }
 
+// ---- souk rules -------------------------------------------------------------------
+
+int RulesCommand(const RulesArgs& a, Store* store, const Config& config) {
+  if (a.action == "list") {
+    auto rules = store->Rules();
+    if (!rules.ok()) return Fail(rules.status());
+    json out = json::array();
+    for (const RuleRecord& r : *rules) {
+      json j = {{"id", r.id}, {"kind", r.kind}, {"surface", r.surface}, {"query", r.query}};
+      if (!r.item.empty()) j["item"] = r.item;
+      if (r.position) j["position"] = r.position;
+      if (!r.filter.empty()) j["filter"] = r.filter;
+      out.push_back(j);
+    }
+    if (a.json) {
+      PrintJson({{"rules", out}});
+    } else {
+      if (out.empty()) std::printf("no rules in %s\n", a.dir.c_str());
+      for (const auto& j : out) std::printf("%s\n", j.dump().c_str());
+    }
+    return 0;
+  }
+  if (a.action == "delete") {
+    if (Status st = store->DeleteRule(a.id); !st.ok()) return Fail(st);
+    if (a.json) PrintJson({{"deleted", a.id}});
+    else std::printf("deleted rule %lld\n", static_cast<long long>(a.id));
+    return 0;
+  }
+  // add
+  RuleRecord r;
+  r.kind = a.kind;
+  r.surface = a.surface;
+  r.query = a.query;
+  r.item = a.item;
+  r.position = a.position;
+  r.filter = a.filter;
+  if (Status st = rank::ValidateRule(r); !st.ok()) return Fail(st);
+  if (!r.item.empty()) {
+    auto id = store->FindItem(r.item);
+    if (!id.ok()) return Fail(id.status());
+    if (*id == kNoId) return Fail(Status::NotFound("no item " + r.item + " in " + a.dir));
+  }
+  if (!r.filter.empty()) {  // checked against the index's syntax before it is stored
+    auto index = OpenSearchIndex(a.dir, store, config);
+    if (!index.ok()) return Fail(index.status());
+    if (auto m = (*index)->MatchFilter(r.filter); !m.ok()) return Fail(m.status());
+  }
+  auto id = store->AddRule(r);
+  if (!id.ok()) return Fail(id.status());
+  if (a.json) PrintJson({{"id", *id}, {"kind", r.kind}});
+  else std::printf("added rule %lld (%s)\n", static_cast<long long>(*id), r.kind.c_str());
+  return 0;
+}
+
 bool IsLtrSpec(const std::string& spec) { return spec == kLtrSearch || spec.rfind("ltr-search:", 0) == 0; }
 
 }  // namespace souk::cli

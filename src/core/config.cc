@@ -40,6 +40,8 @@ const std::vector<SettingDef>& AllSettings() {
        "Chinese word-frequency dictionary (jieba format); empty = python3-jieba's dict.txt."},
       // quality
       {"rank.depth", T::kInt, "50", "How many of BM25F's best hits the LTR model (ltr-search) re-ranks."},
+      {"rank.exclude_out_of_stock", T::kBool, "false",
+       "souk serve: leave items with stock 0 out of search answers (items of unknown stock stay)."},
       {"rank.search", T::kString, "ltr",
        "souk serve: re-rank /v1/search with DIR/models/ltr-search.json when it exists (ltr), or never (none); a "
        "request may say rank=none."},

@@ -14,6 +14,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string_view>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -175,5 +177,41 @@ class Ranker {
   explicit Ranker(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;
 };
+
+// ---- business rules ---------------------------------------------------------------
+
+// Applied after ranking, in this order (docs/ranking.md#business-rules):
+//   1. the rules that apply: surface "" or the context's, query "" or the
+//      context's (both compared normalised: trimmed, lower case);
+//   2. hide: an item (rule.item) or what a filter matches is removed;
+//      out-of-stock items (stock 0) too when `exclude_out_of_stock`;
+//   3. boost / bury: items matching more boost rules move ahead, more bury
+//      rules behind; ties keep the ranked order (stable);
+//   4. pin: each pinned item (by position, then rule id) is taken out and
+//      put at its position (inserted when it was not a candidate, unless it
+//      is hidden, out of stock or unknown); positions past the end append;
+//   5. the first k.
+// No item appears twice; fewer than k come back only when fewer than k
+// candidates survive step 2.
+struct RuleContext {
+  std::string surface;  // search, recommend
+  std::string query;    // the query text (search) or "" (recommend)
+  size_t k = 10;
+  bool exclude_out_of_stock = false;
+};
+struct RuleHooks {
+  // Whether rule number r (index into the rules given) matches `item`
+  // through its filter.
+  std::function<bool(size_t r, ItemId item)> matches;
+  std::function<ItemId(const std::string& ext_id)> lookup;  // kNoId when unknown
+  std::function<bool(ItemId item)> out_of_stock;
+};
+std::string NormalizeRuleQuery(std::string_view q);
+// Whether a rule applies in a context (step 1).
+bool RuleApplies(const RuleRecord& rule, const RuleContext& ctx);
+// Checks a rule before it is stored: its kind and the fields the kind needs.
+Status ValidateRule(const RuleRecord& rule);
+std::vector<ItemId> ApplyRules(const std::vector<RuleRecord>& rules, const RuleContext& ctx, std::vector<ItemId> ranked,
+                               const RuleHooks& hooks);
 
 }  // namespace souk::rank

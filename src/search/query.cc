@@ -748,6 +748,24 @@ Result<SearchResult> SearchImpl(const Index::Rep& r, std::string_view query, con
 
 }  // namespace
 
+Result<std::vector<uint8_t>> Index::MatchFilter(std::string_view filter) const {
+  SOUK_ASSIGN_OR_RETURN(auto node, ParseFilter(filter, &NormalizeValue));
+  const Rep& r = *rep_;
+  std::vector<uint8_t> out = r.FilterBitmap(*node);
+  if (!r.present.empty())
+    for (size_t d = 0; d < out.size() && d < r.present.size(); ++d) out[d] &= r.present[d];
+  for (size_t d = 0; d < out.size() && d < r.deleted.size(); ++d)
+    if (r.deleted[d]) out[d] = 0;
+  if (r.delta) {  // upserted documents: the delta segment's attributes
+    const Rep& dr = *r.delta->rep_;
+    const std::vector<uint8_t> m = dr.FilterBitmap(*node);
+    if (out.size() < m.size()) out.resize(m.size(), 0);
+    for (const auto& [id, doc] : r.delta_docs)
+      if (id < m.size()) out[id] = m[id];
+  }
+  return out;
+}
+
 Result<SearchResult> Index::Search(std::string_view query, const QueryOptions& options) const {
   const Rep& r = *rep_;
   using Sort = QueryOptions::Sort;

@@ -204,6 +204,11 @@ class Index {
   // Searches. InvalidArgument for queries over max_terms terms.
   Result<SearchResult> Search(std::string_view query, const QueryOptions& options) const;
 
+  // Which documents a filter expression (QueryOptions::filter syntax)
+  // matches: a byte per doc id (1 = match), sized to cover every id;
+  // pending updates count. InvalidArgument for a syntax error.
+  Result<std::vector<uint8_t>> MatchFilter(std::string_view filter) const;
+
   size_t num_docs() const;
   // The external id of a document ("" if none was given).
   const std::string& ExternalId(uint32_t doc) const;

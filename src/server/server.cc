@@ -28,6 +28,7 @@
 #include "cli/commands.h"
 #include "core/config.h"
 #include "ingest/ingest.h"
+#include "rank/rank.h"
 #include "search/search.h"
 #include "server/cache.h"
 #include "server/front.h"
@@ -257,6 +258,10 @@ class HttpServer final : public Server {
     campaigns_ = std::make_unique<campaign::CampaignService>(campaign_store_.get());
     limiter_ = std::make_unique<RateLimiter>(options.rate_per_key, options.burst);
     LoadLtr(store_.get());
+    {
+      SOUK_ASSIGN_OR_RETURN(auto rules, store_->Rules());
+      SetRules(std::move(rules));
+    }
     routes_ = RouteTable();
     for (const Route& r : routes_) templates_.push_back(Template(r.path));
     metrics_.resize(routes_.size());
@@ -386,6 +391,8 @@ class HttpServer final : public Server {
       cache_->Clear();
       catalog_version_ = catalog;
     }
+    SOUK_ASSIGN_OR_RETURN(auto rules, watcher_->Rules());
+    SetRules(std::move(rules));
     // Progress is recorded only once every step of it is done: a failed
     // sync is done again, whole, by the next one.
     last_event_id_ = max_id;
@@ -393,6 +400,45 @@ class HttpServer final : public Server {
     return Status::Ok();
   }
   CatalogView& catalog() { return catalog_; }
+
+  // ---- business rules (src/rank), re-read on every store change ----
+  struct RuleSet {
+    std::vector<RuleRecord> rules;
+    // Filter matches per rule, for one index (rebuilt when it changes).
+    mutable std::mutex mu;
+    mutable const search::Index* index = nullptr;
+    mutable std::vector<std::vector<uint8_t>> matches;
+    bool Match(const search::Index& idx, size_t r, ItemId item) const {
+      std::lock_guard lock(mu);
+      if (index != &idx) {
+        matches.assign(rules.size(), {});
+        for (size_t i = 0; i < rules.size(); ++i)
+          if (!rules[i].filter.empty()) {
+            auto m = idx.MatchFilter(rules[i].filter);
+            if (m.ok()) matches[i] = std::move(*m);  // a rule that no longer parses matches nothing
+          }
+        index = &idx;
+      }
+      return item < matches[r].size() && matches[r][item];
+    }
+  };
+  void SetRules(std::vector<RuleRecord> rules) {
+    {
+      std::shared_lock read(rules_mu_);
+      if (rules_ && rules_->rules.size() == rules.size() &&
+          std::equal(rules.begin(), rules.end(), rules_->rules.begin(),
+                     [](const RuleRecord& a, const RuleRecord& b) { return a.id == b.id; }))
+        return;
+    }
+    auto fresh = std::make_shared<RuleSet>();
+    fresh->rules = std::move(rules);
+    std::unique_lock lock(rules_mu_);
+    rules_ = std::move(fresh);
+  }
+  std::shared_ptr<const RuleSet> Rules() {
+    std::shared_lock read(rules_mu_);
+    return rules_;
+  }
   ResultCache& cache() { return *cache_; }
 
   // ---- impressions ----
@@ -686,6 +732,8 @@ class HttpServer final : public Server {
   std::shared_ptr<const cli::RecService> recs_;
   std::shared_mutex ltr_mu_;
   std::shared_ptr<const cli::LtrContext> ltr_;
+  std::shared_mutex rules_mu_;
+  std::shared_ptr<const RuleSet> rules_;
   uint64_t model_version_ = 0;
   std::mutex train_mu_;
   TrainJob job_;
@@ -877,8 +925,31 @@ Reply Search(HttpServer& s, const Request& r) {
                               : static_cast<size_t>(std::max<int64_t>(1, s.config().GetInt("search.personalize_depth")));
   const bool personal = ranked || (!user.empty() && s.config().GetDouble("search.personalize_weight") > 0 &&
                                    qo.offset + qo.k <= depth);
+  // Business rules for this query: hides and out-of-stock go into the
+  // filter (so they cost no results), the rest is applied after ranking.
+  const auto rules = s.Rules();
+  rank::RuleContext rctx;
+  rctx.surface = "search";
+  rctx.query = q;
+  rctx.k = qo.offset + qo.k;
+  rctx.exclude_out_of_stock = s.config().GetBool("rank.exclude_out_of_stock");
+  std::string filter = qo.filter;
+  size_t extra = 0;
+  bool rules_on = rctx.exclude_out_of_stock;
+  if (rules)
+    for (const RuleRecord& rr : rules->rules) {
+      if (!rank::RuleApplies(rr, rctx)) continue;
+      rules_on = true;
+      if (rr.kind == "hide" && !rr.filter.empty())
+        filter = (Trim(filter).empty() ? "" : "(" + filter + ") AND ") + "NOT (" + rr.filter + ")";
+      else
+        ++extra;  // item hides and pins move or drop at most one result each
+    }
+  if (rctx.exclude_out_of_stock) filter = (Trim(filter).empty() ? "" : "(" + filter + ") AND ") + "NOT stock:0";
   search::QueryOptions run = qo;
+  run.filter = filter;
   if (personal) run.offset = 0, run.k = depth;
+  if (rules_on) run.offset = 0, run.k = std::max(personal ? depth : 0, qo.offset + qo.k) + extra;
   auto res = (*index)->Search(q, run);
   if (!res.ok()) throw HttpError(HttpStatusOf(res.status()), res.status().message());
   json how;
@@ -890,7 +961,40 @@ Reply Search(HttpServer& s, const Request& r) {
   } else if (personal) {
     PersonalizeHits(s, **index, user, &*res, &how);
   }
-  if (personal) {
+  json applied;
+  if (rules_on) {
+    std::vector<ItemId> ids;
+    std::unordered_map<ItemId, float> score;
+    for (const auto& h : res->hits) ids.push_back(h.doc), score.emplace(h.doc, h.score);
+    const search::Index& idx = **index;
+    std::vector<uint8_t> oos;
+    rank::RuleHooks hooks;
+    hooks.matches = [&](size_t r, ItemId item) { return rules->Match(idx, r, item); };
+    hooks.lookup = [&](const std::string& ext) {
+      auto row = s.catalog().Get(ext);
+      return row && !row->deleted ? row->id : kNoId;
+    };
+    hooks.out_of_stock = [&](ItemId item) {
+      if (oos.empty()) {
+        auto m = idx.MatchFilter("stock:0");
+        oos = m.ok() ? std::move(*m) : std::vector<uint8_t>(1, 0);
+      }
+      return item < oos.size() && oos[item];
+    };
+    const std::vector<ItemId> kept =
+        rank::ApplyRules(rules ? rules->rules : std::vector<RuleRecord>{}, rctx, std::move(ids), hooks);
+    std::vector<search::Hit> hits;
+    for (ItemId item : kept) {
+      const auto sc = score.find(item);
+      hits.push_back({item, sc == score.end() ? 0.0f : sc->second});
+    }
+    res->hits = std::move(hits);
+    applied = json::array();
+    if (rules)
+      for (const RuleRecord& rr : rules->rules)
+        if (rank::RuleApplies(rr, rctx)) applied.push_back(rr.id);
+  }
+  if (personal || rules_on) {
     std::vector<search::Hit> pageh;
     for (size_t i = qo.offset; i < res->hits.size() && pageh.size() < qo.k; ++i) pageh.push_back(res->hits[i]);
     res->hits = std::move(pageh);
@@ -899,6 +1003,7 @@ Reply Search(HttpServer& s, const Request& r) {
   json out = cli::SearchHitsJson(**index, q, *res, ms);
   if (!how.is_null()) out[ranked ? "ranked" : "personalized"] = how;
   if (ranked) out["model"] = "ltr-search";
+  if (!applied.is_null()) out["rules"] = applied;
   s.catalog().Decorate(&out["hits"]);
   return {200, Shown(s, "search", user, q, std::move(out))};
 }
@@ -1203,6 +1308,67 @@ Reply DeleteItem(HttpServer& s, const Request& r) {
   return {200, {{"deleted", r.params[0]}}};
 }
 
+// ---- admin: business rules -----------------------------------------------------
+
+json RuleJson(const RuleRecord& r) {
+  json j = {{"id", r.id}, {"kind", r.kind}, {"surface", r.surface}, {"query", r.query}, {"created_ms", r.created_ms}};
+  if (!r.item.empty()) j["item"] = r.item;
+  if (r.position) j["position"] = r.position;
+  if (!r.filter.empty()) j["filter"] = r.filter;
+  return j;
+}
+
+Reply ListRules(HttpServer& s, const Request&) {
+  json out = json::array();
+  if (auto rules = s.Rules())
+    for (const RuleRecord& r : rules->rules) out.push_back(RuleJson(r));
+  return {200, {{"rules", out}}};
+}
+
+Reply AddRule(HttpServer& s, const Request& r) {
+  const json body = RequireObject(r);
+  RuleRecord rule;
+  rule.kind = Get<std::string>(body, "kind", "a string");
+  if (body.contains("surface")) rule.surface = Get<std::string>(body, "surface", "a string");
+  if (body.contains("query")) rule.query = Get<std::string>(body, "query", "a string");
+  if (body.contains("item")) rule.item = Get<std::string>(body, "item", "a string");
+  if (body.contains("position")) rule.position = Get<int>(body, "position", "an integer");
+  if (body.contains("filter")) rule.filter = Get<std::string>(body, "filter", "a string");
+  if (Status st = rank::ValidateRule(rule); !st.ok()) throw HttpError(400, st.message());
+  if (!rule.filter.empty()) {
+    auto index = s.Index();
+    if (!index.ok()) throw HttpError(HttpStatusOf(index.status()), index.status().message());
+    if (auto m = (*index)->MatchFilter(rule.filter); !m.ok()) throw HttpError(400, m.status().message());
+  }
+  int64_t id = 0;
+  Status st = s.WithStore([&](Store* store) {
+    auto got = store->AddRule(rule);
+    if (got.ok()) id = *got;
+    return got.status();
+  });
+  if (!st.ok()) throw HttpError(HttpStatusOf(st), st.message());
+  Status synced = s.SyncChanges();
+  if (!synced.ok()) throw HttpError(500, synced.message());
+  rule.id = id;
+  return {201, RuleJson(rule)};
+}
+
+Reply DeleteRule(HttpServer& s, const Request& r) {
+  int64_t id = 0;
+  try {
+    size_t used = 0;
+    id = std::stoll(r.params[0], &used);
+    if (used != r.params[0].size()) throw std::invalid_argument("id");
+  } catch (const std::exception&) {
+    throw HttpError(400, "a rule id is a number");
+  }
+  Status st = s.WithStore([&](Store* store) { return store->DeleteRule(id); });
+  if (!st.ok()) throw HttpError(HttpStatusOf(st), st.message());
+  Status synced = s.SyncChanges();
+  if (!synced.ok()) throw HttpError(500, synced.message());
+  return {200, {{"deleted", id}}};
+}
+
 json JobJson(const HttpServer::TrainJob& j, uint64_t version) {
   json out = {{"job", j.id}, {"status", j.status}, {"model_version", version}};
   if (j.started_ms) out["started_ms"] = j.started_ms;
@@ -1389,6 +1555,10 @@ std::vector<Route> RouteTable() {
       {"GET", "/v1/admin/eval", Scope::kAdmin, "The last `souk eval --all` results (404 before the first)",
        EvalReport},
       {"GET", "/v1/admin/runs", Scope::kAdmin, "Training runs with their per-epoch loss and validation NDCG@10", Runs},
+      {"GET", "/v1/admin/rules", Scope::kAdmin, "Business rules (pin, boost, bury, hide) in id order", ListRules},
+      {"POST", "/v1/admin/rules", Scope::kAdmin,
+       "Add a business rule: {kind, surface?, query?, item?, position?, filter?} -> the rule with its id", AddRule},
+      {"DELETE", "/v1/admin/rules/{id}", Scope::kAdmin, "Delete a business rule", DeleteRule},
       {"GET", "/v1/admin/impressions/{request_id}", Scope::kAdmin,
        "What a response showed: surface, user, query, model, items in order", Impression},
       {"POST", "/v1/admin/train", Scope::kAdmin,

@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS quarantine(
 CREATE TABLE IF NOT EXISTS models(
   id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec TEXT NOT NULL, path TEXT,
   metrics TEXT, created_ms INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS rules(
+  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, surface TEXT NOT NULL DEFAULT '', query TEXT NOT NULL DEFAULT '',
+  item TEXT NOT NULL DEFAULT '', position INTEGER NOT NULL DEFAULT 0, filter TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS campaigns(
   id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, policy TEXT NOT NULL,
   arms TEXT NOT NULL, features TEXT NOT NULL, slots INTEGER NOT NULL, seed INTEGER NOT NULL,
@@ -242,6 +246,9 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<std::string, uint64_t>>> SearchQueryCounts() override;
   Result<std::vector<SearchPick>> SearchPicks() override;
   Result<std::vector<SearchSession>> SearchSessions() override;
+  Result<int64_t> AddRule(const RuleRecord& rule) override;
+  Status DeleteRule(int64_t id) override;
+  Result<std::vector<RuleRecord>> Rules() override;
   Status SetEventFlags(const std::vector<std::pair<int64_t, uint32_t>>& rowid_flags) override;
   Result<int64_t> RegisterModel(const ModelRecord& record) override;
   Result<std::vector<ModelRecord>> Models() override;
@@ -1296,6 +1303,53 @@ Result<std::vector<SearchSession>> SqliteStore::SearchSessions() {
   if (rc != SQLITE_DONE) return Error("search sessions");
   std::stable_sort(out.begin(), out.end(),
                    [](const SearchSession& a, const SearchSession& b) { return a.ts_ms < b.ts_ms; });
+  return out;
+}
+
+Result<int64_t> SqliteStore::AddRule(const RuleRecord& r) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(
+      db_, "INSERT INTO rules(kind,surface,query,item,position,filter,created_ms) VALUES(?1,?2,?3,?4,?5,?6,?7)"));
+  st.Text(1, r.kind);
+  st.Text(2, r.surface);
+  st.Text(3, r.query);
+  st.Text(4, r.item);
+  st.Int(5, r.position);
+  st.Text(6, r.filter);
+  st.Int(7, r.created_ms ? r.created_ms : NowMs());
+  SOUK_RETURN_IF_ERROR(Step(st, "add rule"));
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Status SqliteStore::DeleteRule(int64_t id) {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_, "DELETE FROM rules WHERE id=?1"));
+  st.Int(1, id);
+  SOUK_RETURN_IF_ERROR(Step(st, "delete rule"));
+  if (sqlite3_changes(db_) == 0) return Status::NotFound("no rule " + std::to_string(id));
+  return Status::Ok();
+}
+
+Result<std::vector<RuleRecord>> SqliteStore::Rules() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(
+      st.Prepare(db_, "SELECT id,kind,surface,query,item,position,filter,created_ms FROM rules ORDER BY id"));
+  std::vector<RuleRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    sqlite3_stmt* q = st.get();
+    RuleRecord r;
+    r.id = sqlite3_column_int64(q, 0);
+    r.kind = ColText(q, 1);
+    r.surface = ColText(q, 2);
+    r.query = ColText(q, 3);
+    r.item = ColText(q, 4);
+    r.position = sqlite3_column_int(q, 5);
+    r.filter = ColText(q, 6);
+    r.created_ms = sqlite3_column_int64(q, 7);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return Error("rules");
   return out;
 }
 

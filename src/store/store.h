@@ -198,6 +198,21 @@ struct DecisionRecord {
   uint64_t reward_seq = 0;  // 1, 2, ... per campaign, in the order rewards were recorded
 };
 
+// A business rule (src/rank applies them after ranking): pin an item to a
+// position for a query, boost or bury what a filter matches, hide an item
+// or what a filter matches. Empty surface = every surface (search,
+// recommend); empty query = every query.
+struct RuleRecord {
+  int64_t id = 0;
+  std::string kind;     // pin, boost, bury, hide
+  std::string surface;  // "", search, recommend
+  std::string query;    // normalised query text it applies to ("" = all)
+  std::string item;     // pin, hide: an external item id
+  int position = 0;     // pin: 1-based
+  std::string filter;   // boost, bury, hide: a filter expression (souk search --filter syntax)
+  int64_t created_ms = 0;
+};
+
 struct StoreCounts {
   uint64_t items = 0, placeholder_items = 0, users = 0, placeholder_users = 0, events = 0, flagged_events = 0,
            quarantine = 0, sources = 0, models = 0;
@@ -311,6 +326,11 @@ class Store {
   // (request ids must begin with "r" and the time in ms as 12 hex digits,
   // as the server's do: the table is ordered by them).
   virtual Result<std::vector<ImpressionRecord>> Impressions(int64_t since_ms, size_t limit) = 0;
+
+  // ---- business rules ----
+  virtual Result<int64_t> AddRule(const RuleRecord& rule) = 0;
+  virtual Status DeleteRule(int64_t id) = 0;  // NotFound for an unknown id
+  virtual Result<std::vector<RuleRecord>> Rules() = 0;  // in id order
 
   // ---- campaigns ----
   // AlreadyExists when the name is taken.

@@ -618,3 +618,62 @@ TEST_F(ServerTest, SearchIsReRankedByTheLtrModel) {
 
 }  // namespace
 }  // namespace souk
+
+namespace souk {
+namespace {
+
+// Business rules over HTTP (admin only) and from the CLI while serving:
+// a pin moves an item to its position for its query, a hide by filter
+// removes what it matches without shortening the page, deletes undo them.
+TEST_F(ServerTest, BusinessRulesPinHideAndDelete) {
+  Served s(shop_);
+  httplib::Client c("127.0.0.1", s.port());
+  const auto admin = Bearer(keys_["admin"]), search = Bearer(keys_["search"]);
+  auto base = c.Get("/v1/search?q=for&k=10&rank=none", search);
+  ASSERT_EQ(base->status, 200);
+  const json bj = json::parse(base->body);
+  ASSERT_GE(bj["hits"].size(), 6u);
+  const std::string fifth = bj["hits"][4]["item_id"];
+  const std::string brand = bj["hits"][0]["brand"];
+  // Scopes and validation.
+  const std::string pin = R"({"kind":"pin","query":"For ","item":")" + fifth + R"(","position":1})";
+  EXPECT_EQ(c.Post("/v1/admin/rules", search, pin, "application/json")->status, 403);
+  EXPECT_EQ(c.Post("/v1/admin/rules", admin, R"({"kind":"pin","item":"x"})", "application/json")->status, 400);
+  EXPECT_EQ(c.Post("/v1/admin/rules", admin, R"({"kind":"hide","filter":"price:["})", "application/json")->status, 400);
+  auto added = c.Post("/v1/admin/rules", admin, pin, "application/json");
+  ASSERT_EQ(added->status, 201) << added->body;
+  const int64_t pin_id = json::parse(added->body)["id"];
+  auto pinned = json::parse(c.Get("/v1/search?q=for&k=10&rank=none", search)->body);
+  EXPECT_EQ(pinned["hits"][0]["item_id"], fifth);
+  EXPECT_EQ(pinned["hits"].size(), bj["hits"].size());
+  EXPECT_EQ(pinned["rules"], json::array({pin_id}));
+  // Other queries are untouched.
+  EXPECT_FALSE(json::parse(c.Get("/v1/search?q=bag&k=5&rank=none", search)->body).contains("rules"));
+  // A hide by filter from the CLI while serving: seen within a second.
+  ASSERT_EQ(Souk(dir_, "rules add " + shop_ + " --kind hide --filter 'brand:\"" + brand + "\"'").code, 0);
+  json hidden;
+  for (int i = 0; i < 20; ++i) {
+    hidden = json::parse(c.Get("/v1/search?q=for&k=10&rank=none", search)->body);
+    if (hidden["rules"].size() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(hidden["rules"].size(), 2u);
+  std::set<std::string> ids;
+  for (const auto& h : hidden["hits"]) {
+    EXPECT_NE(h["brand"], brand) << h;
+    EXPECT_TRUE(ids.insert(h["item_id"].get<std::string>()).second);
+  }
+  EXPECT_EQ(hidden["hits"].size(), std::min<size_t>(10, hidden["found"].get<size_t>()));
+  auto listed = json::parse(c.Get("/v1/admin/rules", admin)->body);
+  ASSERT_EQ(listed["rules"].size(), 2u);
+  // Delete both: the answer is BM25F's again.
+  EXPECT_EQ(c.Delete("/v1/admin/rules/" + std::to_string(pin_id), admin)->status, 200);
+  EXPECT_EQ(c.Delete("/v1/admin/rules/" + std::to_string(pin_id), admin)->status, 404);
+  EXPECT_EQ(c.Delete("/v1/admin/rules/abc", admin)->status, 400);
+  EXPECT_EQ(c.Delete("/v1/admin/rules/" + listed["rules"][1]["id"].dump(), admin)->status, 200);
+  auto back = json::parse(c.Get("/v1/search?q=for&k=10&rank=none", search)->body);
+  EXPECT_EQ(back["hits"], bj["hits"]);
+}
+
+}  // namespace
+}  // namespace souk

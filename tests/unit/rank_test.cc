@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
+#include <functional>
 
 #include "rank/rank.h"
 #include "text/text.h"
@@ -267,6 +269,117 @@ TEST(Ranker, LearnsAPlantedPreferenceSavesAndLoads) {
   EXPECT_EQ(Ranker::Load(path, names).status().code(), StatusCode::kCorruption);
   std::remove(path.c_str());
   EXPECT_EQ(Ranker::Load(path, names).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace souk::rank
+
+namespace souk::rank {
+namespace {
+
+RuleRecord MakeRule(int64_t id, std::string kind, std::string query = "", std::string item = "", int pos = 0,
+                    std::string filter = "") {
+  RuleRecord r;
+  r.id = id;
+  r.kind = std::move(kind);
+  r.query = std::move(query);
+  r.item = std::move(item);
+  r.position = pos;
+  r.filter = std::move(filter);
+  return r;
+}
+
+// Items 0..19; "filters" are sets of items (even, < 5, ...).
+struct Fixture {
+  std::vector<RuleRecord> rules;
+  std::vector<std::function<bool(ItemId)>> filters;  // per rule
+  RuleHooks Hooks() const {
+    RuleHooks h;
+    h.matches = [this](size_t r, ItemId i) { return filters[r] && filters[r](i); };
+    h.lookup = [](const std::string& ext) {  // I0..I19 exist
+      const auto id = static_cast<ItemId>(std::stoul(ext.substr(1)));
+      return id < 20 ? id : kNoId;
+    };
+    h.out_of_stock = [](ItemId i) { return i == 7; };
+    return h;
+  }
+  void Add(RuleRecord r, std::function<bool(ItemId)> f = {}) {
+    rules.push_back(std::move(r));
+    filters.push_back(std::move(f));
+  }
+};
+
+std::vector<ItemId> Ranked(size_t n) {
+  std::vector<ItemId> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<ItemId>(i);
+  return v;
+}
+
+TEST(Rules, ApplyInTheDocumentedOrderWithoutDuplicatesOrShortfall) {
+  Fixture f;
+  f.Add(MakeRule(1, "hide", "", "I3"));                                          // hide item 3
+  f.Add(MakeRule(2, "hide", "", "", 0, "odd<6"), [](ItemId i) { return i == 1 || i == 5; });  // hide 1 and 5
+  f.Add(MakeRule(3, "boost", "", "", 0, ">=15"), [](ItemId i) { return i >= 15; });
+  f.Add(MakeRule(4, "bury", "", "", 0, "0"), [](ItemId i) { return i == 0; });
+  f.Add(MakeRule(5, "pin", "Shoes ", "I12", 2));  // for "shoes" only, normalised
+  f.Add(MakeRule(6, "pin", "shoes", "I19", 1));
+  f.Add(MakeRule(7, "pin", "", "I3", 1));   // hidden: no effect
+  f.Add(MakeRule(8, "pin", "", "I99", 1));  // unknown: no effect
+  RuleContext ctx;
+  ctx.surface = "search";
+  ctx.query = "  SHOES";
+  ctx.k = 8;
+  ctx.exclude_out_of_stock = true;
+  // 20 candidates, some repeated.
+  std::vector<ItemId> in = Ranked(20);
+  in.push_back(4);
+  const auto out = ApplyRules(f.rules, ctx, in, f.Hooks());
+  // hide 1, 3, 5, 7 (out of stock); boost 15..19 first; bury 0 last;
+  // then pins: 19 at 1, 12 at 2.
+  EXPECT_EQ(out, (std::vector<ItemId>{19, 12, 15, 16, 17, 18, 2, 4}));
+  std::set<ItemId> uniq(out.begin(), out.end());
+  EXPECT_EQ(uniq.size(), out.size());
+  // Another query: the query-bound pins do not apply; k results still.
+  ctx.query = "boots";
+  const auto other = ApplyRules(f.rules, ctx, in, f.Hooks());
+  EXPECT_EQ(other, (std::vector<ItemId>{15, 16, 17, 18, 19, 2, 4, 6}));
+  // Bury applied: with k = all, item 0 is last.
+  ctx.k = 100;
+  EXPECT_EQ(ApplyRules(f.rules, ctx, in, f.Hooks()).back(), 0u);
+  // A rule for the search surface does not apply elsewhere.
+  Fixture g;
+  RuleRecord only = MakeRule(1, "hide", "", "I0");
+  only.surface = "search";
+  g.Add(only);
+  RuleContext rec;
+  rec.surface = "recommend";
+  rec.k = 3;
+  EXPECT_EQ(ApplyRules(g.rules, rec, Ranked(5), g.Hooks()), (std::vector<ItemId>{0, 1, 2}));
+  rec.surface = "search";
+  EXPECT_EQ(ApplyRules(g.rules, rec, Ranked(5), g.Hooks()), (std::vector<ItemId>{1, 2, 3}));
+}
+
+TEST(Rules, PinsDoNotShiftEachOtherAndPastTheEndAppend) {
+  Fixture f;
+  f.Add(MakeRule(1, "pin", "", "I0", 3));  // the top item pinned lower
+  f.Add(MakeRule(2, "pin", "", "I4", 2));
+  f.Add(MakeRule(3, "pin", "", "I9", 50));  // past the end: appended
+  RuleContext ctx;
+  ctx.surface = "search";
+  ctx.k = 10;
+  const auto out = ApplyRules(f.rules, ctx, Ranked(6), f.Hooks());
+  EXPECT_EQ(out, (std::vector<ItemId>{1, 4, 0, 2, 3, 5, 9}));
+}
+
+TEST(Rules, ValidationSaysWhatIsMissing) {
+  EXPECT_TRUE(ValidateRule(MakeRule(0, "pin", "q", "I1", 1)).ok());
+  EXPECT_FALSE(ValidateRule(MakeRule(0, "pin", "q", "I1", 0)).ok());
+  EXPECT_FALSE(ValidateRule(MakeRule(0, "boost")).ok());
+  EXPECT_FALSE(ValidateRule(MakeRule(0, "hide", "", "I1", 0, "brand:x")).ok());
+  EXPECT_FALSE(ValidateRule(MakeRule(0, "promote")).ok());
+  RuleRecord r = MakeRule(0, "hide", "", "I1");
+  r.surface = "recommend";
+  EXPECT_NE(ValidateRule(r).message().find("recommendations do not apply rules yet"), std::string::npos);
 }
 
 }  // namespace
