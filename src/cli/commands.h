@@ -124,6 +124,7 @@ struct RecArgs {
   std::string html;                // eval: HTML report path
   int trials = 20;                 // tune
   std::string metric = "NDCG@10";  // tune
+  std::string diversity_sweep;     // eval: lambdas "0,0.5,1": one model re-ranked by MMR at each
   std::string holdout_judgments;   // train: leave the test queries of this judgments file out of the search log
   double validation_share = 0.2;   // ... the share of judged queries that is validation, not test
   double test_share = -1;          // ... and test (< 0: the rest); given, validation is held out too

@@ -399,6 +399,9 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("DIR", dir, "data directory")->required();
   eval_cmd->add_option("--model", rargs.models, "model spec (repeatable)");
   eval_cmd->add_flag("--all", rargs.all, "every model; writes an HTML report (DIR/reports/eval.html)");
+  eval_cmd->add_option("--diversity-sweep", rargs.diversity_sweep,
+                       "lambdas, e.g. 0,0.25,0.5,0.75,1: the one --model re-ranked by MMR at each, with the "
+                       "accuracy/diversity chart (DIR/reports/diversity.html, or --html)");
   eval_cmd->add_option("--split", rargs.split, "leave-one-out, temporal or sessions")
       ->check(CLI::IsMember({"leave-one-out", "loo", "temporal", "sessions"}))
       ->capture_default_str();

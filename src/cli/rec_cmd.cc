@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "core/core.h"
 #include "eval/eval.h"
+#include "rank/rank.h"
 #include "rec/rec.h"
 
 namespace fs = std::filesystem;
@@ -497,6 +498,150 @@ Result<eval::EvalResult> FitAndEvaluate(const std::string& spec, const Prepared&
   return r;
 }
 
+// A fitted model whose top-k is re-ranked by MMR (rank::Diversify): the
+// k picked items score above every other item, in their MMR order.
+class Diversified final : public rec::Model {
+ public:
+  Diversified(const rec::Model& inner, const Prepared& p, std::vector<float> price, std::vector<float> popularity,
+              size_t k, rank::DiversityOptions o)
+      : inner_(inner), p_(p), price_(std::move(price)), pop_(std::move(popularity)), k_(k), o_(o) {}
+  std::string Name() const override { return inner_.Name() + "+mmr"; }
+  std::string Describe() const override {
+    return fmt::format("{}+mmr:lambda={},depth={},revenue={},novelty={}", inner_.Describe(), o_.lambda, o_.depth,
+                       o_.w_revenue, o_.w_novelty);
+  }
+  Status Fit(const rec::Interactions&, const rec::FitContext&) override {
+    return Status::FailedPrecondition("a diversified model wraps a fitted one");
+  }
+  void Score(const rec::History& h, std::span<float> scores) const override {
+    inner_.Score(h, scores);
+    std::vector<float> masked(scores.begin(), scores.end());
+    for (uint32_t i : h.items)
+      if (i < masked.size()) masked[i] = -std::numeric_limits<float>::infinity();  // seen items are not candidates
+    const auto top = rank::Diversify(masked, p_.data.item_category, price_, pop_, k_, o_);
+    float hi = -std::numeric_limits<float>::infinity();
+    for (float x : scores)
+      if (std::isfinite(x)) hi = std::max(hi, x);
+    if (!std::isfinite(hi)) return;
+    for (size_t j = 0; j < top.size(); ++j) scores[top[j]] = hi + 1.0f + static_cast<float>(top.size() - j);
+  }
+  uint32_t num_items() const override { return inner_.num_items(); }
+  Status SaveState(std::ostream&) const override {
+    return Status::FailedPrecondition("a diversified model is not saved (it wraps a fitted one)");
+  }
+  Status LoadState(std::istream&) override { return Status::FailedPrecondition("a diversified model is not loaded"); }
+
+ private:
+  const rec::Model& inner_;
+  const Prepared& p_;
+  std::vector<float> price_, pop_;
+  size_t k_;
+  rank::DiversityOptions o_;
+};
+
+// One model, fitted once, evaluated with MMR at each lambda: the
+// accuracy/diversity trade-off (table, JSON, HTML chart).
+int DiversitySweep(const RecArgs& args, const Prepared& p, Store* store, const Config& config) {
+  if (args.models.size() != 1) return Fail(Status::InvalidArgument("--diversity-sweep takes one --model"));
+  std::vector<double> lambdas;
+  for (std::string_view part : SplitTrimmed(args.diversity_sweep, ',')) {
+    auto v = ParseDouble(part);
+    if (!v || *v < 0 || *v > 1)
+      return Fail(Status::InvalidArgument(fmt::format("--diversity-sweep: '{}' is not a lambda in [0, 1]", part)));
+    lambdas.push_back(*v);
+  }
+  if (lambdas.empty()) return Fail(Status::InvalidArgument("--diversity-sweep needs lambdas, e.g. 0,0.25,0.5,0.75,1"));
+  const std::string spec = ResolveSpec(args.dir, args.models[0]);
+  auto model = rec::MakeModel(spec);
+  if (!model.ok()) return Fail(model.status());
+  {
+    Progress progress("fit " + (*model)->Name(), 1000);
+    rec::FitContext ctx = MakeContext(config, p.data, args.json ? nullptr : &progress);
+    if (Status st = (*model)->Fit(p.train, ctx); !st.ok()) return Fail(st);
+    progress.Finish();
+  }
+  auto items = store->LoadItems();
+  if (!items.ok()) return Fail(items.status());
+  std::vector<float> price(p.data.num_items, std::numeric_limits<float>::quiet_NaN()), pop(p.data.num_items, 0);
+  for (const auto& it : *items)
+    if (it.id < price.size()) price[it.id] = static_cast<float>(it.price);
+  for (uint32_t i = 0; i + 1 < p.train.item_ptr.size() && i < pop.size(); ++i)
+    pop[i] = static_cast<float>(p.train.item_ptr[i + 1] - p.train.item_ptr[i]);
+  rank::DiversityOptions base;
+  base.depth = static_cast<size_t>(std::max<int64_t>(1, config.GetInt("rank.diversity_depth")));
+  base.w_relevance = config.GetDouble("rank.weight_relevance");
+  base.w_revenue = config.GetDouble("rank.weight_revenue");
+  base.w_novelty = config.GetDouble("rank.weight_novelty");
+  std::vector<eval::EvalResult> results;
+  json rows = json::array();
+  for (double l : lambdas) {
+    rank::DiversityOptions o = base;
+    o.lambda = l;
+    Diversified d(**model, p, price, pop, p.options.list_k, o);
+    eval::EvalOptions eo = p.options;
+    eo.bootstrap = 0;
+    Progress progress(fmt::format("evaluate lambda={}", l), p.split.cases.size());
+    if (!args.json) eo.progress = [&](uint64_t done, uint64_t) { progress.Update(done); };
+    auto r = eval::Evaluate(d, p.split, p.data.num_items, eo);
+    progress.Finish();
+    if (!r.ok()) return Fail(r.status());
+    r->model = d.Describe();
+    json row = eval::ToJson(*r);
+    row["lambda"] = l;
+    rows.push_back(row);
+    results.push_back(std::move(*r));
+  }
+  // The trade-off curve: NDCG@10 against diversity@10, one point per lambda.
+  std::string html = args.html.empty() ? (fs::path(args.dir) / "reports" / "diversity.html").string() : args.html;
+  {
+    std::error_code ec;
+    if (fs::path(html).has_parent_path()) fs::create_directories(fs::path(html).parent_path(), ec);
+    const std::string acc = "NDCG@10", div = fmt::format("diversity@{}", p.options.list_k);
+    double x0 = 1, x1 = 0, y0 = 1, y1 = 0;
+    for (const auto& r : results) {
+      const double x = r.metrics.count(div) ? r.metrics.at(div) : 0, y = r.metrics.count(acc) ? r.metrics.at(acc) : 0;
+      x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+    }
+    if (x1 <= x0) x1 = x0 + 0.01;
+    if (y1 <= y0) y1 = y0 + 0.01;
+    const double W = 640, H = 400, M = 60;
+    auto px = [&](double x) { return M + (x - x0) / (x1 - x0) * (W - 2 * M); };
+    auto py = [&](double y) { return H - M - (y - y0) / (y1 - y0) * (H - 2 * M); };
+    std::string svg = fmt::format(R"S(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}">)S", W, H);
+    svg += fmt::format(R"S(<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="#444"/><line x1="{0}" y1="{3}" x2="{0}" y2="{1}" stroke="#444"/>)S",
+                       M, H - M, W - M, M);
+    svg += fmt::format(R"S(<text x="{}" y="{}" text-anchor="middle">{} (higher: more varied lists)</text>)S", W / 2,
+                       H - 15, div);
+    svg += fmt::format(R"S(<text x="15" y="{}" transform="rotate(-90 15 {})" text-anchor="middle">{}</text>)S", H / 2,
+                       H / 2, acc);
+    svg += fmt::format(R"S(<text x="{}" y="{}" font-size="11">{:.3f}</text><text x="{}" y="{}" font-size="11" text-anchor="end">{:.3f}</text>)S",
+                       M, H - M + 15, x0, W - M, H - M + 15, x1);
+    svg += fmt::format(R"S(<text x="{}" y="{}" font-size="11" text-anchor="end">{:.3f}</text><text x="{}" y="{}" font-size="11" text-anchor="end">{:.3f}</text>)S",
+                       M - 5, H - M, y0, M - 5, M + 4, y1);
+    std::string path;
+    for (size_t i = 0; i < results.size(); ++i) {
+      const double x = results[i].metrics.count(div) ? results[i].metrics.at(div) : 0;
+      const double y = results[i].metrics.count(acc) ? results[i].metrics.at(acc) : 0;
+      path += fmt::format("{}{:.1f},{:.1f} ", i ? "L" : "M", px(x), py(y));
+      svg += fmt::format(R"S(<circle cx="{:.1f}" cy="{:.1f}" r="4" fill="#2563eb"/><text x="{:.1f}" y="{:.1f}" font-size="11">λ={}</text>)S",
+                         px(x), py(y), px(x) + 6, py(y) - 6, lambdas[i]);
+    }
+    svg += fmt::format(R"S(<path d="{}" fill="none" stroke="#2563eb"/></svg>)S", path);
+    std::ofstream out(html);
+    out << "<!doctype html><meta charset=\"utf-8\"><title>souk eval: diversity sweep</title>"
+        << "<h1>Accuracy / diversity trade-off: " << HtmlEscape(spec) << " + MMR</h1>" << svg << "<pre>"
+        << HtmlEscape(eval::TableText(results)) << "</pre>";
+    if (!out) return Fail(Status::IoError("cannot write " + html));
+  }
+  if (args.json) {
+    PrintJson({{"model", spec}, {"sweep", rows}, {"html", html}});
+  } else {
+    std::printf("%s", eval::TableText(results).c_str());
+    std::printf("chart: %s\n", html.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int EvalCommand(const RecArgs& args, Store* store, const Config& config) {
@@ -505,6 +650,7 @@ int EvalCommand(const RecArgs& args, Store* store, const Config& config) {
   if (specs.empty()) return Fail(Status::InvalidArgument("give --model SPEC (repeatable) or --all"));
   auto p = Prepare(args, store, config, /*validation=*/false);
   if (!p.ok()) return Fail(p.status());
+  if (!args.diversity_sweep.empty()) return DiversitySweep(args, *p, store, config);
   std::vector<eval::EvalResult> results;
   json failures = json::array();
   for (const std::string& raw : specs) {

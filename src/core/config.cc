@@ -40,6 +40,12 @@ const std::vector<SettingDef>& AllSettings() {
        "Chinese word-frequency dictionary (jieba format); empty = python3-jieba's dict.txt."},
       // quality
       {"rank.depth", T::kInt, "50", "How many of BM25F's best hits the LTR model (ltr-search) re-ranks."},
+      {"rank.diversity_depth", T::kInt, "100", "Diversity (MMR): how many of the best candidates it picks from."},
+      {"rank.weight_relevance", T::kDouble, "1", "Multi-objective value: weight of the (normalised) relevance."},
+      {"rank.weight_revenue", T::kDouble, "0",
+       "Multi-objective value: weight of the price (as a share of the candidates' highest)."},
+      {"rank.weight_novelty", T::kDouble, "0",
+       "Multi-objective value: weight of novelty (1 - log popularity over the highest)."},
       {"rank.exclude_out_of_stock", T::kBool, "false",
        "souk serve: leave items with stock 0 out of search answers (items of unknown stock stay)."},
       {"rank.search", T::kString, "ltr",

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string_view>
 #include <memory>
 #include <string>
@@ -177,6 +178,27 @@ class Ranker {
   explicit Ranker(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;
 };
+
+// ---- diversity and multi-objective ---------------------------------------------------
+
+// Maximal marginal relevance over the best `depth` of `scores` (one per
+// item; -inf = never): picks k items one at a time, each maximising
+//   (1 - lambda) * value(i) - lambda * (picked items of i's category)
+// where value(i) = w_rel * relevance (min-max normalised over the
+// candidates) + w_revenue * price / max price + w_novelty * (1 - log(1 +
+// pop) / log(1 + max pop)). Items without a category (kNoId) are never
+// penalised. It is MMR with a similarity that counts: the second item of a
+// category costs lambda, the third 2 lambda, so lists spread over the
+// categories evenly as lambda grows. lambda = 0 is the relevance order.
+// Ties go to the better relevance, then the lower id.
+struct DiversityOptions {
+  double lambda = 0;
+  size_t depth = 100;
+  double w_relevance = 1, w_revenue = 0, w_novelty = 0;
+};
+std::vector<ItemId> Diversify(std::span<const float> scores, std::span<const uint32_t> category,
+                              std::span<const float> price, std::span<const float> popularity, size_t k,
+                              const DiversityOptions& options);
 
 // ---- business rules ---------------------------------------------------------------
 

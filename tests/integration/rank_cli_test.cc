@@ -97,3 +97,27 @@ TEST(RankCli, FeaturesShowItemUserAndPair) {
 
 }  // namespace
 }  // namespace souk
+
+namespace souk {
+namespace {
+
+TEST(RankCli, DiversitySweepTradesAccuracyForVarietyAndDrawsIt) {
+  TempDir dir;
+  const std::string shop = dir / "shop";
+  ASSERT_EQ(Souk(dir, "gen " + shop + " --users 600 --items 300 --days 20 --seed 3 --no-faults").code, 0);
+  CmdResult r = Souk(dir, "eval " + shop + " --model ials --diversity-sweep 0,0.3,0.6 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j["sweep"].size(), 3u);
+  const auto div = [&](int i) { return j["sweep"][i]["metrics"]["diversity@10"].get<double>(); };
+  EXPECT_LT(div(0), div(1));
+  EXPECT_LE(div(1), div(2));
+  EXPECT_EQ(j["sweep"][0]["lambda"], 0.0);
+  EXPECT_TRUE(std::filesystem::exists(j["html"].get<std::string>()));
+  EXPECT_NE(souk::testing::ReadText(j["html"].get<std::string>()).find("<svg"), std::string::npos);
+  EXPECT_EQ(Souk(dir, "eval " + shop + " --model ials --diversity-sweep 0,2").code, 1);
+  EXPECT_EQ(Souk(dir, "eval " + shop + " --model ials --model pop --diversity-sweep 0").code, 1);
+}
+
+}  // namespace
+}  // namespace souk

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <functional>
+#include <limits>
 
 #include "rank/rank.h"
 #include "text/text.h"
@@ -380,6 +381,60 @@ TEST(Rules, ValidationSaysWhatIsMissing) {
   RuleRecord r = MakeRule(0, "hide", "", "I1");
   r.surface = "recommend";
   EXPECT_NE(ValidateRule(r).message().find("recommendations do not apply rules yet"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace souk::rank
+
+namespace souk::rank {
+namespace {
+
+// 60 items in 6 categories; relevance favours category 0 heavily.
+TEST(Diversity, SameCategoryShareFallsAsLambdaRises) {
+  std::vector<float> scores(60);
+  std::vector<uint32_t> cat(60);
+  std::vector<float> price(60), pop(60);
+  for (uint32_t i = 0; i < 60; ++i) {
+    cat[i] = i < 20 ? 0 : 1 + (i % 5);
+    scores[i] = (i < 20 ? 10.0f : 5.0f) - 0.01f * static_cast<float>(i);
+    price[i] = static_cast<float>(10 + i);
+    pop[i] = static_cast<float>(100 - i);
+  }
+  auto same_share = [&](const std::vector<ItemId>& list) {
+    double same = 0, pairs = 0;
+    for (size_t a = 0; a < list.size(); ++a)
+      for (size_t b = a + 1; b < list.size(); ++b) same += cat[list[a]] == cat[list[b]], ++pairs;
+    return same / pairs;
+  };
+  DiversityOptions o;
+  o.lambda = 0;
+  const auto plain = Diversify(scores, cat, price, pop, 10, o);
+  for (size_t j = 0; j < plain.size(); ++j) EXPECT_EQ(plain[j], j);  // lambda 0: relevance order
+  double last = same_share(plain);
+  EXPECT_DOUBLE_EQ(last, 1.0);
+  for (double l : {0.3, 0.5, 0.8, 1.0}) {
+    o.lambda = l;
+    const auto list = Diversify(scores, cat, price, pop, 10, o);
+    ASSERT_EQ(list.size(), 10u);
+    std::set<ItemId> uniq(list.begin(), list.end());
+    EXPECT_EQ(uniq.size(), 10u);
+    const double share = same_share(list);
+    EXPECT_LE(share, last + 1e-12) << l;
+    last = share;
+  }
+  EXPECT_LT(last, 0.2);
+  // Revenue and novelty weights: the pricier / less popular items move up.
+  o.lambda = 0;
+  o.w_relevance = 0;
+  o.w_revenue = 1;
+  EXPECT_EQ(Diversify(scores, cat, price, pop, 3, o), (std::vector<ItemId>{59, 58, 57}));
+  o.w_revenue = 0;
+  o.w_novelty = 1;
+  EXPECT_EQ(Diversify(scores, cat, price, pop, 1, o)[0], 59u);
+  // Never-recommend items (-inf) are not candidates.
+  std::vector<float> some(60, -std::numeric_limits<float>::infinity());
+  some[3] = 1, some[40] = 2;
+  EXPECT_EQ(Diversify(some, cat, price, pop, 10, DiversityOptions{}), (std::vector<ItemId>{40, 3}));
 }
 
 }  // namespace
