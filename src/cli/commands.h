@@ -1,6 +1,7 @@
 // Subcommands of `souk` that live outside main.cc (internal to src/cli).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -124,6 +125,8 @@ struct RecArgs {
   std::string html;                // eval: HTML report path
   int trials = 20;                 // tune
   std::string metric = "NDCG@10";  // tune
+  bool explain = false;            // recommend: why each item (RecService::Options)
+  bool blend = false;              // recommend: candidates of every generator, fused
   std::string diversity_sweep;     // eval: lambdas "0,0.5,1": one model re-ranked by MMR at each
   std::string holdout_judgments;   // train: leave the test queries of this judgments file out of the search log
   double validation_share = 0.2;   // ... the share of judged queries that is validation, not test
@@ -232,10 +235,21 @@ nlohmann::json SearchHitsJson(const search::Index& index, const std::string& que
 // (rec.user_model, rec.session_model, rec.similar_model, pop as fallback),
 // loaded once, answering as their --json does. Const and thread-safe apart
 // from the store, which the caller serialises.
+// explain: each item says why ("because" objects and a "reason" text).
+// blend: candidates from every generator there is (the user model, the
+// similar-items model over the recent history, popularity, trending),
+// deduplicated and fused by weighted reciprocal rank (rank.blend_weights).
+struct RecServiceOptions {
+  bool explain = false;
+  bool blend = false;
+};
+
 class RecService {
  public:
   static Result<std::unique_ptr<RecService>> Open(const std::string& dir, const Config& config);
-  Result<nlohmann::json> ForUser(Store* store, const std::string& user, size_t k, bool exclude_seen) const;
+  using Options = RecServiceOptions;
+  Result<nlohmann::json> ForUser(Store* store, const std::string& user, size_t k, bool exclude_seen,
+                                 const Options& options = {}) const;
   Result<nlohmann::json> ForSession(Store* store, const std::vector<std::string>& items, size_t k) const;
   Result<nlohmann::json> Similar(Store* store, const std::string& item, size_t k) const;
   // The user model's score of every item (by dense id) for a known user;
@@ -245,8 +259,11 @@ class RecService {
 
  private:
   RecService() = default;
+  Result<nlohmann::json> Blended(Store* store, const rec::History& h, size_t k, bool exclude_seen,
+                                 const Options& options) const;
   rec::EventWeights weights_;
-  std::unique_ptr<rec::Model> user_, session_, similar_, pop_;
+  std::unique_ptr<rec::Model> user_, session_, similar_, pop_, trending_;
+  std::map<std::string, double> blend_weights_;  // user, similar, pop, trending
 };
 
 // {"runs":[{"run","model","started","epochs":[{epoch,loss,val_ndcg10,seconds}],...}]}

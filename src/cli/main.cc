@@ -381,6 +381,9 @@ int main(int argc, char** argv) {
   rec_cmd->add_option("DIR", dir, "data directory")->required();
   rec_cmd->add_option("USER", rargs.user, "user id");
   rec_cmd->add_option("--users", rargs.users_file, "one user id a line -> one JSON line each");
+  rec_cmd->add_flag("--explain", rargs.explain, "say why each item is recommended (because you viewed X, popular in Y)");
+  rec_cmd->add_flag("--blend", rargs.blend,
+                    "candidates from every trained generator (user model, similar items, popularity, trending), fused");
   rec_cmd->add_option("--session", rargs.session, "item ids of an anonymous session, comma-separated, in order");
   rec_cmd->add_option("--sessions", rargs.sessions_file, "one session a line (comma-separated item ids)");
   rec_cmd->add_option("--k", rargs.k, "items to return")->capture_default_str();

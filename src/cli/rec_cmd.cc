@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "cli/commands.h"
 #include "core/core.h"
@@ -297,6 +298,27 @@ Result<json> RecommendOne(Store* store, const rec::Model& model, const rec::Mode
 
 int RecommendCommand(const RecArgs& args, Store* store, const Config& config) {
   const bool sessions = !args.session.empty() || !args.sessions_file.empty();
+  if (args.explain || args.blend) {
+    if (args.user.empty() || !args.model.empty())
+      return Fail(Status::InvalidArgument("--explain and --blend work for one USER with the served models (no --model)"));
+    auto service = RecService::Open(args.dir, config);
+    if (!service.ok()) return Fail(service.status());
+    RecService::Options o;
+    o.explain = args.explain;
+    o.blend = args.blend;
+    auto j = (*service)->ForUser(store, args.user, args.k, args.exclude_seen.value_or(true), o);
+    if (!j.ok()) return Fail(j.status());
+    if (args.json) {
+      PrintJson(*j);
+    } else {
+      std::printf("%s for %s\n", (*j)["model"].get<std::string>().c_str(), args.user.c_str());
+      size_t rank = 1;
+      for (const auto& x : (*j)["items"])
+        std::printf("%3zu. %-24s %.4f  %s\n", rank++, x["item_id"].get<std::string>().c_str(),
+                    x["score"].get<double>(), x.value("reason", std::string()).c_str());
+    }
+    return 0;
+  }
   const std::string name =
       !args.model.empty() ? args.model : config.GetString(sessions ? "rec.session_model" : "rec.user_model");
   auto model = LoadNamed(args.dir, name);
@@ -1011,12 +1033,38 @@ Result<std::unique_ptr<RecService>> RecService::Open(const std::string& dir, con
   }
   auto pop = rec::LoadModel(ModelPath(dir, "pop"));
   if (pop.ok()) out->pop_ = std::move(*pop);
+  if (fs::exists(ModelPath(dir, "trending"))) {
+    auto t = rec::LoadModel(ModelPath(dir, "trending"));
+    if (t.ok()) out->trending_ = std::move(*t);
+  }
+  out->blend_weights_ = {{"user", 1.0}, {"similar", 1.0}, {"pop", 0.3}, {"trending", 0.5}};
+  for (std::string_view part : SplitTrimmed(config.GetString("rank.blend_weights"), ',')) {
+    const size_t eq = part.find('=');
+    auto w = eq == std::string_view::npos ? std::nullopt : ParseDouble(part.substr(eq + 1));
+    const std::string name(Trim(part.substr(0, eq)));
+    if (!w || !out->blend_weights_.count(name) || *w < 0)
+      return Status::InvalidArgument(fmt::format(
+          "rank.blend_weights: '{}' is not NAME=WEIGHT with NAME user, similar, pop or trending", part));
+    out->blend_weights_[name] = *w;
+  }
   if (!out->user_ && !out->session_ && !out->similar_ && !out->pop_)
     return Status::FailedPrecondition(fmt::format("no trained models in {} (run `souk train {}`)", dir, dir));
   return out;
 }
 
-Result<json> RecService::ForUser(Store* store, const std::string& user, size_t k, bool exclude_seen) const {
+Result<json> RecService::ForUser(Store* store, const std::string& user, size_t k, bool exclude_seen,
+                                 const Options& options) const {
+  if (options.blend || options.explain) {
+    SOUK_ASSIGN_OR_RETURN(UserId id, store->FindUser(user));
+    rec::History h;
+    if (id != kNoId) {
+      SOUK_ASSIGN_OR_RETURN(h, rec::LoadHistory(*store, id, weights_));
+    }
+    SOUK_ASSIGN_OR_RETURN(json j, Blended(store, h, k, exclude_seen, options));
+    j["user"] = user;
+    j["history"] = h.items.size();
+    return j;
+  }
   const rec::Model* model = user_ ? user_.get() : pop_.get();
   if (!model) return Status::FailedPrecondition("no user model trained");
   SOUK_ASSIGN_OR_RETURN(UserId id, store->FindUser(user));
@@ -1031,6 +1079,128 @@ Result<json> RecService::ForUser(Store* store, const std::string& user, size_t k
   j["user"] = user;
   j["history"] = h.items.size();
   if (id == kNoId) j["fallback"] = "popularity (unknown user)";
+  return j;
+}
+
+// Candidates per generator, fused by weighted RRF (k = 60); with
+// options.blend = false only the user model's list is kept (and explained).
+Result<json> RecService::Blended(Store* store, const rec::History& h, size_t k, bool exclude_seen,
+                                 const Options& options) const {
+  constexpr double kRrf = 60;
+  const size_t depth = 2 * k + 32;
+  struct Source {
+    std::string name, model;
+    std::vector<rec::ScoredItem> items;
+  };
+  std::vector<Source> sources;
+  std::vector<float> buffer;
+  rec::RecommendOptions ro;
+  ro.k = depth;
+  ro.exclude_seen = exclude_seen;
+  bool known = false;
+  for (uint32_t i : h.items) known = known || (user_ && i < user_->num_items());
+  if (user_ && known) sources.push_back({"user", user_->Describe(), rec::Recommend(*user_, h, ro, &buffer)});
+  // Item-kNN over the recent history: each neighbour scored by its best
+  // similarity to an item the user looked at, remembering which one.
+  std::unordered_map<ItemId, std::pair<float, ItemId>> because;
+  if (similar_) {
+    std::unordered_set<ItemId> seen(h.items.begin(), h.items.end());
+    const size_t from = h.items.size() > 10 ? h.items.size() - 10 : 0;
+    for (size_t i = from; i < h.items.size(); ++i) {
+      auto sim = similar_->Similar(h.items[i], 20);
+      if (!sim.ok()) continue;
+      for (const auto& x : *sim) {
+        if (exclude_seen && seen.count(x.item)) continue;
+        auto& b = because[x.item];
+        if (x.score > b.first || b.second == 0) b = {x.score, h.items[i]};
+      }
+    }
+    Source s{"similar", similar_->Describe(), {}};
+    for (const auto& [item, b] : because) s.items.push_back({item, b.first});
+    std::sort(s.items.begin(), s.items.end(), [](const auto& a, const auto& b) {
+      return a.score != b.score ? a.score > b.score : a.item < b.item;
+    });
+    if (s.items.size() > depth) s.items.resize(depth);
+    if (options.blend || sources.empty()) sources.push_back(std::move(s));
+  }
+  if (pop_ && (options.blend || sources.empty()))
+    sources.push_back({"pop", pop_->Describe(), rec::Recommend(*pop_, h, ro, &buffer)});
+  if (trending_ && options.blend)
+    sources.push_back({"trending", trending_->Describe(), rec::Recommend(*trending_, h, ro, &buffer)});
+  if (sources.empty()) return Status::FailedPrecondition("no recommendation model trained");
+  // Fuse (or keep the single list's order).
+  std::unordered_map<ItemId, double> fused;
+  std::unordered_map<ItemId, std::vector<std::pair<size_t, size_t>>> where;  // item -> (source, rank)
+  for (size_t si = 0; si < sources.size(); ++si) {
+    const double w = options.blend ? blend_weights_.at(sources[si].name) : 1.0;
+    for (size_t r = 0; r < sources[si].items.size(); ++r) {
+      const ItemId item = sources[si].items[r].item;
+      fused[item] += w / (kRrf + static_cast<double>(r + 1));
+      where[item].emplace_back(si, r + 1);
+    }
+  }
+  std::vector<rec::ScoredItem> merged;
+  if (options.blend) {
+    for (const auto& [item, v] : fused) merged.push_back({item, static_cast<float>(v)});
+    std::sort(merged.begin(), merged.end(), [](const auto& a, const auto& b) {
+      return a.score != b.score ? a.score > b.score : a.item < b.item;
+    });
+  } else {
+    merged = sources[0].items;
+  }
+  SOUK_ASSIGN_OR_RETURN(json items, ItemsJson(store, merged, k));
+  if (options.explain) {
+    std::vector<ItemId> ids;
+    for (const auto& x : items) {
+      SOUK_ASSIGN_OR_RETURN(ItemId id, store->FindItem(x["item_id"].get<std::string>()));
+      ids.push_back(id);
+    }
+    std::vector<ItemId> viewed;
+    for (ItemId id : ids)
+      if (because.count(id)) viewed.push_back(because[id].second);
+    SOUK_ASSIGN_OR_RETURN(auto rows, store->GetItems(ids));
+    SOUK_ASSIGN_OR_RETURN(auto viewed_rows, store->GetItems(viewed));
+    std::unordered_map<ItemId, const ItemRow*> row, vrow;
+    for (const auto& r : rows) row[r.id] = &r;
+    for (const auto& r : viewed_rows) vrow[r.id] = &r;
+    for (size_t n = 0; n < items.size(); ++n) {
+      const ItemId id = ids[n];
+      json reasons = json::array();
+      std::string text;
+      for (const auto& [si, rank] : where[id]) {
+        const Source& src = sources[si];
+        json r = {{"source", src.name}, {"model", src.model}, {"rank", rank}};
+        if (src.name == "similar" && because.count(id) && vrow.count(because[id].second)) {
+          r["because_you_viewed"] = vrow[because[id].second]->ext_id;
+          r["similarity"] = because[id].first;
+          if (text.empty()) text = "because you viewed " + vrow[because[id].second]->ext_id;
+        }
+        if ((src.name == "pop" || src.name == "trending") && row.count(id)) {
+          r["category"] = row[id]->category;
+          if (text.empty())
+            text = (src.name == "pop" ? "popular in " : "trending in ") +
+                   (row[id]->category.empty() ? std::string("the shop") : row[id]->category);
+        }
+        reasons.push_back(r);
+      }
+      // Not proposed by the item-kNN list, but close to something viewed.
+      if (text.empty() && because.count(id) && vrow.count(because[id].second))
+        text = "because you viewed " + vrow[because[id].second]->ext_id;
+      if (text.empty() && !sources.empty() && sources[0].name == "user")
+        text = "matches your taste (" + sources[0].model.substr(0, sources[0].model.find(':')) + ")";
+      items[n]["because"] = reasons;
+      items[n]["reason"] = text;
+    }
+  }
+  json j = {{"items", items}};
+  if (options.blend) {
+    json used = json::object();
+    for (const auto& src : sources) used[src.name] = {{"model", src.model}, {"weight", blend_weights_.at(src.name)}};
+    j["model"] = "blend";
+    j["blend"] = used;
+  } else {
+    j["model"] = sources[0].model;
+  }
   return j;
 }
 

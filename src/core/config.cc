@@ -46,6 +46,9 @@ const std::vector<SettingDef>& AllSettings() {
        "Multi-objective value: weight of the price (as a share of the candidates' highest)."},
       {"rank.weight_novelty", T::kDouble, "0",
        "Multi-objective value: weight of novelty (1 - log popularity over the highest)."},
+      {"rank.blend_weights", T::kString, "user=1,similar=1,pop=0.3,trending=0.5",
+       "Blended recommendations (blend=true, souk recommend --blend): weight of each candidate generator in the "
+       "weighted reciprocal-rank fusion."},
       {"rank.exclude_out_of_stock", T::kBool, "false",
        "souk serve: leave items with stock 0 out of search answers (items of unknown stock stay)."},
       {"rank.search", T::kString, "ltr",

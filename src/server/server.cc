@@ -1186,10 +1186,12 @@ json CachedAnswer(HttpServer& s, const std::string& key, const std::string& vari
 Reply Recommend(HttpServer& s, const Request& r) {
   const size_t k = SizeParam(r.http, "k", 10, 1000);
   const bool exclude = BoolParam(r.http, "exclude_seen", true);
+  cli::RecService::Options ro;
+  ro.explain = BoolParam(r.http, "explain", false);
+  ro.blend = BoolParam(r.http, "blend", false);
   const std::string& user = r.params[0];
-  json out = CachedAnswer(s, user, fmt::format("{}|{}", k, exclude), [&](Store* st, const cli::RecService& recs) {
-    return recs.ForUser(st, user, k, exclude);
-  });
+  json out = CachedAnswer(s, user, fmt::format("{}|{}|{}|{}", k, exclude, ro.explain, ro.blend),
+                          [&](Store* st, const cli::RecService& recs) { return recs.ForUser(st, user, k, exclude, ro); });
   return {200, Shown(s, "recommend", user, "", std::move(out))};
 }
 
@@ -1533,7 +1535,9 @@ std::vector<Route> RouteTable() {
        "Reward a decision: {decision, value} or {decision, rewards:[..]}; idempotent", RewardRoute},
       {"GET", "/v1/suggest", Scope::kSearch, "Autocomplete: q (prefix), k", Suggest},
       {"GET", "/v1/recommend/{user}", Scope::kSearch,
-       "Recommendations from the user's events as stored now: k, exclude_seen", Recommend},
+       "Recommendations from the user's events as stored now: k, exclude_seen, explain (why each item), blend "
+       "(every candidate generator, fused)",
+       Recommend},
       {"POST", "/v1/recommend/session", Scope::kSearch, "Recommendations for an anonymous session: {items:[ids], k?}",
        SessionRecommend},
       {"GET", "/v1/similar/{item}", Scope::kSearch, "Items similar to an item: k", Similar},

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -117,6 +118,53 @@ TEST(RankCli, DiversitySweepTradesAccuracyForVarietyAndDrawsIt) {
   EXPECT_NE(souk::testing::ReadText(j["html"].get<std::string>()).find("<svg"), std::string::npos);
   EXPECT_EQ(Souk(dir, "eval " + shop + " --model ials --diversity-sweep 0,2").code, 1);
   EXPECT_EQ(Souk(dir, "eval " + shop + " --model ials --model pop --diversity-sweep 0").code, 1);
+}
+
+}  // namespace
+}  // namespace souk
+
+namespace souk {
+namespace {
+
+TEST(RankCli, RecommendationsExplainAndBlend) {
+  TempDir dir;
+  const std::string shop = dir / "shop";
+  ASSERT_EQ(Souk(dir, "gen " + shop + " --users 400 --items 200 --days 14 --seed 9 --no-faults").code, 0);
+  ASSERT_EQ(Souk(dir, "train " + shop).code, 0);
+  CmdResult r = Souk(dir, "recommend " + shop + " U000002 --explain --k 8 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);
+  ASSERT_EQ(j["items"].size(), 8u);
+  EXPECT_EQ(j["model"].get<std::string>().rfind("ials", 0), 0u);
+  for (const auto& x : j["items"]) {
+    EXPECT_FALSE(x["reason"].get<std::string>().empty()) << x;
+    ASSERT_FALSE(x["because"].empty()) << x;
+    EXPECT_EQ(x["because"][0]["source"], "user");
+  }
+  // The plain answer: the same items, in the same order.
+  r = Souk(dir, "recommend " + shop + " U000002 --k 8 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json plain = json::parse(r.out);
+  for (size_t i = 0; i < 8; ++i) EXPECT_EQ(plain["items"][i]["item_id"], j["items"][i]["item_id"]);
+
+  r = Souk(dir, "recommend " + shop + " U000002 --blend --explain --k 10 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = json::parse(r.out);
+  EXPECT_EQ(j["model"], "blend");
+  EXPECT_TRUE(j["blend"].contains("user"));
+  EXPECT_TRUE(j["blend"].contains("similar"));
+  EXPECT_TRUE(j["blend"].contains("pop"));
+  ASSERT_EQ(j["items"].size(), 10u);
+  std::set<std::string> ids;
+  bool viewed = false;
+  for (const auto& x : j["items"]) {
+    EXPECT_TRUE(ids.insert(x["item_id"].get<std::string>()).second) << x;
+    for (const auto& b : x["because"]) viewed |= b.contains("because_you_viewed");
+  }
+  EXPECT_TRUE(viewed) << j;
+  // Scores (fused reciprocal ranks) are non-increasing.
+  for (size_t i = 1; i < 10; ++i) EXPECT_LE(j["items"][i]["score"].get<double>(), j["items"][i - 1]["score"].get<double>());
+  EXPECT_EQ(Souk(dir, "recommend " + shop + " U000002 --blend --model pop").code, 1);
 }
 
 }  // namespace

@@ -677,3 +677,29 @@ TEST_F(ServerTest, BusinessRulesPinHideAndDelete) {
 
 }  // namespace
 }  // namespace souk
+
+namespace souk {
+namespace {
+
+TEST_F(ServerTest, RecommendationsExplainAndBlendOverHttp) {
+  ASSERT_EQ(Souk(dir_, "train " + shop_).code, 0);
+  Served s(shop_);
+  httplib::Client c("127.0.0.1", s.port());
+  auto r = c.Get("/v1/recommend/U000003?k=5&explain=true&blend=true", Bearer(keys_["search"]));
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json j = json::parse(r->body);
+  EXPECT_EQ(j["model"], "blend");
+  ASSERT_FALSE(j["items"].empty());
+  for (const auto& x : j["items"]) {
+    EXPECT_FALSE(x["reason"].get<std::string>().empty()) << x;
+    EXPECT_TRUE(x.contains("title")) << x;  // display fields, as in every answer
+  }
+  EXPECT_TRUE(j.contains("request_id"));
+  // Without the parameters: the user model's answer, no reasons.
+  const json plain = json::parse(c.Get("/v1/recommend/U000003?k=5", Bearer(keys_["search"]))->body);
+  EXPECT_NE(plain["model"], "blend");
+  EXPECT_FALSE(plain["items"][0].contains("reason"));
+}
+
+}  // namespace
+}  // namespace souk
