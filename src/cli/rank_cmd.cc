@@ -12,6 +12,7 @@
 #include <tuple>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "cli/commands.h"
 #include "rank/rank.h"
@@ -40,6 +41,14 @@ struct Candidates {
   std::vector<ItemId> items;
   std::vector<float> x;  // items x features
 };
+
+std::vector<std::pair<std::string, ItemId>> ExternalItemIds(Store* store) {
+  std::vector<std::pair<std::string, ItemId>> out;
+  auto items = store->LoadItems();
+  if (items.ok())
+    for (const auto& it : *items) out.emplace_back(it.ext_id, it.id);
+  return out;
+}
 
 }  // namespace
 
@@ -191,6 +200,44 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
   };
   const int64_t valid_from = at(1 - valid_share - test_share);
   const int64_t test_from = test_share > 0 ? at(1 - test_share) : INT64_MAX;
+  // Position bias, from what the server showed (impressions: request id,
+  // items in order) and the events that name a request id: examination
+  // by position, by EM over the position-based click model. Each training
+  // search is then weighted by 1 / theta at its pick's logged position.
+  rank::PositionBias bias;
+  {
+    std::unordered_map<std::string, std::unordered_set<ItemId>> clicked;  // request id -> items acted on
+    auto acts = store->RequestActions();
+    if (!acts.ok()) return Fail(acts.status());
+    for (const SearchAction& a : *acts)
+      if (rank::GradeOf(a.type) > 0 || (a.type == static_cast<uint8_t>(EventType::kView) && a.position > 0))
+        clicked[a.request_id].insert(a.item);
+    auto imps = store->Impressions(0, 2'000'000);
+    if (!imps.ok()) return Fail(imps.status());
+    std::unordered_map<std::string, ItemId> ids;
+    for (const auto& it : ExternalItemIds(store)) ids.emplace(it.first, it.second);
+    std::vector<rank::PositionObservation> obs;
+    for (const ImpressionRecord& imp : *imps) {
+      if (imp.surface != "search") continue;
+      const auto c = clicked.find(imp.request_id);
+      const std::string q = rank::NormalizeRuleQuery(imp.query);
+      for (size_t p = 0; p < imp.items.size(); ++p) {
+        const auto id = ids.find(imp.items[p]);
+        if (id == ids.end()) continue;
+        rank::PositionObservation o;
+        o.pair = std::hash<std::string>{}(q) * 1000003u ^ id->second;
+        o.position = static_cast<int>(p + 1);
+        o.click = c != clicked.end() && c->second.count(id->second);
+        obs.push_back(o);
+      }
+    }
+    const int64_t min_clicks = config.GetInt("rank.bias_min_clicks");
+    size_t nclicks = 0;
+    for (const auto& o : obs) nclicks += o.click;
+    if (nclicks >= static_cast<size_t>(std::max<int64_t>(1, min_clicks))) bias = rank::EstimatePositionBias(obs);
+    bias.observations = obs.size();
+    bias.clicks = nclicks;
+  }
   // Everything, unfolded: events go into the feature store in time order,
   // each search's features are taken just before it.
   auto rep = OpenRep(args.dir, store, config, INT64_MIN);
@@ -251,6 +298,15 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
       continue;
     }
     rank::RankingData& d = ss.ts_ms >= valid_from ? valid : train;
+    if (!bias.theta.empty()) {
+      // The position of the best-graded pick, as logged.
+      int best_grade = 0, pos = -1;
+      for (const SearchAction& a : ss.actions) {
+        const int g = a.type == static_cast<uint8_t>(EventType::kView) && a.position > 0 ? 1 : rank::GradeOf(a.type);
+        if (g > best_grade || (g == best_grade && pos < 0 && a.position > 0)) best_grade = g, pos = a.position;
+      }
+      d.group_weight.push_back(static_cast<float>(bias.Weight(pos)));
+    }
     d.x.insert(d.x.end(), c->x.begin(), c->x.end());
     d.label.insert(d.label.end(), labels.begin(), labels.end());
     d.group_sizes.push_back(static_cast<unsigned>(c->items.size()));
@@ -312,6 +368,18 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
                {"searches", n},
                {"searches_without_pick_in_candidates", no_positive},
                {"test_judgments", test_path},
+               {"position_bias",
+                bias.theta.empty()
+                    ? json{{"used", false},
+                           {"impressions", bias.observations},
+                           {"clicks", bias.clicks},
+                           {"why", fmt::format("fewer than rank.bias_min_clicks ({}) clicks joined to search "
+                                               "impressions (souk serve logs them)",
+                                               config.GetInt("rank.bias_min_clicks"))}}
+                    : json{{"used", true},
+                           {"impressions", bias.observations},
+                           {"clicks", bias.clicks},
+                           {"theta", bias.theta}}},
                {"rounds", report.rounds},
                {"train_ndcg10", report.train_ndcg10},
                {"valid_ndcg10", report.valid_ndcg10},

@@ -49,6 +49,9 @@ const std::vector<SettingDef>& AllSettings() {
       {"rank.blend_weights", T::kString, "user=1,similar=1,pop=0.3,trending=0.5",
        "Blended recommendations (blend=true, souk recommend --blend): weight of each candidate generator in the "
        "weighted reciprocal-rank fusion."},
+      {"rank.bias_min_clicks", T::kInt, "20",
+       "souk train --model ltr-search: clicks joined to search impressions needed before position bias is "
+       "estimated and used (inverse-propensity weights per training search)."},
       {"rank.exclude_out_of_stock", T::kBool, "false",
        "souk serve: leave items with stock 0 out of search answers (items of unknown stock stay)."},
       {"rank.search", T::kString, "ltr",

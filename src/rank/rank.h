@@ -133,6 +133,31 @@ inline int GradeOf(uint8_t type) {
   }
 }
 
+// ---- position bias ----------------------------------------------------------------
+
+// One shown result: which (query, item) pair it was (any stable key), at
+// which 1-based position, and whether it was clicked.
+struct PositionObservation {
+  uint64_t pair = 0;
+  int position = 1;
+  bool click = false;
+};
+// The position-based click model P(click | pair, k) = theta_k * gamma_pair,
+// fitted by expectation-maximisation (Wang et al., WSDM 2018, the PBM
+// variant): theta_k is the chance a result at position k is examined,
+// scaled so theta_1 = 1. Positions past max_positions are pooled into the
+// last. Needs results shown at several positions for the same pairs (the
+// impressions of different rankings); `iterations` EM rounds.
+struct PositionBias {
+  std::vector<double> theta;  // theta[k - 1], theta[0] = 1; empty when nothing was clicked
+  size_t observations = 0, clicks = 0;
+  // 1 / theta_k, clipped to [1, max_weight]: the inverse-propensity weight
+  // of a click at position k (1 for unknown positions).
+  double Weight(int position, double max_weight = 10) const;
+};
+PositionBias EstimatePositionBias(const std::vector<PositionObservation>& observations, int max_positions = 20,
+                                  int iterations = 50);
+
 // Query groups: rows of features with graded labels.
 struct RankingData {
   size_t num_features = 0;

@@ -246,6 +246,7 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<std::string, uint64_t>>> SearchQueryCounts() override;
   Result<std::vector<SearchPick>> SearchPicks() override;
   Result<std::vector<SearchSession>> SearchSessions() override;
+  Result<std::vector<SearchAction>> RequestActions() override;
   Result<int64_t> AddRule(const RuleRecord& rule) override;
   Status DeleteRule(int64_t id) override;
   Result<std::vector<RuleRecord>> Rules() override;
@@ -1303,6 +1304,27 @@ Result<std::vector<SearchSession>> SqliteStore::SearchSessions() {
   if (rc != SQLITE_DONE) return Error("search sessions");
   std::stable_sort(out.begin(), out.end(),
                    [](const SearchSession& a, const SearchSession& b) { return a.ts_ms < b.ts_ms; });
+  return out;
+}
+
+Result<std::vector<SearchAction>> SqliteStore::RequestActions() {
+  Stmt st;
+  SOUK_RETURN_IF_ERROR(st.Prepare(db_,
+                                  "SELECT item,type,position,ts,request_id FROM events WHERE flags=0 AND request_id "
+                                  "IS NOT NULL AND request_id<>'' AND item IS NOT NULL ORDER BY id"));
+  std::vector<SearchAction> out;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    sqlite3_stmt* q = st.get();
+    SearchAction a;
+    a.item = static_cast<ItemId>(sqlite3_column_int64(q, 0));
+    a.type = static_cast<uint8_t>(sqlite3_column_int(q, 1));
+    a.position = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 2);
+    a.ts_ms = sqlite3_column_int64(q, 3);
+    a.request_id = ColText(q, 4);
+    out.push_back(std::move(a));
+  }
+  if (rc != SQLITE_DONE) return Error("request actions");
   return out;
 }
 

@@ -280,6 +280,9 @@ class Store {
   // after it and before that session's next search, in time order. Searches
   // followed by nothing are kept (with no actions).
   virtual Result<std::vector<SearchSession>> SearchSessions() = 0;
+  // Every unflagged item event that names a request id (what was done with
+  // a shown answer), as actions with their request id, in storage order.
+  virtual Result<std::vector<SearchAction>> RequestActions() = 0;
 
   // ---- cleaning ----
   // Replaces all event flags: events listed get their flags, all others 0.

@@ -703,3 +703,50 @@ TEST_F(ServerTest, RecommendationsExplainAndBlendOverHttp) {
 
 }  // namespace
 }  // namespace souk
+
+namespace souk {
+namespace {
+
+// What the server showed (impressions) joined with the clicks that name
+// its request ids: `souk train --model ltr-search` estimates position bias
+// from them and weights its training searches.
+TEST_F(ServerTest, LtrTrainingUsesImpressionsForPositionBias) {
+  {
+    Served s(shop_);
+    httplib::Client c("127.0.0.1", s.port());
+    json batch = json::array();
+    const char* queries[] = {"for", "with", "black", "blue"};
+    for (int i = 0; i < 40; ++i) {
+      const std::string q = queries[i % 4];
+      auto r = c.Get("/v1/search?q=" + q + "&k=10&rank=none", Bearer(keys_["search"]));
+      ASSERT_EQ(r->status, 200);
+      const json sj = json::parse(r->body);
+      ASSERT_GE(sj["hits"].size(), 3u) << q;
+      // Shoppers click the first result, sometimes the third.
+      for (int p : {1, 3}) {
+        if (p == 3 && i % 2) continue;
+        batch.push_back({{"user_id", fmt_user(i)},
+                         {"item_id", sj["hits"][p - 1]["item_id"]},
+                         {"event_type", "click"},
+                         {"timestamp", 1782864100 + i},
+                         {"request_id", sj["request_id"]},
+                         {"position", p}});
+      }
+    }
+    auto posted = c.Post("/v1/events", Bearer(keys_["events"]), batch.dump(), "application/json");
+    ASSERT_EQ(posted->status, 200) << posted->body;
+    EXPECT_EQ(json::parse(posted->body)["accepted"], 60);
+  }  // SIGTERM flushes the impressions
+  CmdResult t = Souk(dir_, "train " + shop_ + " --model ltr-search --json");
+  ASSERT_EQ(t.code, 0) << t.err;
+  const json bias = json::parse(t.out)["position_bias"];
+  EXPECT_EQ(bias["used"], true) << bias;
+  EXPECT_EQ(bias["clicks"], 60);
+  EXPECT_GE(bias["impressions"].get<int>(), 120);
+  ASSERT_EQ(bias["theta"].size(), 20u);
+  EXPECT_DOUBLE_EQ(bias["theta"][0].get<double>(), 1.0);
+  EXPECT_LT(bias["theta"][1].get<double>(), 1.0);  // position 2 was never clicked
+}
+
+}  // namespace
+}  // namespace souk

@@ -439,3 +439,44 @@ TEST(Diversity, SameCategoryShareFallsAsLambdaRises) {
 
 }  // namespace
 }  // namespace souk::rank
+
+namespace souk::rank {
+namespace {
+
+// Clicks simulated from a known position-based model over rankings that
+// vary (each pair shown at random positions): EM recovers the examination
+// curve.
+TEST(PositionBiasEm, RecoversTheExaminationCurve) {
+  const int K = 10;
+  std::vector<double> theta(K);
+  for (int k = 0; k < K; ++k) theta[k] = 1.0 / std::pow(k + 1, 0.8);
+  uint64_t x = 12345;
+  auto u = [&] {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    return static_cast<double>(x % 1000000) / 1e6;
+  };
+  std::vector<double> gamma(300);
+  for (auto& g : gamma) g = 0.05 + 0.6 * u();
+  std::vector<PositionObservation> obs;
+  for (int s = 0; s < 20000; ++s) {
+    // A page of K distinct pairs in random order.
+    for (int k = 0; k < K; ++k) {
+      const uint64_t pair = static_cast<uint64_t>(u() * 300) % 300;
+      obs.push_back({pair, k + 1, u() < theta[k] * gamma[pair]});
+    }
+  }
+  const PositionBias b = EstimatePositionBias(obs, K, 100);
+  ASSERT_EQ(b.theta.size(), static_cast<size_t>(K));
+  EXPECT_EQ(b.observations, obs.size());
+  EXPECT_DOUBLE_EQ(b.theta[0], 1.0);
+  for (int k = 1; k < K; ++k) EXPECT_NEAR(b.theta[k], theta[k], 0.06) << k;
+  EXPECT_NEAR(b.Weight(5), 1.0 / theta[4], 0.4);
+  EXPECT_DOUBLE_EQ(b.Weight(-1), 1.0);
+  EXPECT_LE(b.Weight(10, 2.0), 2.0);
+  // No clicks: nothing estimated, every weight 1.
+  for (auto& o : obs) o.click = false;
+  EXPECT_TRUE(EstimatePositionBias(obs, K).theta.empty());
+}
+
+}  // namespace
+}  // namespace souk::rank
