@@ -40,6 +40,9 @@ const std::vector<SettingDef>& AllSettings() {
        "Chinese word-frequency dictionary (jieba format); empty = python3-jieba's dict.txt."},
       // quality
       {"rank.depth", T::kInt, "50", "How many of BM25F's best hits the LTR model (ltr-search) re-ranks."},
+      {"rank.diversity", T::kDouble, "0",
+       "souk serve: the default diversity (lambda of the category MMR) of /v1/recommend; a request may say "
+       "diversity=L. 0 = the model's order."},
       {"rank.diversity_depth", T::kInt, "100", "Diversity (MMR): how many of the best candidates it picks from."},
       {"rank.weight_relevance", T::kDouble, "1", "Multi-objective value: weight of the (normalised) relevance."},
       {"rank.weight_revenue", T::kDouble, "0",

@@ -1189,9 +1189,46 @@ Reply Recommend(HttpServer& s, const Request& r) {
   cli::RecService::Options ro;
   ro.explain = BoolParam(r.http, "explain", false);
   ro.blend = BoolParam(r.http, "blend", false);
+  // diversity = lambda of rank::Diversify (category MMR), over 3k candidates.
+  double lambda = s.config().GetDouble("rank.diversity");
+  if (r.http.has_param("diversity")) {
+    const std::string v = r.http.get_param_value("diversity");
+    char* end = nullptr;
+    lambda = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !(lambda >= 0 && lambda <= 1))
+      throw HttpError(400, "'diversity' must be a number in [0, 1]");
+  }
+  const size_t fetch = lambda > 0 ? std::min<size_t>(1000, std::max<size_t>(3 * k, k + 30)) : k;
   const std::string& user = r.params[0];
-  json out = CachedAnswer(s, user, fmt::format("{}|{}|{}|{}", k, exclude, ro.explain, ro.blend),
-                          [&](Store* st, const cli::RecService& recs) { return recs.ForUser(st, user, k, exclude, ro); });
+  json out = CachedAnswer(s, user, fmt::format("{}|{}|{}|{}|{}", k, exclude, ro.explain, ro.blend, lambda),
+                          [&](Store* st, const cli::RecService& recs) -> Result<json> {
+                            SOUK_ASSIGN_OR_RETURN(json j, recs.ForUser(st, user, fetch, exclude, ro));
+                            if (lambda <= 0) return j;
+                            // Positions stand for items: scores and categories by position.
+                            const json& items = j["items"];
+                            std::vector<float> score, price;
+                            std::vector<uint32_t> cat;
+                            std::unordered_map<std::string, uint32_t> cats;
+                            for (const auto& x : items) {
+                              score.push_back(x["score"].get<float>());
+                              auto row = s.catalog().Get(x["item_id"].get<std::string>());
+                              const std::string c = row ? row->category : "";
+                              cat.push_back(c.empty() ? kNoId
+                                                      : cats.try_emplace(c, static_cast<uint32_t>(cats.size())).first->second);
+                              price.push_back(row ? static_cast<float>(row->price) : NAN);
+                            }
+                            rank::DiversityOptions dopt;
+                            dopt.lambda = lambda;
+                            dopt.depth = items.size();
+                            dopt.w_relevance = s.config().GetDouble("rank.weight_relevance");
+                            dopt.w_revenue = s.config().GetDouble("rank.weight_revenue");
+                            const auto order = rank::Diversify(score, cat, price, {}, k, dopt);
+                            json picked = json::array();
+                            for (ItemId pos : order) picked.push_back(items[pos]);
+                            j["items"] = std::move(picked);
+                            j["diversity"] = {{"lambda", lambda}, {"candidates", items.size()}};
+                            return j;
+                          });
   return {200, Shown(s, "recommend", user, "", std::move(out))};
 }
 
@@ -1536,7 +1573,7 @@ std::vector<Route> RouteTable() {
       {"GET", "/v1/suggest", Scope::kSearch, "Autocomplete: q (prefix), k", Suggest},
       {"GET", "/v1/recommend/{user}", Scope::kSearch,
        "Recommendations from the user's events as stored now: k, exclude_seen, explain (why each item), blend "
-       "(every candidate generator, fused)",
+       "(every candidate generator, fused), diversity (0..1, category MMR)",
        Recommend},
       {"POST", "/v1/recommend/session", Scope::kSearch, "Recommendations for an anonymous session: {items:[ids], k?}",
        SessionRecommend},

@@ -699,6 +699,21 @@ TEST_F(ServerTest, RecommendationsExplainAndBlendOverHttp) {
   const json plain = json::parse(c.Get("/v1/recommend/U000003?k=5", Bearer(keys_["search"]))->body);
   EXPECT_NE(plain["model"], "blend");
   EXPECT_FALSE(plain["items"][0].contains("reason"));
+  // Diversity: the same number of items, more categories.
+  auto categories = [](const json& a) {
+    std::set<std::string> c;
+    for (const auto& x : a["items"]) c.insert(x["category"].get<std::string>());
+    return c.size();
+  };
+  const json ten = json::parse(c.Get("/v1/recommend/U000003?k=10", Bearer(keys_["search"]))->body);
+  const json varied = json::parse(c.Get("/v1/recommend/U000003?k=10&diversity=1", Bearer(keys_["search"]))->body);
+  ASSERT_EQ(varied["items"].size(), ten["items"].size());
+  EXPECT_EQ(varied["diversity"]["lambda"], 1.0);
+  EXPECT_GE(categories(varied), categories(ten));
+  EXPECT_GT(categories(varied), 1u);
+  std::set<std::string> ids;
+  for (const auto& x : varied["items"]) EXPECT_TRUE(ids.insert(x["item_id"].get<std::string>()).second);
+  EXPECT_EQ(c.Get("/v1/recommend/U000003?diversity=2", Bearer(keys_["search"]))->status, 400);
 }
 
 }  // namespace
