@@ -42,13 +42,6 @@ struct Candidates {
   std::vector<float> x;  // items x features
 };
 
-std::vector<std::pair<std::string, ItemId>> ExternalItemIds(Store* store) {
-  std::vector<std::pair<std::string, ItemId>> out;
-  auto items = store->LoadItems();
-  if (items.ok())
-    for (const auto& it : *items) out.emplace_back(it.ext_id, it.id);
-  return out;
-}
 
 }  // namespace
 
@@ -60,6 +53,7 @@ struct LtrContext::Rep {
   std::unique_ptr<rank::Ranker> ranker;
   std::unordered_map<std::string, ItemId> ext_to_id;
   std::unordered_map<std::string, UserId> users;
+  std::vector<std::string> user_ext;  // by dense id
   search::QueryOptions query;
   size_t depth = 50;
   int64_t now_ms = 0;
@@ -102,8 +96,11 @@ LtrContext::~LtrContext() = default;
 
 namespace {
 
+// `events_out` (optional) gets the events it read, for a caller that
+// replays them itself.
 Result<std::unique_ptr<LtrContext::Rep>> OpenRep(const std::string& dir, Store* store, const Config& config,
-                                                int64_t until_ms, bool with_index = true) {
+                                                int64_t until_ms, bool with_index = true,
+                                                EventColumns* events_out = nullptr) {
   auto rep = std::make_unique<LtrContext::Rep>();
   if (with_index) {
     SOUK_ASSIGN_OR_RETURN(auto index, OpenSearchIndex(dir, store, config));
@@ -117,7 +114,8 @@ Result<std::unique_ptr<LtrContext::Rep>> OpenRep(const std::string& dir, Store* 
   SOUK_ASSIGN_OR_RETURN(auto analyzer, QueryAnalyzer(config));
   rep->fields = std::make_unique<rank::FieldScorer>(rep->items, analyzer);
   for (const auto& it : rep->items) rep->ext_to_id.emplace(it.ext_id, it.id);
-  for (const auto& u : users) rep->users.emplace(u.ext_id, u.id);
+  for (const auto& u : users) rep->users.emplace(u.ext_id, u.id), rep->user_ext.push_back(u.ext_id);
+  if (events_out) *events_out = std::move(events);
   rep->query = DefaultQueryOptions();
   rep->depth = static_cast<size_t>(std::max<int64_t>(1, config.GetInt("rank.depth")));
   rep->now_ms = until_ms == INT64_MAX ? rep->features->last_ms() : until_ms;
@@ -200,6 +198,11 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
   };
   const int64_t valid_from = at(1 - valid_share - test_share);
   const int64_t test_from = test_share > 0 ? at(1 - test_share) : INT64_MAX;
+  EventColumns ev;
+  auto rep = OpenRep(args.dir, store, config, INT64_MIN, true, &ev);
+  if (!rep.ok()) return Fail(rep.status());
+  LtrContext::Rep& r = **rep;
+  const EventColumns* events = &ev;
   // Position bias, from what the server showed (impressions: request id,
   // items in order) and the events that name a request id: examination
   // by position, by EM over the position-based click model. Each training
@@ -214,8 +217,7 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
         clicked[a.request_id].insert(a.item);
     auto imps = store->Impressions(0, 2'000'000);
     if (!imps.ok()) return Fail(imps.status());
-    std::unordered_map<std::string, ItemId> ids;
-    for (const auto& it : ExternalItemIds(store)) ids.emplace(it.first, it.second);
+    const auto& ids = r.ext_to_id;
     std::vector<rank::PositionObservation> obs;
     for (const ImpressionRecord& imp : *imps) {
       if (imp.surface != "search") continue;
@@ -238,13 +240,8 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
     bias.observations = obs.size();
     bias.clicks = nclicks;
   }
-  // Everything, unfolded: events go into the feature store in time order,
-  // each search's features are taken just before it.
-  auto rep = OpenRep(args.dir, store, config, INT64_MIN);
-  if (!rep.ok()) return Fail(rep.status());
-  LtrContext::Rep& r = **rep;
-  auto events = store->LoadEvents(true);
-  if (!events.ok()) return Fail(events.status());
+  // Events go into the feature store in time order (below), each
+  // search's features are taken just before it: none applied yet.
   std::vector<size_t> order;
   for (size_t i = 0; i < events->size(); ++i)
     if (events->flags[i] == 0) order.push_back(i);
@@ -260,7 +257,7 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
     int grade;
   };
   std::vector<TestRow> test;
-  size_t next = 0, used = 0, no_positive = 0, with_positive_outside = 0;
+  size_t next = 0, no_positive = 0;
   Progress progress("ltr-search: replaying the log", n);
   for (size_t s = 0; s < n; ++s) {
     const SearchSession& ss = (*sessions)[s];
@@ -310,10 +307,8 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
     d.x.insert(d.x.end(), c->x.begin(), c->x.end());
     d.label.insert(d.label.end(), labels.begin(), labels.end());
     d.group_sizes.push_back(static_cast<unsigned>(c->items.size()));
-    ++used;
   }
   progress.Finish();
-  (void)with_positive_outside;
   if (train.group_sizes.empty())
     return Fail(Status::FailedPrecondition("no training search has its pick among the candidates"));
   rank::LtrOptions lo;
@@ -331,9 +326,6 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
   // search-eval --rank none|ltr.
   const std::string test_path = (fs::path(args.dir) / "reports" / "ltr-search-test.csv").string();
   {
-    std::unordered_map<UserId, std::string> user_ext;
-    auto users = store->LoadUsers();
-    if (!users.ok()) return Fail(users.status());
     std::ofstream out(test_path);
     out << "query,item_id,grade,user\n";
     auto csv = [](const std::string& s) {
@@ -345,7 +337,7 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
     // One row per (query, user, item): the best grade.
     std::map<std::tuple<std::string, std::string, ItemId>, int> best;
     for (const TestRow& t : test) {
-      const std::string ext = t.user < users->size() ? (*users)[t.user].ext_id : "";
+      const std::string ext = t.user < r.user_ext.size() ? r.user_ext[t.user] : "";
       int& g = best[{t.query, ext, t.item}];
       g = std::max(g, t.grade);
     }

@@ -114,7 +114,7 @@ struct Front::Impl {
     } catch (const std::exception& e) {
       res = httplib::Response();
       res.status = 500;
-      res.set_content(fmt::format(R"({{"error":"internal error","status":500}})"), "application/json");
+      res.set_content(R"({"error":"internal error","status":500})", "application/json");
     }
     evkeyvalq* out = evhttp_request_get_output_headers(ev);
     for (const auto& [k, v] : res.headers) {

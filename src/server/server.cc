@@ -425,10 +425,7 @@ class HttpServer final : public Server {
   void SetRules(std::vector<RuleRecord> rules) {
     {
       std::shared_lock read(rules_mu_);
-      if (rules_ && rules_->rules.size() == rules.size() &&
-          std::equal(rules.begin(), rules.end(), rules_->rules.begin(),
-                     [](const RuleRecord& a, const RuleRecord& b) { return a.id == b.id; }))
-        return;
+      if (rules_ && rules_->rules == rules) return;  // ids can be reused after a delete: compare whole rules
     }
     auto fresh = std::make_shared<RuleSet>();
     fresh->rules = std::move(rules);

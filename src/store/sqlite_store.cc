@@ -1222,47 +1222,21 @@ Result<std::vector<std::pair<std::string, uint64_t>>> SqliteStore::SearchQueryCo
 }
 
 Result<std::vector<SearchPick>> SqliteStore::SearchPicks() {
-  // One pass over the session-bearing events of searches and picks, grouped
-  // by (user, session) in time order; the pairing is done here rather than
-  // in SQL window functions, which would sort the table twice.
-  Stmt st;
-  SOUK_RETURN_IF_ERROR(st.Prepare(
-      db_,
-      "SELECT user,session,ts,type,item,query,position FROM events WHERE flags=0 AND session<>'' AND "
-      "((type=5 AND query IS NOT NULL AND query<>'') OR type IN (1,2,3) OR (type=0 AND position IS NOT NULL)) "
-      "ORDER BY user,session,ts,id"));
+  // The first pick of each search session: a click, cart or purchase, or a
+  // view with a result position.
+  SOUK_ASSIGN_OR_RETURN(std::vector<SearchSession> sessions, SearchSessions());
   std::vector<SearchPick> out;
-  int64_t cur_user = -1;
-  std::string cur_session, session;
-  bool open = false;  // a search of this session waits for its pick
-  SearchPick pending;
-  int rc;
-  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
-    sqlite3_stmt* q = st.get();
-    const int64_t user = sqlite3_column_int64(q, 0);
-    session = ColText(q, 1);
-    if (user != cur_user || session != cur_session) {
-      cur_user = user;
-      cur_session = session;
-      open = false;
+  for (const SearchSession& s : sessions)
+    for (const SearchAction& a : s.actions) {
+      const bool pick = a.type == static_cast<uint8_t>(EventType::kClick) ||
+                        a.type == static_cast<uint8_t>(EventType::kCart) ||
+                        a.type == static_cast<uint8_t>(EventType::kPurchase) ||
+                        (a.type == static_cast<uint8_t>(EventType::kView) && a.position >= 0);
+      if (!pick) continue;
+      out.push_back({s.query, s.user, a.item, s.ts_ms, a.position});
+      break;
     }
-    const int type = sqlite3_column_int(q, 3);
-    if (type == static_cast<int>(EventType::kSearch)) {
-      pending.query = ColText(q, 5);
-      pending.user = static_cast<UserId>(user);
-      pending.ts_ms = sqlite3_column_int64(q, 2);
-      open = true;
-      continue;
-    }
-    if (!open || sqlite3_column_type(q, 4) == SQLITE_NULL) continue;
-    pending.item = static_cast<ItemId>(sqlite3_column_int64(q, 4));
-    pending.position = sqlite3_column_type(q, 6) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 6);
-    out.push_back(pending);
-    open = false;
-  }
-  if (rc != SQLITE_DONE) return Error("search picks");
-  std::stable_sort(out.begin(), out.end(), [](const SearchPick& a, const SearchPick& b) { return a.ts_ms < b.ts_ms; });
-  return out;
+  return out;  // in the sessions' (search time) order
 }
 
 Result<std::vector<SearchSession>> SqliteStore::SearchSessions() {

@@ -211,6 +211,7 @@ struct RuleRecord {
   int position = 0;     // pin: 1-based
   std::string filter;   // boost, bury, hide: a filter expression (souk search --filter syntax)
   int64_t created_ms = 0;
+  bool operator==(const RuleRecord&) const = default;
 };
 
 struct StoreCounts {
