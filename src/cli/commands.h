@@ -11,6 +11,7 @@
 
 #include "bandit/bandit.h"
 #include "core/config.h"
+#include "rank/rank.h"
 #include "rec/rec.h"
 #include "search/search.h"
 #include "store/store.h"
@@ -60,6 +61,7 @@ struct SearchArgs {
   double intent_weight = 1.0;     // boost: score * (1 + weight * p(category))
   double intent_threshold = 0.7;  // filter: applies when the top category's p >= this
   std::string rank = "none";      // search-eval: none or ltr (DIR/models/ltr-search.json)
+  bool rules = true;              // search: apply the store's business rules (souk rules)
   bool json = false;
 };
 
@@ -127,6 +129,7 @@ struct RecArgs {
   std::string metric = "NDCG@10";  // tune
   bool explain = false;            // recommend: why each item (RecService::Options)
   bool blend = false;              // recommend: candidates of every generator, fused
+  double diversity = -1;           // recommend: MMR lambda (< 0: rank.diversity)
   std::string diversity_sweep;     // eval: lambdas "0,0.5,1": one model re-ranked by MMR at each
   std::string holdout_judgments;   // train: leave the test queries of this judgments file out of the search log
   double validation_share = 0.2;   // ... the share of judged queries that is validation, not test
@@ -266,6 +269,27 @@ class RecService {
   std::map<std::string, double> blend_weights_;  // user, similar, pop, trending
 };
 
+// What happens to a recommendation list after the models (souk recommend
+// and /v1/recommend alike): the candidates fetched (FetchSize) are
+// re-picked by category MMR at `lambda` (rank::Diversify), then the
+// business rules of surface "recommend" apply (rank::ApplyRules), and k
+// are kept.
+struct RecFinish {
+  size_t k = 10;
+  double lambda = 0;                  // 0 = the models' order
+  rank::DiversityOptions diversity;   // weights (lambda and depth are set here)
+  const std::vector<RuleRecord>* rules = nullptr;  // every rule; those that apply to recommendations are used
+  bool exclude_out_of_stock = false;
+  rank::RuleHooks hooks;              // lookup (external id -> dense id), matches, out_of_stock
+  // Category and price of an item by external id (for diversity).
+  std::function<std::pair<std::string, double>(const std::string& ext)> category_price;
+  bool RulesApply() const;
+  size_t FetchSize() const;  // candidates to ask the models for
+};
+// Cuts j["items"] (the fetched list, best first) to f.k; adds
+// "diversity":{lambda,candidates} and "rules":[ids] when they applied.
+void FinishRecommendations(const RecFinish& f, nlohmann::json* j);
+
 // {"runs":[{"run","model","started","epochs":[{epoch,loss,val_ndcg10,seconds}],...}]}
 // of DIR/runs/*.jsonl (the server's /v1/admin/runs).
 nlohmann::json RunsJson(const std::string& dir);
@@ -290,6 +314,19 @@ class LtrContext {
   // the model's. Thread-safe.
   Status Rerank(const std::string& query, const std::string& user, std::vector<search::Hit>* hits) const;
   size_t depth() const;
+  // The feature store alone (every event, no model, no index): for
+  // Features. Rerank and Rank refuse.
+  static Result<std::unique_ptr<LtrContext>> OpenFeatures(const std::string& dir, Store* store, const Config& config);
+  // Events stored since it was opened (unflagged ones count), in time
+  // order: the feature store follows the log while serving. Returns how
+  // many were applied. Takes the context alone for the time it runs.
+  size_t Apply(const EventColumns& events) const;
+  // `souk features --json` / GET /v1/admin/features: the item's features,
+  // the user's profile and, for both, the ranking features of the pair
+  // (with `query`'s BM25 per field). External ids; "" = not asked. at_ms
+  // 0 = the latest event (never past the clock). NotFound for an unknown id.
+  Result<nlohmann::json> Features(const std::string& user, const std::string& item, const std::string& query,
+                                  int64_t at_ms = 0) const;
   // BM25F's top rank.depth for `query`, re-ranked by the model (for `user`,
   // an external id, or anonymous when empty), then BM25F's order below:
   // external item ids, best first, at most k.

@@ -20,6 +20,7 @@
 #include "deep/deep.h"
 #include "gen/gen.h"
 #include "ingest/ingest.h"
+#include "rank/rank.h"
 #include "rec/rec.h"
 #include "store/store.h"
 #include "text/text.h"
@@ -139,6 +140,7 @@ Status LoadDeepModule() {
 int main(int argc, char** argv) {
   using namespace souk;
   rec::ChooseBlasKernels();  // before the deep module or EASE load OpenBLAS
+  rank::RegisterRecModels();  // blend, ltr-recs
   // Deep models and text encoders live in libsouk_deep.so beside the binary,
   // loaded on first use.
   rec::SetModelLoader([](const std::string& name) -> Status {
@@ -277,6 +279,7 @@ int main(int argc, char** argv) {
       ->required();
   suggest_cmd->add_option("--k", suggest_k, "suggestions to return")->capture_default_str();
   suggest_cmd->add_flag("--json", as_json, "machine-readable output");
+  search_cmd->add_flag("!--no-rules", sargs.rules, "ignore the business rules (souk rules)");
   search_cmd->add_flag("--json", as_json, "machine-readable output");
   auto* seval = app.add_subcommand("search-eval", "NDCG@10, MRR and recall@100 over judged queries");
   std::string judgments;
@@ -387,6 +390,10 @@ int main(int argc, char** argv) {
   rec_cmd->add_option("--session", rargs.session, "item ids of an anonymous session, comma-separated, in order");
   rec_cmd->add_option("--sessions", rargs.sessions_file, "one session a line (comma-separated item ids)");
   rec_cmd->add_option("--k", rargs.k, "items to return")->capture_default_str();
+  rec_cmd
+      ->add_option("--diversity", rargs.diversity,
+                   "category MMR lambda in [0, 1] over 3k candidates (default rank.diversity; users only)")
+      ->check(CLI::Range(0.0, 1.0));
   rec_cmd->add_option("--model", rargs.model, "trained model to use (default rec.user_model / rec.session_model)");
   bool exclude_seen = false, include_seen = false;
   rec_cmd->add_flag("--exclude-seen", exclude_seen, "drop items in the history (default for users)");

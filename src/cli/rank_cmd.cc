@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <shared_mutex>
 #include <tuple>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -57,6 +59,9 @@ struct LtrContext::Rep {
   search::QueryOptions query;
   size_t depth = 50;
   int64_t now_ms = 0;
+  // Readers (Rerank, Rank, Features) share it; Apply (new events while
+  // serving) takes it alone.
+  mutable std::shared_mutex mu;
 
   // Features of `hits` (BM25F's list for q, best first) for `user`.
   Candidates Features(const std::string& q, UserId user, const std::vector<search::Hit>& hits) const {
@@ -142,6 +147,8 @@ Result<std::unique_ptr<LtrContext>> LtrContext::Open(const std::string& dir, Sto
 Result<std::vector<std::string>> LtrContext::Rank(const std::string& query, const std::string& user, size_t k) const {
   const Rep& r = *rep_;
   if (!r.index) return Status::FailedPrecondition("this ranker was opened for serving (no index of its own)");
+  if (!r.ranker) return Status::FailedPrecondition("this context was opened for features only");
+  std::shared_lock lock(r.mu);
   SOUK_ASSIGN_OR_RETURN(Candidates c, r.Candidates_(query, r.FindUser(user)));
   SOUK_ASSIGN_OR_RETURN(auto scores, r.ranker->Score(c.x.data(), c.items.size()));
   std::vector<size_t> order(c.items.size());
@@ -164,7 +171,9 @@ Status LtrContext::Rerank(const std::string& query, const std::string& user, std
   const Rep& r = *rep_;
   const size_t n = std::min(hits->size(), r.depth);
   if (n < 2) return Status::Ok();
+  if (!r.ranker) return Status::FailedPrecondition("this context was opened for features only");
   std::vector<search::Hit> top(hits->begin(), hits->begin() + static_cast<std::ptrdiff_t>(n));
+  std::shared_lock lock(r.mu);
   const Candidates c = r.Features(query, r.FindUser(user), top);
   SOUK_ASSIGN_OR_RETURN(auto scores, r.ranker->Score(c.x.data(), n));
   std::vector<size_t> order(n);
@@ -175,6 +184,110 @@ Status LtrContext::Rerank(const std::string& query, const std::string& user, std
 }
 
 size_t LtrContext::depth() const { return rep_->depth; }
+
+Result<std::unique_ptr<LtrContext>> LtrContext::OpenFeatures(const std::string& dir, Store* store,
+                                                             const Config& config) {
+  SOUK_ASSIGN_OR_RETURN(auto rep, OpenRep(dir, store, config, INT64_MAX, /*with_index=*/false));
+  return std::unique_ptr<LtrContext>(new LtrContext(std::move(rep)));
+}
+
+size_t LtrContext::Apply(const EventColumns& events) const {
+  Rep& r = *rep_;
+  std::unique_lock lock(r.mu);
+  size_t applied = 0;
+  for (size_t e = 0; e < events.size(); ++e) {
+    if (events.flags[e] != 0) continue;
+    r.features->Apply(events.user[e], events.item[e], events.type[e], events.ts_ms[e]);
+    ++applied;
+  }
+  r.now_ms = std::max(r.now_ms, r.features->last_ms());
+  return applied;
+}
+
+Result<json> LtrContext::Features(const std::string& user_ext, const std::string& item_ext, const std::string& query,
+                                  int64_t at_ms) const {
+  const Rep& r = *rep_;
+  std::shared_lock lock(r.mu);
+  UserId user = kNoId;
+  ItemId item = kNoId;
+  if (!user_ext.empty()) {
+    user = r.FindUser(user_ext);
+    if (user == kNoId) return Status::NotFound("no user " + user_ext);
+  }
+  if (!item_ext.empty()) {
+    const auto it = r.ext_to_id.find(item_ext);
+    if (it == r.ext_to_id.end()) return Status::NotFound("no item " + item_ext);
+    item = it->second;
+  }
+  if (user == kNoId && item == kNoId) return Status::InvalidArgument("name a user, an item or both");
+  // Default: the last event, but never past the clock (an unflagged event
+  // stamped in the future must not age everything else).
+  const int64_t clock = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  const int64_t now = at_ms > 0 ? at_ms : std::min(r.now_ms, clock);
+  json out = {{"at_ms", now}};
+  if (item != kNoId) {
+    const rank::ItemFeatures f = r.features->Item(item, now);
+    out["item"] = {{"item_id", item_ext},
+                   {"category", f.category},
+                   {"brand", f.brand},
+                   {"price", Num(f.price)},
+                   {"price_pct_category", Num(f.price_pct)},
+                   {"stock", f.stock},
+                   {"age_days", Num(f.age_days)},
+                   {"views", f.views},
+                   {"clicks", f.clicks},
+                   {"carts", f.carts},
+                   {"purchases", f.purchases},
+                   {"ctr", f.ctr},
+                   {"cart_rate", f.cart_rate},
+                   {"conversion", f.conversion},
+                   {"pop_1d", f.pop_1d},
+                   {"pop_7d", f.pop_7d},
+                   {"pop_30d", f.pop_30d},
+                   {"trend", f.trend},
+                   {"quality_flags", f.quality_flags}};
+  }
+  if (user != kNoId) {
+    const rank::UserProfile p = r.features->Profile(user, now);
+    json cats = json::array(), brands = json::array(), attrs = json::object();
+    for (const auto& [c, sh] : p.categories) cats.push_back({{"category", c}, {"share", sh}});
+    for (const auto& [b, sh] : p.brands) brands.push_back({{"brand", b}, {"share", sh}});
+    for (const auto& [k, v] : p.attributes) attrs[k] = v;
+    const bool band = !std::isnan(p.log_price_mean);
+    out["user"] = {{"user_id", user_ext},
+                   {"events", p.events},
+                   {"recency_days", Num(p.recency_days)},
+                   {"active_days", p.active_days},
+                   {"monetary", p.monetary},
+                   {"segment", p.segment},
+                   {"price_band",
+                    {{"median", band ? json(std::exp(p.log_price_mean)) : json(nullptr)},
+                     {"low", band ? json(std::exp(p.log_price_mean - p.log_price_sd)) : json(nullptr)},
+                     {"high", band ? json(std::exp(p.log_price_mean + p.log_price_sd)) : json(nullptr)}}},
+                   {"categories", cats},
+                   {"brands", brands},
+                   {"attributes", attrs}};
+  }
+  if (user != kNoId && item != kNoId) {
+    // The ranking features of the pair (query side empty unless a query is given).
+    rank::QueryContext q;
+    q.field_scores.resize(rank::FieldScorer::kFields);
+    if (!query.empty()) {
+      const auto terms = r.fields->Terms(query);
+      q.terms = terms.size();
+      r.fields->Score(terms, item, q.field_scores.data());
+    }
+    const auto& names = rank::FeatureStore::FeatureNames();
+    std::vector<float> x(names.size());
+    r.features->Vector(user, item, q, now, x.data());
+    json v = json::object();
+    for (size_t i = 0; i < names.size(); ++i) v[names[i]] = Num(x[i]);
+    out["ranking_features"] = v;
+  }
+  return out;
+}
 
 // ---- training -----------------------------------------------------------------------
 
@@ -412,103 +525,18 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
 // ---- souk features ------------------------------------------------------------------
 
 int FeaturesCommand(const FeaturesArgs& a, Store* store, const Config& config) {
-  auto items = store->LoadItems();
-  if (!items.ok()) return Fail(items.status());
-  auto users = store->LoadUsers();
-  if (!users.ok()) return Fail(users.status());
-  auto events = store->LoadEvents(true);
-  if (!events.ok()) return Fail(events.status());
-  auto fs_ = rank::FeatureStore::Build(*items, *users);
-  fs_->ApplyAll(*events);
-  // Default: the last event, but never past the clock (an unflagged event
-  // stamped in the future must not age everything else).
-  const int64_t clock = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-  const int64_t now = a.at_ms > 0 ? a.at_ms : std::min(fs_->last_ms(), clock);
-  UserId user = kNoId;
-  ItemId item = kNoId;
-  if (!a.user.empty()) {
-    auto u = store->FindUser(a.user);
-    if (!u.ok()) return Fail(u.status());
-    if (*u == kNoId) return Fail(Status::NotFound("no user " + a.user + " in " + a.dir));
-    user = *u;
-  }
-  if (!a.item.empty()) {
-    auto i = store->FindItem(a.item);
-    if (!i.ok()) return Fail(i.status());
-    if (*i == kNoId) return Fail(Status::NotFound("no item " + a.item + " in " + a.dir));
-    item = *i;
-  }
-  if (user == kNoId && item == kNoId) return Fail(Status::InvalidArgument("name --user, --item or both"));
-  json out = {{"at_ms", now}};
-  if (item != kNoId) {
-    const rank::ItemFeatures f = fs_->Item(item, now);
-    out["item"] = {{"item_id", a.item},
-                   {"category", f.category},
-                   {"brand", f.brand},
-                   {"price", Num(f.price)},
-                   {"price_pct_category", Num(f.price_pct)},
-                   {"stock", f.stock},
-                   {"age_days", Num(f.age_days)},
-                   {"views", f.views},
-                   {"clicks", f.clicks},
-                   {"carts", f.carts},
-                   {"purchases", f.purchases},
-                   {"ctr", f.ctr},
-                   {"cart_rate", f.cart_rate},
-                   {"conversion", f.conversion},
-                   {"pop_1d", f.pop_1d},
-                   {"pop_7d", f.pop_7d},
-                   {"pop_30d", f.pop_30d},
-                   {"trend", f.trend},
-                   {"quality_flags", f.quality_flags}};
-  }
-  if (user != kNoId) {
-    const rank::UserProfile p = fs_->Profile(user, now);
-    json cats = json::array(), brands = json::array(), attrs = json::object();
-    for (const auto& [c, s] : p.categories) cats.push_back({{"category", c}, {"share", s}});
-    for (const auto& [b, s] : p.brands) brands.push_back({{"brand", b}, {"share", s}});
-    for (const auto& [k, v] : p.attributes) attrs[k] = v;
-    out["user"] = {{"user_id", a.user},
-                   {"events", p.events},
-                   {"recency_days", Num(p.recency_days)},
-                   {"active_days", p.active_days},
-                   {"monetary", p.monetary},
-                   {"segment", p.segment},
-                   {"price_band",
-                    {{"median", std::isnan(p.log_price_mean) ? json(nullptr) : json(std::exp(p.log_price_mean))},
-                     {"low", std::isnan(p.log_price_mean) ? json(nullptr)
-                                                           : json(std::exp(p.log_price_mean - p.log_price_sd))},
-                     {"high", std::isnan(p.log_price_mean) ? json(nullptr)
-                                                            : json(std::exp(p.log_price_mean + p.log_price_sd))}}},
-                   {"categories", cats},
-                   {"brands", brands},
-                   {"attributes", attrs}};
-  }
-  if (user != kNoId && item != kNoId) {
-    // The ranking features of the pair (query side empty unless --query).
-    auto analyzer = QueryAnalyzer(config);
-    if (!analyzer.ok()) return Fail(analyzer.status());
-    rank::FieldScorer fields(*items, *analyzer);
-    rank::QueryContext q;
-    q.field_scores.resize(rank::FieldScorer::kFields);
-    if (!a.query.empty()) {
-      const auto terms = fields.Terms(a.query);
-      q.terms = terms.size();
-      fields.Score(terms, item, q.field_scores.data());
-    }
-    const auto& names = rank::FeatureStore::FeatureNames();
-    std::vector<float> x(names.size());
-    fs_->Vector(user, item, q, now, x.data());
-    json v = json::object();
-    for (size_t i = 0; i < names.size(); ++i) v[names[i]] = Num(x[i]);
-    out["ranking_features"] = v;
+  if (a.user.empty() && a.item.empty()) return Fail(Status::InvalidArgument("name --user, --item or both"));
+  auto ctx = LtrContext::OpenFeatures(a.dir, store, config);
+  if (!ctx.ok()) return Fail(ctx.status());
+  auto out = (*ctx)->Features(a.user, a.item, a.query, a.at_ms);
+  if (!out.ok()) {
+    const Status& st = out.status();
+    return Fail(st.code() == StatusCode::kNotFound ? Status::NotFound(st.message() + " in " + a.dir) : st);
   }
   if (a.json) {
-    PrintJson(out);
+    PrintJson(*out);
   } else {
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", out->dump(2).c_str());
   }
   return 0;
 }

@@ -294,6 +294,59 @@ Result<json> RecommendOne(Store* store, const rec::Model& model, const rec::Mode
   return j;
 }
 
+// souk recommend's RecFinish: diversity from --diversity or rank.diversity,
+// the store's rules, item facts from the catalog (loaded once, when
+// something needs them).
+struct CliFinish {
+  RecFinish fin;
+  std::vector<RuleRecord> rules;
+  std::vector<ItemRow> items;
+  std::unordered_map<std::string, ItemId> ids;
+  std::shared_ptr<const search::Index> index;
+  std::vector<std::vector<uint8_t>> matches;  // per rule, computed on first use
+
+  Status Open(const RecArgs& args, Store* store, const Config& config) {
+    fin.lambda = args.diversity >= 0 ? args.diversity : config.GetDouble("rank.diversity");
+    fin.diversity.w_relevance = config.GetDouble("rank.weight_relevance");
+    fin.diversity.w_revenue = config.GetDouble("rank.weight_revenue");
+    fin.exclude_out_of_stock = config.GetBool("rank.exclude_out_of_stock");
+    SOUK_ASSIGN_OR_RETURN(rules, store->Rules());
+    fin.rules = &rules;
+    if (fin.lambda <= 0 && !fin.RulesApply()) return Status::Ok();
+    SOUK_ASSIGN_OR_RETURN(items, store->LoadItems());
+    for (const ItemRow& r : items)
+      if (!r.deleted) ids.emplace(r.ext_id, r.id);
+    rank::RuleContext ctx;
+    ctx.surface = "recommend";
+    bool filters = false;
+    for (const RuleRecord& r : rules) filters = filters || (rank::RuleApplies(r, ctx) && !r.filter.empty());
+    if (filters) {
+      SOUK_ASSIGN_OR_RETURN(auto idx, OpenSearchIndex(args.dir, store, config));
+      index = std::move(idx);
+    }
+    matches.assign(rules.size(), {});
+    fin.hooks.lookup = [this](const std::string& ext) {
+      const auto it = ids.find(ext);
+      return it == ids.end() ? kNoId : it->second;
+    };
+    fin.hooks.out_of_stock = [this](ItemId id) { return id < items.size() && items[id].stock == 0; };
+    fin.hooks.matches = [this](size_t r, ItemId id) {
+      if (!index) return false;
+      if (matches[r].empty()) {
+        auto m = index->MatchFilter(rules[r].filter);
+        matches[r] = m.ok() ? std::move(*m) : std::vector<uint8_t>(1, 0);
+      }
+      return id < matches[r].size() && matches[r][id];
+    };
+    fin.category_price = [this](const std::string& ext) {
+      const auto it = ids.find(ext);
+      if (it == ids.end() || it->second >= items.size()) return std::pair<std::string, double>{"", NAN};
+      return std::pair<std::string, double>{items[it->second].category, items[it->second].price};
+    };
+    return Status::Ok();
+  }
+};
+
 }  // namespace
 
 int RecommendCommand(const RecArgs& args, Store* store, const Config& config) {
@@ -306,8 +359,12 @@ int RecommendCommand(const RecArgs& args, Store* store, const Config& config) {
     RecService::Options o;
     o.explain = args.explain;
     o.blend = args.blend;
-    auto j = (*service)->ForUser(store, args.user, args.k, args.exclude_seen.value_or(true), o);
+    CliFinish finish;
+    if (Status st = finish.Open(args, store, config); !st.ok()) return Fail(st);
+    finish.fin.k = args.k;
+    auto j = (*service)->ForUser(store, args.user, finish.fin.FetchSize(), args.exclude_seen.value_or(true), o);
     if (!j.ok()) return Fail(j.status());
+    FinishRecommendations(finish.fin, &*j);
     if (args.json) {
       PrintJson(*j);
     } else {
@@ -390,6 +447,9 @@ int RecommendCommand(const RecArgs& args, Store* store, const Config& config) {
     return Fail(Status::InvalidArgument("give a USER, --users FILE, --session ITEMS or --sessions FILE"));
   }
   const bool exclude_seen = args.exclude_seen.value_or(true);
+  CliFinish finish;
+  if (Status st = finish.Open(args, store, config); !st.ok()) return Fail(st);
+  finish.fin.k = args.k;
   for (const std::string& user : users) {
     auto id = store->FindUser(user);
     if (!id.ok()) return Fail(id.status());
@@ -405,9 +465,10 @@ int RecommendCommand(const RecArgs& args, Store* store, const Config& config) {
       if (!hist.ok()) return Fail(hist.status());
       h = std::move(*hist);
     }
-    auto r = RecommendOne(store, **model, fallback.get(), h, args.k, exclude_seen, &buffer);
+    auto r = RecommendOne(store, **model, fallback.get(), h, finish.fin.FetchSize(), exclude_seen, &buffer);
     if (!r.ok()) return Fail(r.status());
     j = std::move(*r);
+    FinishRecommendations(finish.fin, &j);
     j["user"] = user;
     j["history"] = h.items.size();
     if (*id == kNoId) j["fallback"] = "popularity (unknown user)";
@@ -452,6 +513,10 @@ namespace {
 
 struct Prepared {
   std::string dir;
+  Store* store = nullptr;
+  // The catalog's text and the search log, loaded for the first model
+  // that wants it (WantsContent: twotower, ltr-recs).
+  mutable std::optional<rec::ItemContent> content;
   rec::TrainingData data;
   eval::Split split;
   rec::Interactions train;
@@ -479,6 +544,7 @@ Result<eval::Split> MakeSplit(const std::string& kind, std::span<const rec::Inte
 Result<Prepared> Prepare(const RecArgs& args, Store* store, const Config& config, bool validation) {
   Prepared p;
   p.dir = args.dir;
+  p.store = store;
   SOUK_ASSIGN_OR_RETURN(p.data, rec::LoadTrainingData(*store, WeightsFromConfig(config)));
   if (p.data.interactions.empty()) {
     return Status::FailedPrecondition(fmt::format("no training events in {} (import events first)", args.dir));
@@ -496,6 +562,17 @@ Result<Prepared> Prepare(const RecArgs& args, Store* store, const Config& config
   return p;
 }
 
+// Gives a model that wants them the catalog's text and the search log.
+Status AttachContent(const Prepared& p, const rec::Model& model, rec::FitContext* ctx) {
+  if (!model.WantsContent()) return Status::Ok();
+  if (!p.content) {
+    SOUK_ASSIGN_OR_RETURN(auto c, rec::LoadItemContent(*p.store, p.data.num_items));
+    p.content = std::move(c);
+  }
+  ctx->content = &*p.content;
+  return Status::Ok();
+}
+
 Result<eval::EvalResult> FitAndEvaluate(const std::string& spec, const Prepared& p, const Config& config, bool quiet,
                                         size_t bootstrap) {
   SOUK_ASSIGN_OR_RETURN(std::unique_ptr<rec::Model> model, rec::MakeModel(spec));
@@ -504,6 +581,7 @@ Result<eval::EvalResult> FitAndEvaluate(const std::string& spec, const Prepared&
     Progress progress("fit " + model->Name(), 1000);
     rec::FitContext ctx = MakeContext(config, p.data, quiet ? nullptr : &progress);
     ctx.log = RunLog(p.dir, "eval-" + model->Name(), model->Describe());
+    SOUK_RETURN_IF_ERROR(AttachContent(p, *model, &ctx));
     SOUK_RETURN_IF_ERROR(model->Fit(p.train, ctx));
     progress.Finish();
   }
@@ -579,6 +657,7 @@ int DiversitySweep(const RecArgs& args, const Prepared& p, Store* store, const C
   {
     Progress progress("fit " + (*model)->Name(), 1000);
     rec::FitContext ctx = MakeContext(config, p.data, args.json ? nullptr : &progress);
+    if (Status st = AttachContent(p, **model, &ctx); !st.ok()) return Fail(st);
     if (Status st = (*model)->Fit(p.train, ctx); !st.ok()) return Fail(st);
     progress.Finish();
   }
@@ -1082,82 +1161,52 @@ Result<json> RecService::ForUser(Store* store, const std::string& user, size_t k
   return j;
 }
 
-// Candidates per generator, fused by weighted RRF (k = 60); with
-// options.blend = false only the user model's list is kept (and explained).
+// Candidates per generator (rank::BlendCandidates), fused by weighted RRF
+// (k = 60); with options.blend = false only one generator's list is kept
+// (the user model's, else the similar items of the history, else
+// popularity) and explained.
 Result<json> RecService::Blended(Store* store, const rec::History& h, size_t k, bool exclude_seen,
                                  const Options& options) const {
-  constexpr double kRrf = 60;
-  const size_t depth = 2 * k + 32;
-  struct Source {
-    std::string name, model;
-    std::vector<rec::ScoredItem> items;
-  };
-  std::vector<Source> sources;
-  std::vector<float> buffer;
-  rec::RecommendOptions ro;
-  ro.k = depth;
-  ro.exclude_seen = exclude_seen;
+  const rank::GeneratorSet gens{user_.get(), similar_.get(), pop_.get(), trending_.get()};
+  rank::BlendOptions o;
+  o.depth = 2 * k + 32;
+  o.exclude_seen = exclude_seen;
   bool known = false;
   for (uint32_t i : h.items) known = known || (user_ && i < user_->num_items());
-  if (user_ && known) sources.push_back({"user", user_->Describe(), rec::Recommend(*user_, h, ro, &buffer)});
-  // Item-kNN over the recent history: each neighbour scored by its best
-  // similarity to an item the user looked at, remembering which one.
-  std::unordered_map<ItemId, std::pair<float, ItemId>> because;
-  if (similar_) {
-    std::unordered_set<ItemId> seen(h.items.begin(), h.items.end());
-    const size_t from = h.items.size() > 10 ? h.items.size() - 10 : 0;
-    for (size_t i = from; i < h.items.size(); ++i) {
-      auto sim = similar_->Similar(h.items[i], 20);
-      if (!sim.ok()) continue;
-      for (const auto& x : *sim) {
-        if (exclude_seen && seen.count(x.item)) continue;
-        auto& b = because[x.item];
-        if (x.score > b.first || b.second == 0) b = {x.score, h.items[i]};
-      }
-    }
-    Source s{"similar", similar_->Describe(), {}};
-    for (const auto& [item, b] : because) s.items.push_back({item, b.first});
-    std::sort(s.items.begin(), s.items.end(), [](const auto& a, const auto& b) {
-      return a.score != b.score ? a.score > b.score : a.item < b.item;
-    });
-    if (s.items.size() > depth) s.items.resize(depth);
-    if (options.blend || sources.empty()) sources.push_back(std::move(s));
-  }
-  if (pop_ && (options.blend || sources.empty()))
-    sources.push_back({"pop", pop_->Describe(), rec::Recommend(*pop_, h, ro, &buffer)});
-  if (trending_ && options.blend)
-    sources.push_back({"trending", trending_->Describe(), rec::Recommend(*trending_, h, ro, &buffer)});
-  if (sources.empty()) return Status::FailedPrecondition("no recommendation model trained");
-  // Fuse (or keep the single list's order).
-  std::unordered_map<ItemId, double> fused;
-  std::unordered_map<ItemId, std::vector<std::pair<size_t, size_t>>> where;  // item -> (source, rank)
-  for (size_t si = 0; si < sources.size(); ++si) {
-    const double w = options.blend ? blend_weights_.at(sources[si].name) : 1.0;
-    for (size_t r = 0; r < sources[si].items.size(); ++r) {
-      const ItemId item = sources[si].items[r].item;
-      fused[item] += w / (kRrf + static_cast<double>(r + 1));
-      where[item].emplace_back(si, r + 1);
-    }
-  }
-  std::vector<rec::ScoredItem> merged;
+  int main = -1;  // the one generator of an unblended list
   if (options.blend) {
-    for (const auto& [item, v] : fused) merged.push_back({item, static_cast<float>(v)});
-    std::sort(merged.begin(), merged.end(), [](const auto& a, const auto& b) {
-      return a.score != b.score ? a.score > b.score : a.item < b.item;
-    });
+    o.w_user = blend_weights_.at("user"), o.w_similar = blend_weights_.at("similar");
+    o.w_pop = blend_weights_.at("pop"), o.w_trending = blend_weights_.at("trending");
   } else {
-    merged = sources[0].items;
+    main = user_ && known ? 0 : similar_ && !h.items.empty() ? 1 : pop_ ? 2 : -1;
+    if (main < 0) return Status::FailedPrecondition("no recommendation model trained");
+    o.w_user = main == 0, o.w_similar = main == 1, o.w_pop = main == 2, o.w_trending = 0;
+    // The similar items still say "because you viewed" (a weight too small
+    // to move the main list).
+    if (main == 0 && similar_) o.w_similar = 1e-9;
   }
+  std::vector<float> buffer;
+  const std::vector<rank::BlendCandidate> cands = rank::BlendCandidates(gens, h, o, &buffer);
+  const rec::Model* models[rank::kGenerators] = {user_.get(), similar_.get(), pop_.get(), trending_.get()};
+  const auto counted = [&](int g) {
+    return models[g] && (g != 0 || known) && (main < 0 ? o.Weight(g) > 0 : g == main);
+  };
+  std::vector<rec::ScoredItem> merged;
+  for (const auto& c : cands)
+    if (main < 0 || c.rank[main] > 0)
+      merged.push_back({c.item, main < 0 ? static_cast<float>(c.fused) : c.score[main]});
+  if (merged.empty() && main < 0 && !user_ && !similar_ && !pop_ && !trending_)
+    return Status::FailedPrecondition("no recommendation model trained");
   SOUK_ASSIGN_OR_RETURN(json items, ItemsJson(store, merged, k));
   if (options.explain) {
-    std::vector<ItemId> ids;
+    std::unordered_map<ItemId, const rank::BlendCandidate*> by_item;
+    for (const auto& c : cands) by_item[c.item] = &c;
+    std::vector<ItemId> ids, viewed;
     for (const auto& x : items) {
       SOUK_ASSIGN_OR_RETURN(ItemId id, store->FindItem(x["item_id"].get<std::string>()));
       ids.push_back(id);
+      if (by_item.count(id) && by_item[id]->because != rec::kNone) viewed.push_back(by_item[id]->because);
     }
-    std::vector<ItemId> viewed;
-    for (ItemId id : ids)
-      if (because.count(id)) viewed.push_back(because[id].second);
     SOUK_ASSIGN_OR_RETURN(auto rows, store->GetItems(ids));
     SOUK_ASSIGN_OR_RETURN(auto viewed_rows, store->GetItems(viewed));
     std::unordered_map<ItemId, const ItemRow*> row, vrow;
@@ -1167,27 +1216,29 @@ Result<json> RecService::Blended(Store* store, const rec::History& h, size_t k, 
       const ItemId id = ids[n];
       json reasons = json::array();
       std::string text;
-      for (const auto& [si, rank] : where[id]) {
-        const Source& src = sources[si];
-        json r = {{"source", src.name}, {"model", src.model}, {"rank", rank}};
-        if (src.name == "similar" && because.count(id) && vrow.count(because[id].second)) {
-          r["because_you_viewed"] = vrow[because[id].second]->ext_id;
-          r["similarity"] = because[id].first;
-          if (text.empty()) text = "because you viewed " + vrow[because[id].second]->ext_id;
+      const rank::BlendCandidate* c = by_item.count(id) ? by_item[id] : nullptr;
+      const ItemRow* because = c && c->because != rec::kNone && vrow.count(c->because) ? vrow[c->because] : nullptr;
+      for (int g = 0; c && g < rank::kGenerators; ++g) {
+        if (c->rank[g] == 0 || !counted(g)) continue;
+        const std::string name = rank::GeneratorName(g);
+        json r = {{"source", name}, {"model", models[g]->Describe()}, {"rank", c->rank[g]}};
+        if (g == 1 && because) {
+          r["because_you_viewed"] = because->ext_id;
+          r["similarity"] = c->score[1];
+          if (text.empty()) text = "because you viewed " + because->ext_id;
         }
-        if ((src.name == "pop" || src.name == "trending") && row.count(id)) {
+        if ((g == 2 || g == 3) && row.count(id)) {
           r["category"] = row[id]->category;
           if (text.empty())
-            text = (src.name == "pop" ? "popular in " : "trending in ") +
+            text = (g == 2 ? "popular in " : "trending in ") +
                    (row[id]->category.empty() ? std::string("the shop") : row[id]->category);
         }
         reasons.push_back(r);
       }
       // Not proposed by the item-kNN list, but close to something viewed.
-      if (text.empty() && because.count(id) && vrow.count(because[id].second))
-        text = "because you viewed " + vrow[because[id].second]->ext_id;
-      if (text.empty() && !sources.empty() && sources[0].name == "user")
-        text = "matches your taste (" + sources[0].model.substr(0, sources[0].model.find(':')) + ")";
+      if (text.empty() && because) text = "because you viewed " + because->ext_id;
+      if (text.empty() && user_ && known)
+        text = "matches your taste (" + user_->Describe().substr(0, user_->Describe().find(':')) + ")";
       items[n]["because"] = reasons;
       items[n]["reason"] = text;
     }
@@ -1195,13 +1246,88 @@ Result<json> RecService::Blended(Store* store, const rec::History& h, size_t k, 
   json j = {{"items", items}};
   if (options.blend) {
     json used = json::object();
-    for (const auto& src : sources) used[src.name] = {{"model", src.model}, {"weight", blend_weights_.at(src.name)}};
+    for (int g = 0; g < rank::kGenerators; ++g)
+      if (counted(g)) used[rank::GeneratorName(g)] = {{"model", models[g]->Describe()}, {"weight", o.Weight(g)}};
     j["model"] = "blend";
     j["blend"] = used;
   } else {
-    j["model"] = sources[0].model;
+    j["model"] = models[main]->Describe();
   }
   return j;
+}
+
+bool RecFinish::RulesApply() const {
+  if (exclude_out_of_stock) return true;
+  rank::RuleContext ctx;
+  ctx.surface = "recommend";
+  if (rules)
+    for (const RuleRecord& r : *rules)
+      if (rank::RuleApplies(r, ctx)) return true;
+  return false;
+}
+
+size_t RecFinish::FetchSize() const {
+  if (lambda <= 0 && !RulesApply()) return k;
+  return std::min<size_t>(1000, std::max<size_t>(3 * k, k + 30));
+}
+
+void FinishRecommendations(const RecFinish& f, json* j) {
+  json& items = (*j)["items"];
+  const size_t fetched = items.size();
+  if (f.lambda > 0) {
+    // Positions stand for items: scores, categories and prices by position.
+    std::vector<float> score, price;
+    std::vector<uint32_t> cat;
+    std::unordered_map<std::string, uint32_t> cats;
+    for (const auto& x : items) {
+      score.push_back(x["score"].is_number() ? x["score"].get<float>() : 0.0f);
+      auto [c, p] = f.category_price ? f.category_price(x["item_id"].get<std::string>())
+                                     : std::pair<std::string, double>{"", NAN};
+      cat.push_back(c.empty() ? kNoId : cats.try_emplace(c, static_cast<uint32_t>(cats.size())).first->second);
+      price.push_back(static_cast<float>(p));
+    }
+    rank::DiversityOptions d = f.diversity;
+    d.lambda = f.lambda;
+    d.depth = items.size();
+    const size_t keep = f.RulesApply() ? items.size() : f.k;  // rules may hide some: keep the rest in MMR order
+    json picked = json::array();
+    for (ItemId pos : rank::Diversify(score, cat, price, {}, keep, d)) picked.push_back(items[pos]);
+    items = std::move(picked);
+    (*j)["diversity"] = {{"lambda", f.lambda}, {"candidates", fetched}};
+  }
+  if (f.RulesApply()) {
+    rank::RuleContext ctx;
+    ctx.surface = "recommend";
+    ctx.k = f.k;
+    ctx.exclude_out_of_stock = f.exclude_out_of_stock;
+    std::vector<ItemId> ids;
+    std::unordered_map<ItemId, size_t> at;
+    for (size_t n = 0; n < items.size(); ++n) {
+      const ItemId id = f.hooks.lookup(items[n]["item_id"].get<std::string>());
+      if (id == kNoId || !at.emplace(id, n).second) continue;
+      ids.push_back(id);
+    }
+    static const std::vector<RuleRecord> none;
+    const std::vector<RuleRecord>& rules = f.rules ? *f.rules : none;
+    const std::vector<ItemId> kept = rank::ApplyRules(rules, ctx, std::move(ids), f.hooks);
+    json out = json::array(), applied = json::array();
+    for (ItemId id : kept) {
+      if (const auto a = at.find(id); a != at.end()) {
+        out.push_back(items[a->second]);
+        continue;
+      }
+      for (const RuleRecord& r : rules)  // a pinned item that was not a candidate
+        if (r.kind == "pin" && rank::RuleApplies(r, ctx) && f.hooks.lookup(r.item) == id) {
+          out.push_back({{"item_id", r.item}, {"score", 0.0}, {"pinned", true}});
+          break;
+        }
+    }
+    for (const RuleRecord& r : rules)
+      if (rank::RuleApplies(r, ctx)) applied.push_back(r.id);
+    items = std::move(out);
+    (*j)["rules"] = applied;
+  }
+  if (items.size() > f.k) items.erase(items.begin() + static_cast<std::ptrdiff_t>(f.k), items.end());
 }
 
 Result<std::vector<float>> RecService::UserScores(Store* store, const std::string& user) const {

@@ -498,12 +498,79 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
     return Fail(Status::InvalidArgument("--intent re-ranks BM25 by relevance: no --mode, --sort or --page"));
   // The top 100 are re-ranked, but matching (when kAll relaxes) stays as for --k.
   if (*intent && retriever.qo.relax_below == 0) retriever.qo.relax_below = a.k;
+  // Business rules (surface search), as the server applies them: filter
+  // hides and out-of-stock folded into the filter (BM25 mode), the rest
+  // after ranking, then the page.
+  std::vector<RuleRecord> rules;
+  if (a.rules) {
+    auto r = store->Rules();
+    if (!r.ok()) return Fail(r.status());
+    rules = std::move(*r);
+  }
+  const bool exclude_oos = a.rules && config.GetBool("rank.exclude_out_of_stock");
+  std::vector<std::vector<uint8_t>> matches(rules.size());
+  std::vector<uint8_t> oos;
+  rank::RuleHooks hooks;
+  hooks.matches = [&](size_t r, ItemId item) {
+    if (matches[r].empty()) {
+      auto m = (*index)->MatchFilter(rules[r].filter);
+      matches[r] = m.ok() ? std::move(*m) : std::vector<uint8_t>(1, 0);
+    }
+    return item < matches[r].size() && matches[r][item];
+  };
+  hooks.lookup = [&](const std::string& ext) {
+    auto id = store->FindItem(ext);
+    return id.ok() ? *id : kNoId;
+  };
+  hooks.out_of_stock = [&](ItemId item) {
+    if (oos.empty()) {
+      auto m = (*index)->MatchFilter("stock:0");
+      oos = m.ok() ? std::move(*m) : std::vector<uint8_t>(1, 0);
+    }
+    return item < oos.size() && oos[item];
+  };
+  json applied;  // the rules of the last query, when any applied
   auto run = [&](const std::string& q) -> Result<std::pair<search::SearchResult, double>> {
     auto t0 = std::chrono::steady_clock::now();
-    auto r = retriever.Run(q, *intent ? std::max<size_t>(100, a.k) : a.k);
+    rank::RuleContext rctx;
+    rctx.surface = "search";
+    rctx.query = q;
+    rctx.k = qo.offset + a.k;
+    rctx.exclude_out_of_stock = exclude_oos;
+    Retriever rv = retriever;
+    size_t extra = 0;
+    applied = nullptr;
+    for (const RuleRecord& rr : rules) {
+      if (!rank::RuleApplies(rr, rctx)) continue;
+      if (applied.is_null()) applied = json::array();
+      applied.push_back(rr.id);
+      if (rr.kind == "hide" && !rr.filter.empty() && a.mode == "bm25")
+        rv.qo.filter = (Trim(rv.qo.filter).empty() ? "" : "(" + rv.qo.filter + ") AND ") + "NOT (" + rr.filter + ")";
+      else
+        ++extra;
+    }
+    if (exclude_oos && a.mode == "bm25")
+      rv.qo.filter = (Trim(rv.qo.filter).empty() ? "" : "(" + rv.qo.filter + ") AND ") + "NOT stock:0";
+    const bool rules_on = !applied.is_null() || exclude_oos;
+    if (rules_on && applied.is_null()) applied = json::array();
+    size_t want = a.k;
+    if (rules_on) rv.qo.offset = 0, want = qo.offset + a.k + extra;
+    auto r = rv.Run(q, *intent ? std::max<size_t>(100, want) : want);
     if (r.ok() && *intent) {
       r->hits = (*intent)->Rerank(q, std::move(r->hits));
-      if (r->hits.size() > a.k) r->hits.resize(a.k);
+      if (r->hits.size() > want) r->hits.resize(want);
+    }
+    if (r.ok() && rules_on) {
+      std::vector<ItemId> ids;
+      std::unordered_map<ItemId, float> score;
+      for (const auto& h : r->hits) ids.push_back(h.doc), score.emplace(h.doc, h.score);
+      std::vector<search::Hit> page;
+      const auto kept = rank::ApplyRules(rules, rctx, std::move(ids), hooks);
+      for (size_t i = qo.offset; i < kept.size() && page.size() < a.k; ++i) {
+        const auto sc = score.find(kept[i]);
+        page.push_back({kept[i], sc == score.end() ? 0.0f : sc->second});
+      }
+      r->hits = std::move(page);
     }
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (!r.ok()) return r.status();
@@ -525,9 +592,9 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
                                 .c_str());
         continue;
       }
-      std::printf(
-          "%s\n",
-          HitsJson(**index, line, r->first, r->second).dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+      json j = HitsJson(**index, line, r->first, r->second);
+      if (!applied.is_null()) j["rules"] = applied;
+      std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
     }
     return 0;
   }
@@ -537,6 +604,7 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
     return Fail(Status::InvalidArgument("give a QUERY, a --filter or --queries FILE"));
   if (a.json) {
     json j = HitsJson(**index, a.query, r->first, r->second);
+    if (!applied.is_null()) j["rules"] = applied;
     if (a.highlight) {
       std::vector<ItemId> ids;
       for (const auto& h : r->first.hits) ids.push_back(h.doc);
@@ -566,6 +634,7 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
                 row && !std::isnan(row->price) ? fmt::format("{:.2f}", row->price).c_str() : "");
   }
   if (!res.did_you_mean.empty()) std::printf("did you mean: %s\n", res.did_you_mean.c_str());
+  if (!applied.is_null() && !applied.empty()) std::printf("business rules applied: %s\n", applied.dump().c_str());
   for (const auto& [name, values] : res.facets) {
     std::printf("%s:", name.c_str());
     for (const auto& v : values) std::printf("  %s (%s)", v.value.c_str(), WithThousands(v.count).c_str());

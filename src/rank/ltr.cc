@@ -120,6 +120,7 @@ Result<std::unique_ptr<Ranker>> Ranker::Train(const RankingData& train, const Ra
     rep->booster = sliced;
     XGB_CHECK(XGBoosterSetStrFeatureInfo(sliced, "feature_name", cnames.data(), cnames.size()), "feature names");
   }
+  XGB_CHECK(XGBoosterSetParam(rep->booster, "nthread", "1"), "threads");  // scoring from here on
   if (report) {
     report->rounds = best;
     report->train_ndcg10 = best_train;
@@ -147,6 +148,26 @@ Status Ranker::Save(const std::string& path) const {
   return Status::Ok();
 }
 
+namespace {
+
+// The feature names a loaded booster was trained on must be ours.
+Status CheckNames(BoosterHandle b, const std::string& where, const std::vector<std::string>& names) {
+  bst_ulong n = 0;
+  const char** got = nullptr;
+  XGB_CHECK(XGBoosterGetStrFeatureInfo(b, "feature_name", &n, &got), "feature names");
+  bool same = n == names.size();
+  for (bst_ulong i = 0; same && i < n; ++i) same = names[i] == got[i];
+  if (!same)
+    return Status::FailedPrecondition(
+        fmt::format("{}: trained on other features ({} of them, {} now); retrain it", where, n, names.size()));
+  // Scoring a page of candidates on one thread: OpenMP's team start-up
+  // costs more than the trees for tens of rows.
+  XGB_CHECK(XGBoosterSetParam(b, "nthread", "1"), "threads");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Ranker>> Ranker::Load(const std::string& path, const std::vector<std::string>& names) {
   if (FILE* f = std::fopen(path.c_str(), "rb"))
     std::fclose(f);
@@ -156,18 +177,26 @@ Result<std::unique_ptr<Ranker>> Ranker::Load(const std::string& path, const std:
   XGB_CHECK(XGBoosterCreate(nullptr, 0, &rep->booster), "booster");
   if (XGBoosterLoadModel(rep->booster, path.c_str()) != 0)
     return Status::Corruption(fmt::format("{}: not an XGBoost model ({})", path, XGBGetLastError()));
-  bst_ulong n = 0;
-  const char** got = nullptr;
-  XGB_CHECK(XGBoosterGetStrFeatureInfo(rep->booster, "feature_name", &n, &got), "feature names");
-  bool same = n == names.size();
-  for (bst_ulong i = 0; same && i < n; ++i) same = names[i] == got[i];
-  if (!same)
-    return Status::FailedPrecondition(
-        fmt::format("{}: trained on other features ({} of them, {} now); retrain it", path, n, names.size()));
+  SOUK_RETURN_IF_ERROR(CheckNames(rep->booster, path, names));
   rep->features = names.size();
-  // Scoring a page of candidates on one thread: OpenMP's team start-up
-  // costs more than the trees for tens of rows.
-  XGB_CHECK(XGBoosterSetParam(rep->booster, "nthread", "1"), "threads");
+  return std::unique_ptr<Ranker>(new Ranker(std::move(rep)));
+}
+
+Result<std::string> Ranker::SaveToString() const {
+  std::lock_guard lock(rep_->mu);
+  bst_ulong len = 0;
+  const char* buf = nullptr;
+  XGB_CHECK(XGBoosterSaveModelToBuffer(rep_->booster, R"({"format":"json"})", &len, &buf), "save to buffer");
+  return std::string(buf, len);
+}
+
+Result<std::unique_ptr<Ranker>> Ranker::LoadFromString(const std::string& bytes, const std::vector<std::string>& names) {
+  auto rep = std::make_unique<Rep>();
+  XGB_CHECK(XGBoosterCreate(nullptr, 0, &rep->booster), "booster");
+  if (XGBoosterLoadModelFromBuffer(rep->booster, bytes.data(), bytes.size()) != 0)
+    return Status::Corruption(fmt::format("ranker: not an XGBoost model ({})", XGBGetLastError()));
+  SOUK_RETURN_IF_ERROR(CheckNames(rep->booster, "ranker", names));
+  rep->features = names.size();
   return std::unique_ptr<Ranker>(new Ranker(std::move(rep)));
 }
 

@@ -24,6 +24,7 @@
 
 #include "core/core.h"
 #include "core/status.h"
+#include "rec/rec.h"
 #include "store/store.h"
 
 namespace souk::text {
@@ -194,6 +195,10 @@ class Ranker {
   // The model file (XGBoost JSON); the feature names must match on load.
   Status Save(const std::string& path) const;
   static Result<std::unique_ptr<Ranker>> Load(const std::string& path, const std::vector<std::string>& feature_names);
+  // The same model as bytes (inside another model's file).
+  Result<std::string> SaveToString() const;
+  static Result<std::unique_ptr<Ranker>> LoadFromString(const std::string& bytes,
+                                                        const std::vector<std::string>& feature_names);
   // Scores rows (rows x num_features); higher is better.
   Result<std::vector<float>> Score(const float* x, size_t rows) const;
   size_t num_features() const;
@@ -260,5 +265,53 @@ bool RuleApplies(const RuleRecord& rule, const RuleContext& ctx);
 Status ValidateRule(const RuleRecord& rule);
 std::vector<ItemId> ApplyRules(const std::vector<RuleRecord>& rules, const RuleContext& ctx, std::vector<ItemId> ranked,
                                const RuleHooks& hooks);
+
+// ---- blended recommendation candidates ----------------------------------------------
+
+// The candidate generators of blended recommendations (any may be null):
+// the user model (scores every item for a history), the similar-items
+// model (Similar() of each recent history item), popularity and trending.
+inline constexpr int kGenerators = 4;  // user, similar, pop, trending, in this order
+const char* GeneratorName(int g);
+struct GeneratorSet {
+  const rec::Model* user = nullptr;
+  const rec::Model* similar = nullptr;
+  const rec::Model* pop = nullptr;
+  const rec::Model* trending = nullptr;
+};
+struct BlendOptions {
+  double w_user = 1, w_similar = 1, w_pop = 0.3, w_trending = 0.5;  // 0 = the generator is not asked
+  size_t depth = 100;      // candidates per generator
+  size_t recent = 10;      // similar: the last N history items
+  size_t neighbours = 20;  // ... and N neighbours of each
+  bool exclude_seen = true;
+  double Weight(int g) const;
+};
+// One item any generator proposed.
+struct BlendCandidate {
+  uint32_t item = 0;
+  double fused = 0;                 // weighted reciprocal rank, sum of w / (60 + rank)
+  float score[kGenerators];         // each generator's score (NaN: not proposed by it)
+  int rank[kGenerators];            // 1-based rank in its list (0: not proposed)
+  uint32_t because = rec::kNone;    // similar: the recent history item it is closest to
+};
+// Every generator's best `depth` for history h (the user model only when
+// it knows an item of h), deduplicated, best fused score first (ties by
+// lower id). `buffer` (optional) is scoring scratch.
+std::vector<BlendCandidate> BlendCandidates(const GeneratorSet& generators, const rec::History& h,
+                                            const BlendOptions& options, std::vector<float>* buffer = nullptr);
+
+// Adds two model families to rec's registry (MakeModel, souk train / eval /
+// recommend / serve use them like the built-ins):
+//   blend:user=ials,similar=itemknn,w_user=1,w_similar=1,w_pop=0.3,w_trending=0.5,depth=100,recent=10
+//     the generators fitted together, scored by BlendCandidates' fusion;
+//   ltr-recs:(the same keys),users=20000,rounds=300,eta=0.1,max_depth=6,early_stop=30
+//     LambdaMART (rank:ndcg) re-ranking the blended candidates, trained on
+//     each user's held-out last new item with RecFeatureNames() features.
+// Sub-model specs use '/' for ':' and ',': user=ials/f=128/reg=0.05.
+// Both score only their candidates (the rest -inf) and never propose an
+// item of the history. Call once, before MakeModel.
+void RegisterRecModels();
+const std::vector<std::string>& RecFeatureNames();
 
 }  // namespace souk::rank

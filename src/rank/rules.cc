@@ -34,10 +34,10 @@ bool RuleApplies(const RuleRecord& r, const RuleContext& ctx) {
 }
 
 Status ValidateRule(const RuleRecord& r) {
-  // Rules are applied to search answers; recommendations do not read them yet.
-  if (r.surface != "" && r.surface != "search")
-    return Status::InvalidArgument("rule surface must be search (or empty), not '" + r.surface +
-                                   "': recommendations do not apply rules yet");
+  if (r.surface != "" && r.surface != "search" && r.surface != "recommend")
+    return Status::InvalidArgument("rule surface must be search, recommend or empty (both), not '" + r.surface + "'");
+  if (r.surface == "recommend" && !r.query.empty())
+    return Status::InvalidArgument("a recommend rule takes no query (recommendations have none)");
   if (r.kind == "pin") {
     if (r.item.empty() || r.position < 1) return Status::InvalidArgument("a pin rule needs an item and a position >= 1");
     if (!r.filter.empty()) return Status::InvalidArgument("a pin rule takes an item, not a filter");

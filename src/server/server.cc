@@ -393,8 +393,16 @@ class HttpServer final : public Server {
     }
     SOUK_ASSIGN_OR_RETURN(auto rules, watcher_->Rules());
     SetRules(std::move(rules));
+    // The search ranker's feature store follows the log.
+    const auto ltr = Ltr();
+    std::optional<EventColumns> fresh;
+    if (ltr && max_id > last_event_id_) {
+      SOUK_ASSIGN_OR_RETURN(auto ev, watcher_->LoadEventsAfter(last_event_id_));
+      fresh = std::move(ev);
+    }
     // Progress is recorded only once every step of it is done: a failed
     // sync is done again, whole, by the next one.
+    if (fresh) ltr->Apply(*fresh);
     last_event_id_ = max_id;
     data_version_ = version;
     return Status::Ok();
@@ -431,7 +439,9 @@ class HttpServer final : public Server {
     fresh->rules = std::move(rules);
     std::unique_lock lock(rules_mu_);
     rules_ = std::move(fresh);
+    ++rules_version_;  // cached recommendations were cut with the old rules
   }
+  uint64_t rules_version() const { return rules_version_.load(); }
   std::shared_ptr<const RuleSet> Rules() {
     std::shared_lock read(rules_mu_);
     return rules_;
@@ -731,6 +741,7 @@ class HttpServer final : public Server {
   std::shared_ptr<const cli::LtrContext> ltr_;
   std::shared_mutex rules_mu_;
   std::shared_ptr<const RuleSet> rules_;
+  std::atomic<uint64_t> rules_version_{0};
   uint64_t model_version_ = 0;
   std::mutex train_mu_;
   TrainJob job_;
@@ -1186,46 +1197,57 @@ Reply Recommend(HttpServer& s, const Request& r) {
   cli::RecService::Options ro;
   ro.explain = BoolParam(r.http, "explain", false);
   ro.blend = BoolParam(r.http, "blend", false);
-  // diversity = lambda of rank::Diversify (category MMR), over 3k candidates.
-  double lambda = s.config().GetDouble("rank.diversity");
+  // diversity = lambda of rank::Diversify (category MMR), over 3k
+  // candidates; then the business rules of surface recommend.
+  cli::RecFinish fin;
+  fin.k = k;
+  fin.lambda = s.config().GetDouble("rank.diversity");
   if (r.http.has_param("diversity")) {
     const std::string v = r.http.get_param_value("diversity");
     char* end = nullptr;
-    lambda = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !(lambda >= 0 && lambda <= 1))
+    fin.lambda = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !(fin.lambda >= 0 && fin.lambda <= 1))
       throw HttpError(400, "'diversity' must be a number in [0, 1]");
   }
-  const size_t fetch = lambda > 0 ? std::min<size_t>(1000, std::max<size_t>(3 * k, k + 30)) : k;
+  fin.diversity.w_relevance = s.config().GetDouble("rank.weight_relevance");
+  fin.diversity.w_revenue = s.config().GetDouble("rank.weight_revenue");
+  fin.category_price = [&](const std::string& ext) {
+    auto row = s.catalog().Get(ext);
+    return row ? std::pair<std::string, double>{row->category, row->price} : std::pair<std::string, double>{"", NAN};
+  };
+  const auto rules = s.Rules();
+  fin.rules = rules ? &rules->rules : nullptr;
+  fin.exclude_out_of_stock = s.config().GetBool("rank.exclude_out_of_stock");
+  fin.hooks.lookup = [&](const std::string& ext) {
+    auto row = s.catalog().Get(ext);
+    return row && !row->deleted ? row->id : kNoId;
+  };
+  // The index (for filters and stock), fetched once a rule needs it.
+  std::optional<decltype(s.Index())> index;
+  std::vector<uint8_t> oos;
+  const auto idx = [&]() -> const search::Index* {
+    if (!index) index.emplace(s.Index());
+    return index->ok() ? &***index : nullptr;
+  };
+  fin.hooks.out_of_stock = [&](ItemId item) {
+    if (oos.empty()) {
+      auto m = idx() ? idx()->MatchFilter("stock:0") : Result<std::vector<uint8_t>>(Status::NotFound(""));
+      oos = m.ok() ? std::move(*m) : std::vector<uint8_t>(1, 0);
+    }
+    return item < oos.size() && oos[item];
+  };
+  fin.hooks.matches = [&](size_t rule, ItemId item) { return idx() && rules->Match(*idx(), rule, item); };
+  const bool rules_on = fin.RulesApply();
+  const size_t fetch = fin.FetchSize();
   const std::string& user = r.params[0];
-  json out = CachedAnswer(s, user, fmt::format("{}|{}|{}|{}|{}", k, exclude, ro.explain, ro.blend, lambda),
-                          [&](Store* st, const cli::RecService& recs) -> Result<json> {
-                            SOUK_ASSIGN_OR_RETURN(json j, recs.ForUser(st, user, fetch, exclude, ro));
-                            if (lambda <= 0) return j;
-                            // Positions stand for items: scores and categories by position.
-                            const json& items = j["items"];
-                            std::vector<float> score, price;
-                            std::vector<uint32_t> cat;
-                            std::unordered_map<std::string, uint32_t> cats;
-                            for (const auto& x : items) {
-                              score.push_back(x["score"].get<float>());
-                              auto row = s.catalog().Get(x["item_id"].get<std::string>());
-                              const std::string c = row ? row->category : "";
-                              cat.push_back(c.empty() ? kNoId
-                                                      : cats.try_emplace(c, static_cast<uint32_t>(cats.size())).first->second);
-                              price.push_back(row ? static_cast<float>(row->price) : NAN);
-                            }
-                            rank::DiversityOptions dopt;
-                            dopt.lambda = lambda;
-                            dopt.depth = items.size();
-                            dopt.w_relevance = s.config().GetDouble("rank.weight_relevance");
-                            dopt.w_revenue = s.config().GetDouble("rank.weight_revenue");
-                            const auto order = rank::Diversify(score, cat, price, {}, k, dopt);
-                            json picked = json::array();
-                            for (ItemId pos : order) picked.push_back(items[pos]);
-                            j["items"] = std::move(picked);
-                            j["diversity"] = {{"lambda", lambda}, {"candidates", items.size()}};
-                            return j;
-                          });
+  json out = CachedAnswer(
+      s, user,
+      fmt::format("{}|{}|{}|{}|{}|{}", k, exclude, ro.explain, ro.blend, fin.lambda, rules_on ? s.rules_version() : 0),
+      [&](Store* st, const cli::RecService& recs) -> Result<json> {
+        SOUK_ASSIGN_OR_RETURN(json j, recs.ForUser(st, user, fetch, exclude, ro));
+        cli::FinishRecommendations(fin, &j);
+        return j;
+      });
   return {200, Shown(s, "recommend", user, "", std::move(out))};
 }
 
@@ -1352,6 +1374,31 @@ json RuleJson(const RuleRecord& r) {
   if (r.position) j["position"] = r.position;
   if (!r.filter.empty()) j["filter"] = r.filter;
   return j;
+}
+
+// The feature store for a user, an item or both (as `souk features
+// --json`): the search ranker's own, kept current while serving, else one
+// built from the store for this request.
+Reply Features(HttpServer& s, const Request& r) {
+  const std::string user = r.http.has_param("user") ? r.http.get_param_value("user") : "";
+  const std::string item = r.http.has_param("item") ? r.http.get_param_value("item") : "";
+  const std::string q = r.http.has_param("q") ? r.http.get_param_value("q") : "";
+  if (user.empty() && item.empty()) throw HttpError(400, "give user, item or both");
+  std::shared_ptr<const cli::LtrContext> ctx = s.Ltr();
+  Result<json> out = Status::Internal("not run");
+  if (ctx) {
+    out = ctx->Features(user, item, q);
+    if (out.ok()) (*out)["source"] = "ltr-search";
+  } else {
+    out = s.ReadStore([&](Store* st) -> Result<json> {
+      SOUK_ASSIGN_OR_RETURN(auto built, cli::LtrContext::OpenFeatures(s.dir(), st, s.config()));
+      SOUK_ASSIGN_OR_RETURN(json j, built->Features(user, item, q));
+      j["source"] = "store";
+      return j;
+    });
+  }
+  if (!out.ok()) throw HttpError(HttpStatusOf(out.status()), out.status().message());
+  return {200, std::move(*out)};
 }
 
 Reply ListRules(HttpServer& s, const Request&) {
@@ -1594,6 +1641,9 @@ std::vector<Route> RouteTable() {
        EvalReport},
       {"GET", "/v1/admin/runs", Scope::kAdmin, "Training runs with their per-epoch loss and validation NDCG@10", Runs},
       {"GET", "/v1/admin/rules", Scope::kAdmin, "Business rules (pin, boost, bury, hide) in id order", ListRules},
+      {"GET", "/v1/admin/features", Scope::kAdmin,
+       "Feature store: user= (profile), item= (item features), both (ranking features; q= adds BM25 per field)",
+       Features},
       {"POST", "/v1/admin/rules", Scope::kAdmin,
        "Add a business rule: {kind, surface?, query?, item?, position?, filter?} -> the rule with its id", AddRule},
       {"DELETE", "/v1/admin/rules/{id}", Scope::kAdmin, "Delete a business rule", DeleteRule},

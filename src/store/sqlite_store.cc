@@ -239,6 +239,7 @@ class SqliteStore final : public Store {
   Result<int64_t> LatestItemChange() override;
   Result<EventColumns> LoadEvents(bool training_only) override;
   Result<EventColumns> LoadUserEvents(UserId user) override;
+  Result<EventColumns> LoadEventsAfter(int64_t after) override;
   Result<UserId> FindUser(std::string_view ext_id) override { return FindId("users", ext_id); }
   Result<ItemId> FindItem(std::string_view ext_id) override { return FindId("items", ext_id); }
   Result<std::vector<QuarantineRow>> LoadQuarantine() override;
@@ -921,6 +922,11 @@ Result<EventColumns> SqliteStore::LoadEvents(bool training_only) {
       training_only ? "SELECT id,user,item,type,ts,value,session,src,line,flags FROM events WHERE flags=0 ORDER BY id"
                     : "SELECT id,user,item,type,ts,value,session,src,line,flags FROM events ORDER BY id",
       -1);
+}
+
+Result<EventColumns> SqliteStore::LoadEventsAfter(int64_t after) {
+  return ReadEvents("SELECT id,user,item,type,ts,value,session,src,line,flags FROM events WHERE id>?1 ORDER BY id",
+                    std::max<int64_t>(0, after));
 }
 
 Result<EventColumns> SqliteStore::LoadUserEvents(UserId user) {

@@ -262,6 +262,9 @@ class Store {
   // All events of one user (flags included, to be filtered by the caller), in
   // storage order: what real-time recommendations read for a request.
   virtual Result<EventColumns> LoadUserEvents(UserId user) = 0;
+  // The events stored after event id `after` (flags included), in id
+  // order: what a reader that has seen up to `after` has not.
+  virtual Result<EventColumns> LoadEventsAfter(int64_t after) = 0;
   // Dense id of an external id, or kNoId when the store has none.
   virtual Result<UserId> FindUser(std::string_view ext_id) = 0;
   virtual Result<ItemId> FindItem(std::string_view ext_id) = 0;

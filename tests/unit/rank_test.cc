@@ -380,7 +380,11 @@ TEST(Rules, ValidationSaysWhatIsMissing) {
   EXPECT_FALSE(ValidateRule(MakeRule(0, "promote")).ok());
   RuleRecord r = MakeRule(0, "hide", "", "I1");
   r.surface = "recommend";
-  EXPECT_NE(ValidateRule(r).message().find("recommendations do not apply rules yet"), std::string::npos);
+  EXPECT_TRUE(ValidateRule(r).ok());
+  r.query = "shoes";  // recommendations have no query
+  EXPECT_NE(ValidateRule(r).message().find("takes no query"), std::string::npos);
+  r.surface = "email";
+  EXPECT_NE(ValidateRule(r).message().find("search, recommend or empty"), std::string::npos);
 }
 
 }  // namespace
@@ -476,6 +480,198 @@ TEST(PositionBiasEm, RecoversTheExaminationCurve) {
   // No clicks: nothing estimated, every weight 1.
   for (auto& o : obs) o.click = false;
   EXPECT_TRUE(EstimatePositionBias(obs, K).theta.empty());
+}
+
+}  // namespace
+}  // namespace souk::rank
+
+// ---- blended recommendation candidates, blend and ltr-recs --------------------------
+
+#include <random>
+#include <sstream>
+#include <unordered_set>
+
+#include "eval/eval.h"
+
+namespace souk::rank {
+namespace {
+
+// A shop where what a user picks next follows their last item's category
+// (80%) and their price band (items in it 5x likelier): 20 categories of 20
+// items, a brand per 4 items, prices spread over two decades.
+struct PlantedShop {
+  std::vector<rec::Interaction> data;
+  uint32_t users = 1500, items = 400;
+  std::vector<uint32_t> category;
+  rec::ItemContent content;
+};
+PlantedShop MakePlantedShop(uint64_t seed) {
+  PlantedShop s;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  s.category.resize(s.items);
+  s.content.prices.resize(s.items);
+  s.content.brands.resize(s.items);
+  s.content.titles.assign(s.items, ""), s.content.descriptions.assign(s.items, ""), s.content.categories.assign(s.items, "");
+  std::vector<double> pop(s.items);
+  for (uint32_t i = 0; i < s.items; ++i) {
+    s.category[i] = i / 20;
+    s.content.brands[i] = "b" + std::to_string(i / 4);
+    s.content.prices[i] = std::pow(10.0, 1 + 2 * u(rng));
+    pop[i] = 1.0 / (1 + (i % 20));  // popular items first in each category
+  }
+  int64_t t = 1'700'000'000'000;
+  for (uint32_t user = 0; user < s.users; ++user) {
+    const double band = 1 + 2 * u(rng);  // log10 of the user's usual price
+    uint32_t cat = static_cast<uint32_t>(u(rng) * 20) % 20;
+    const size_t n = 6 + static_cast<size_t>(u(rng) * 10);
+    for (size_t j = 0; j < n; ++j) {
+      if (u(rng) > 0.8) cat = static_cast<uint32_t>(u(rng) * 20) % 20;
+      double total = 0;
+      std::vector<double> w(20);
+      for (uint32_t k = 0; k < 20; ++k) {
+        const uint32_t i = cat * 20 + k;
+        w[k] = pop[i] * (std::fabs(std::log10(s.content.prices[i]) - band) < 0.35 ? 5 : 1);
+        total += w[k];
+      }
+      double r = u(rng) * total;
+      uint32_t k = 0;
+      while (k + 1 < 20 && (r -= w[k]) > 0) ++k;
+      s.data.push_back({user, cat * 20 + k, 1.0f, t += 60'000, 0});
+    }
+  }
+  return s;
+}
+
+rec::FitContext PlantedContext(const PlantedShop& s) {
+  rec::FitContext ctx;
+  ctx.threads = 2;
+  ctx.item_category = s.category;
+  ctx.content = &s.content;
+  return ctx;
+}
+
+TEST(BlendCandidates, FuseDeduplicateAndSkipTheHistory) {
+  RegisterRecModels();
+  const PlantedShop shop = MakePlantedShop(7);
+  const rec::Interactions data = rec::BuildInteractions(shop.data, shop.users, shop.items);
+  const rec::FitContext ctx = PlantedContext(shop);
+  auto ials = rec::MakeModel("ials:f=16,it=5");
+  auto knn = rec::MakeModel("itemknn");
+  auto pop = rec::MakeModel("pop");
+  ASSERT_TRUE(ials.ok() && knn.ok() && pop.ok());
+  ASSERT_TRUE((*ials)->Fit(data, ctx).ok());
+  ASSERT_TRUE((*knn)->Fit(data, ctx).ok());
+  ASSERT_TRUE((*pop)->Fit(data, ctx).ok());
+  GeneratorSet g{ials->get(), knn->get(), pop->get(), nullptr};
+  rec::History h;
+  h.user = 3;
+  for (uint32_t i : data.UserItems(3)) h.items.push_back(i);
+  BlendOptions o;
+  o.depth = 30;
+  const auto cands = BlendCandidates(g, h, o);
+  ASSERT_FALSE(cands.empty());
+  std::unordered_set<uint32_t> seen(h.items.begin(), h.items.end()), out;
+  for (size_t c = 0; c < cands.size(); ++c) {
+    EXPECT_TRUE(out.insert(cands[c].item).second) << "item " << cands[c].item << " twice";
+    EXPECT_FALSE(seen.count(cands[c].item)) << "a history item was proposed";
+    // The fused score is the weighted reciprocal rank over the lists that hold it.
+    double fused = 0;
+    for (int k = 0; k < kGenerators; ++k)
+      if (cands[c].rank[k] > 0) fused += o.Weight(k) / (60.0 + cands[c].rank[k]);
+    EXPECT_NEAR(cands[c].fused, fused, 1e-12);
+    if (c > 0) EXPECT_GE(cands[c - 1].fused, cands[c].fused);
+    if (cands[c].rank[1] > 0) EXPECT_TRUE(seen.count(cands[c].because)) << "similar items name a history item";
+    EXPECT_EQ(cands[c].rank[3], 0);  // no trending model
+  }
+  // Each list gives at most depth items; pop's list is pop's order.
+  std::vector<float> scores(shop.items);
+  (*pop)->Score(h, scores);
+  const auto top = rec::TopK(scores, 200);
+  std::vector<uint32_t> pop_order;
+  for (const auto& x : top)
+    if (!seen.count(x.item) && pop_order.size() < o.depth) pop_order.push_back(x.item);
+  for (const auto& c : cands)
+    if (c.rank[2] > 0) EXPECT_EQ(pop_order[c.rank[2] - 1], c.item);
+  // An unknown history: no user list, popularity still answers.
+  rec::History none;
+  const auto cold = BlendCandidates(g, none, o);
+  ASSERT_EQ(cold.size(), o.depth);
+  for (const auto& c : cold) {
+    EXPECT_EQ(c.rank[0], 0);
+    EXPECT_GT(c.rank[2], 0);
+  }
+}
+
+double NdcgAt10(const rec::Model& m, const eval::Split& split, uint32_t items) {
+  eval::EvalOptions eo;
+  eo.threads = 2;
+  eo.bootstrap = 0;
+  auto r = eval::Evaluate(m, split, items, eo);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? r->metrics.at("NDCG@10") : 0;
+}
+
+TEST(LtrRecs, BeatsTheBlendOnAPlantedPreferenceSavesAndLoads) {
+  RegisterRecModels();
+  const PlantedShop shop = MakePlantedShop(11);
+  const eval::Split split = eval::LeaveOneOut(shop.data, shop.users, eval::Stage::kTest);
+  const rec::Interactions train = rec::BuildInteractions(split.train, shop.users, shop.items);
+  const rec::FitContext ctx = PlantedContext(shop);
+  const std::string gens = "user=ials/f=16/it=8,depth=60";
+  auto blend = rec::MakeModel("blend:" + gens);
+  auto ltr = rec::MakeModel("ltr-recs:" + gens + ",users=1200,rounds=80");
+  auto ials = rec::MakeModel("ials:f=16,it=8");
+  ASSERT_TRUE(blend.ok() && ltr.ok() && ials.ok()) << ltr.status().ToString();
+  EXPECT_TRUE((*ltr)->WantsContent());
+  ASSERT_TRUE((*blend)->Fit(train, ctx).ok());
+  ASSERT_TRUE((*ials)->Fit(train, ctx).ok());
+  std::vector<std::string> log;
+  rec::FitContext lctx = ctx;
+  lctx.log = [&](const std::string& line) { log.push_back(line); };
+  const Status st = (*ltr)->Fit(train, lctx);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  const double n_ials = NdcgAt10(**ials, split, shop.items);
+  const double n_blend = NdcgAt10(**blend, split, shop.items);
+  const double n_ltr = NdcgAt10(**ltr, split, shop.items);
+  std::printf("NDCG@10 ials %.4f, blend %.4f, ltr-recs %.4f\n", n_ials, n_blend, n_ltr);
+  EXPECT_GT(n_ltr, n_blend * 1.1);
+  EXPECT_GT(n_ltr, n_ials * 1.1);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_NE(log[0].find("\"importance\""), std::string::npos);
+  // Spec round trip, then the saved state scores the same.
+  auto again = rec::MakeModel((*ltr)->Describe());
+  ASSERT_TRUE(again.ok()) << (*ltr)->Describe() << ": " << again.status().ToString();
+  EXPECT_EQ((*again)->Describe(), (*ltr)->Describe());
+  std::stringstream state;
+  ASSERT_TRUE((*ltr)->SaveState(state).ok());
+  ASSERT_TRUE((*again)->LoadState(state).ok());
+  std::vector<float> a(shop.items), b(shop.items);
+  for (size_t c = 0; c < 50 && c < split.cases.size(); ++c) {
+    (*ltr)->Score(split.cases[c].history, a);
+    (*again)->Score(split.cases[c].history, b);
+    for (uint32_t i = 0; i < shop.items; ++i) ASSERT_EQ(a[i], b[i]);
+    for (uint32_t i : split.cases[c].history.items) EXPECT_EQ(a[i], -std::numeric_limits<float>::infinity());
+  }
+  // A truncated file is refused with Corruption.
+  const std::string bytes = state.str();
+  std::stringstream cut;
+  ASSERT_TRUE((*ltr)->SaveState(cut).ok());
+  std::stringstream half(cut.str().substr(0, cut.str().size() / 2));
+  auto broken = rec::MakeModel((*ltr)->Describe());
+  ASSERT_TRUE(broken.ok());
+  EXPECT_EQ((*broken)->LoadState(half).code(), StatusCode::kCorruption);
+}
+
+TEST(LtrRecs, SaysWhyWhenThereIsTooLittleData) {
+  RegisterRecModels();
+  std::vector<rec::Interaction> tiny = {{0, 0, 1, 1, 0}, {0, 1, 1, 2, 0}, {1, 1, 1, 3, 0}};
+  const rec::Interactions data = rec::BuildInteractions(tiny, 2, 2);
+  auto m = rec::MakeModel("ltr-recs");
+  ASSERT_TRUE(m.ok());
+  const Status st = (*m)->Fit(data, rec::FitContext{});
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("3 or more items"), std::string::npos) << st.message();
 }
 
 }  // namespace
