@@ -6,6 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
+#include <cstdio>
+#include <map>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -165,6 +168,132 @@ TEST(RankCli, RecommendationsExplainAndBlend) {
   // Scores (fused reciprocal ranks) are non-increasing.
   for (size_t i = 1; i < 10; ++i) EXPECT_LE(j["items"][i]["score"].get<double>(), j["items"][i - 1]["score"].get<double>());
   EXPECT_EQ(Souk(dir, "recommend " + shop + " U000002 --blend --model pop").code, 1);
+}
+
+}  // namespace
+}  // namespace souk
+
+namespace souk {
+namespace {
+
+// The recommendations re-ranker: trained, evaluated against the user model
+// and the plain blend on leave-one-out, served by `souk recommend`.
+TEST(RankCli, LtrRecsTrainsEvaluatesAndServes) {
+  TempDir dir;
+  const std::string shop = dir / "shop";
+  ASSERT_EQ(Souk(dir, "gen " + shop + " --users 1500 --items 500 --days 30 --seed 5 --no-faults").code, 0);
+  std::map<std::string, double> ndcg;
+  for (const std::string m : {"ials", "blend", "ltr-recs:users=1500,rounds=100"}) {
+    CmdResult r = Souk(dir, "eval " + shop + " --model " + m + " --json");
+    ASSERT_EQ(r.code, 0) << m << ": " << r.err;
+    ndcg[m.substr(0, m.find(':'))] = json::parse(r.out)["metrics"]["NDCG@10"].get<double>();
+  }
+  // The generator's shoppers follow their brands, price band and recent
+  // categories: features the re-ranker sees and the generators do not.
+  EXPECT_GT(ndcg["ltr-recs"], ndcg["blend"]) << json(ndcg);
+  EXPECT_GT(ndcg["ltr-recs"], ndcg["ials"] * 1.05) << json(ndcg);
+
+  CmdResult r = Souk(dir, "train " + shop + " --model ltr-recs:users=1500,rounds=100 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(std::filesystem::exists(shop + "/models/ltr-recs.bin"));
+  r = Souk(dir, "recommend " + shop + " U000002 --model ltr-recs --k 10 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["model"].get<std::string>().rfind("ltr-recs:", 0), 0u) << j;
+  ASSERT_EQ(j["items"].size(), 10u);
+  std::set<std::string> ids;
+  for (const auto& x : j["items"]) EXPECT_TRUE(ids.insert(x["item_id"].get<std::string>()).second);
+  // A broken file says so.
+  { std::ofstream(shop + "/models/ltr-recs.bin") << "SOUKREC1 garbage"; }
+  r = Souk(dir, "recommend " + shop + " U000002 --model ltr-recs --json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("ltr-recs"), std::string::npos) << r.err;
+}
+
+// Business rules on recommendations and in `souk search`, and diversity in
+// `souk recommend`.
+TEST(RankCli, RulesApplyToRecommendationsAndSearchAndDiversityToRecommend) {
+  TempDir dir;
+  const std::string shop = dir / "shop";
+  ASSERT_EQ(Souk(dir, "gen " + shop + " --users 400 --items 200 --days 14 --seed 9 --no-faults").code, 0);
+  ASSERT_EQ(Souk(dir, "train " + shop).code, 0);
+  ASSERT_EQ(Souk(dir, "index " + shop).code, 0);
+  const auto items = [](const json& j) {
+    std::vector<std::string> out;
+    for (const auto& x : j.contains("items") ? j["items"] : j["hits"]) out.push_back(x["item_id"].get<std::string>());
+    return out;
+  };
+  CmdResult r = Souk(dir, "recommend " + shop + " U000002 --k 10 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<std::string> before = items(json::parse(r.out));
+  ASSERT_EQ(before.size(), 10u);
+  EXPECT_FALSE(json::parse(r.out).contains("rules"));
+
+  // Diversity: the same number of items, over at least as many categories.
+  r = Souk(dir, "recommend " + shop + " U000002 --k 10 --diversity 0.6 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json div = json::parse(r.out);
+  ASSERT_EQ(div["items"].size(), 10u);
+  EXPECT_EQ(div["diversity"]["lambda"], 0.6);
+  const auto categories = [&](const std::vector<std::string>& ids) {
+    std::set<std::string> cats;
+    for (const auto& id : ids) {
+      CmdResult f = Souk(dir, "features " + shop + " --item " + id + " --json");
+      cats.insert(json::parse(f.out)["item"]["category"].get<std::string>());
+    }
+    return cats.size();
+  };
+  EXPECT_GT(categories(items(div)), categories(before));
+  EXPECT_NE(Souk(dir, "recommend " + shop + " U000002 --diversity 2").code, 0);
+
+  // A pin (an item not in the list), a hide (the list's first item).
+  std::string other;
+  for (int i = 190; i < 200 && other.empty(); ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "I%06d", i);
+    if (std::find(before.begin(), before.end(), id) == before.end()) other = id;
+  }
+  ASSERT_FALSE(other.empty());
+  r = Souk(dir, "rules add " + shop + " --kind pin --surface recommend --item " + other + " --position 2 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const int64_t pin = json::parse(r.out)["id"].get<int64_t>();
+  r = Souk(dir, "rules add " + shop + " --kind hide --surface recommend --item " + before[0] + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Souk(dir, "rules add " + shop + " --kind hide --surface recommend --query x --item " + before[0]).code, 1);
+  r = Souk(dir, "recommend " + shop + " U000002 --k 10 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);
+  std::vector<std::string> after = items(j);
+  ASSERT_EQ(after.size(), 10u) << j;
+  EXPECT_EQ(after[1], other);
+  EXPECT_EQ(std::find(after.begin(), after.end(), before[0]), after.end());
+  EXPECT_EQ(after[0], before[1]);
+  EXPECT_EQ(j["rules"].size(), 2u);
+  std::set<std::string> unique(after.begin(), after.end());
+  EXPECT_EQ(unique.size(), after.size());
+
+  // Search rules through the CLI: a pin for one query; --no-rules shows the
+  // ranked order.
+  r = Souk(dir, "search " + shop + " shoes --k 5 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<std::string> hits = items(json::parse(r.out));
+  ASSERT_GE(hits.size(), 3u);
+  ASSERT_EQ(Souk(dir, "rules add " + shop + " --kind pin --surface search --query Shoes --item " + hits[2] +
+                          " --position 1").code, 0);
+  r = Souk(dir, "search " + shop + " shoes --k 5 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = json::parse(r.out);
+  EXPECT_EQ(items(j)[0], hits[2]);
+  EXPECT_EQ(items(j).size(), hits.size());
+  EXPECT_EQ(j["rules"].size(), 1u);
+  r = Souk(dir, "search " + shop + " shoes --k 5 --no-rules --json");
+  EXPECT_EQ(items(json::parse(r.out)), hits);
+  // The pin is for that query only; the recommend rules do not touch search.
+  r = Souk(dir, "search " + shop + " dress --k 5 --json");
+  EXPECT_FALSE(json::parse(r.out).contains("rules")) << r.out;
+  ASSERT_EQ(Souk(dir, "rules delete " + shop + " " + std::to_string(pin)).code, 0);
+  r = Souk(dir, "recommend " + shop + " U000002 --k 10 --json");
+  EXPECT_EQ(json::parse(r.out)["rules"].size(), 1u);
 }
 
 }  // namespace
