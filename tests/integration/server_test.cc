@@ -607,6 +607,27 @@ TEST_F(ServerTest, SearchIsReRankedByTheLtrModel) {
     auto deep = c.Get("/v1/search?q=shoes&k=10&page=6", Bearer(keys_["search"]));
     ASSERT_EQ(deep->status, 200);
     EXPECT_FALSE(json::parse(deep->body).contains("ranked"));
+    // The ranker's feature store over HTTP (admin), following the log.
+    const auto admin = Bearer(keys_["admin"]);
+    EXPECT_EQ(c.Get("/v1/admin/features?user=U000003", Bearer(keys_["search"]))->status, 403);
+    EXPECT_EQ(c.Get("/v1/admin/features", admin)->status, 400);
+    EXPECT_EQ(c.Get("/v1/admin/features?user=nobody", admin)->status, 404);
+    const std::string item = rj["hits"][0]["item_id"];
+    auto f = c.Get("/v1/admin/features?user=U000003&item=" + item + "&q=shoes", admin);
+    ASSERT_EQ(f->status, 200) << f->body;
+    const json fj = json::parse(f->body);
+    EXPECT_EQ(fj["source"], "ltr-search");
+    EXPECT_EQ(fj["ranking_features"].size(), 32u);
+    const uint64_t events = fj["user"]["events"], purchases = fj["item"]["purchases"];
+    const std::string ev = json::array({{{"user_id", "U000003"},
+                                         {"item_id", item},
+                                         {"event_type", "purchase"},
+                                         {"timestamp", fj["at_ms"].get<int64_t>() / 1000}}})
+                               .dump();
+    ASSERT_EQ(c.Post("/v1/events", Bearer(keys_["events"]), ev, "application/json")->status, 200);
+    const json after = json::parse(c.Get("/v1/admin/features?user=U000003&item=" + item, admin)->body);
+    EXPECT_EQ(after["user"]["events"].get<uint64_t>(), events + 1) << after;
+    EXPECT_EQ(after["item"]["purchases"].get<uint64_t>(), purchases + 1) << after;
   }
   { std::ofstream(shop_ + "/models/ltr-search.json") << "garbage"; }
   Served s(shop_);
@@ -714,6 +735,29 @@ TEST_F(ServerTest, RecommendationsExplainAndBlendOverHttp) {
   std::set<std::string> ids;
   for (const auto& x : varied["items"]) EXPECT_TRUE(ids.insert(x["item_id"].get<std::string>()).second);
   EXPECT_EQ(c.Get("/v1/recommend/U000003?diversity=2", Bearer(keys_["search"]))->status, 400);
+  // Business rules on recommendations: a hide of the first item and a pin
+  // of the tenth at the top, applied to the cached answer at once.
+  const auto admin = Bearer(keys_["admin"]);
+  const std::string first = ten["items"][0]["item_id"], tenth = ten["items"][9]["item_id"];
+  ASSERT_EQ(c.Post("/v1/admin/rules", admin, R"({"kind":"hide","surface":"recommend","item":")" + first + R"("})",
+                   "application/json")->status,
+            201);
+  ASSERT_EQ(c.Post("/v1/admin/rules", admin,
+                   R"({"kind":"pin","surface":"recommend","item":")" + tenth + R"(","position":1})", "application/json")
+                ->status,
+            201);
+  const json ruled = json::parse(c.Get("/v1/recommend/U000003?k=10", Bearer(keys_["search"]))->body);
+  ASSERT_EQ(ruled["items"].size(), 10u) << ruled;
+  EXPECT_EQ(ruled["items"][0]["item_id"], tenth);
+  EXPECT_EQ(ruled["rules"].size(), 2u);
+  ids.clear();
+  for (const auto& x : ruled["items"]) {
+    EXPECT_NE(x["item_id"], first);
+    EXPECT_TRUE(ids.insert(x["item_id"].get<std::string>()).second);
+    EXPECT_TRUE(x.contains("title")) << x;
+  }
+  // Search answers do not see recommend rules.
+  EXPECT_FALSE(json::parse(c.Get("/v1/search?q=for&k=5&rank=none", Bearer(keys_["search"]))->body).contains("rules"));
 }
 
 }  // namespace
