@@ -31,6 +31,11 @@ constexpr char kLtrSearch[] = "ltr-search";
 
 std::string LtrModelPath(const std::string& dir) { return (fs::path(dir) / "models" / "ltr-search.json").string(); }
 std::string LtrMetaPath(const std::string& dir) { return (fs::path(dir) / "models" / "ltr-search.meta.json").string(); }
+std::string LtrIntentPath(const std::string& dir) {
+  return (fs::path(dir) / "models" / "ltr-search-intent.bin").string();
+}
+// Which half of the queries a query's intent pairs train (cross-fitting).
+int QueryHalf(const std::string& normalized) { return static_cast<int>(std::hash<std::string>{}(normalized) & 1); }
 
 double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -62,6 +67,23 @@ struct LtrContext::Rep {
   // Readers (Rerank, Rank, Features) share it; Apply (new events while
   // serving) takes it alone.
   mutable std::shared_mutex mu;
+  // Query intent: a category classifier trained with the ranker (null:
+  // none, the intent features are NaN). While training, searches of the
+  // training period take the model of the other half of the queries
+  // (cross_fit), so no example's intent has seen its own pick.
+  std::unique_ptr<search::IntentModel> intent, intent_half[2];
+  bool cross_fit = false;
+  std::vector<int> item_intent;  // dense item id -> index into intent->categories(), -1 = none
+  std::unique_ptr<text::Analyzer> norm = std::make_unique<text::Analyzer>(text::AnalyzerOptions{}, nullptr);
+
+  void IndexIntentCategories() {
+    item_intent.assign(items.size(), -1);
+    if (!intent) return;
+    std::unordered_map<std::string, int> at;
+    for (size_t c = 0; c < intent->categories().size(); ++c) at.emplace(intent->categories()[c], static_cast<int>(c));
+    for (const ItemRow& it : items)
+      if (const auto a = at.find(it.category); a != at.end() && it.id < item_intent.size()) item_intent[it.id] = a->second;
+  }
 
   // Features of `hits` (BM25F's list for q, best first) for `user`.
   Candidates Features(const std::string& q, UserId user, const std::vector<search::Hit>& hits) const {
@@ -73,12 +95,25 @@ struct LtrContext::Rep {
     qc.top_score = hits.empty() ? 0 : hits[0].score;
     qc.field_scores.resize(rank::FieldScorer::kFields);
     c.x.resize(hits.size() * nf);
+    std::vector<float> probs;
+    int top = -1;
+    if (intent) {
+      const std::string nq = norm->Normalize(q);
+      const search::IntentModel* m = cross_fit ? intent_half[1 - QueryHalf(nq)].get() : intent.get();
+      probs = m->Probabilities(nq);
+      if (!probs.empty()) top = static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
+    }
     for (size_t i = 0; i < hits.size(); ++i) {
       const ItemId item = hits[i].doc;
       c.items.push_back(item);
       qc.score = hits[i].score;
       qc.rank = static_cast<int>(i + 1);
       fields->Score(terms, item, qc.field_scores.data());
+      if (intent) {
+        const int cat = item < item_intent.size() ? item_intent[item] : -1;
+        qc.intent_p = cat >= 0 && static_cast<size_t>(cat) < probs.size() ? probs[cat] : 0.0f;
+        qc.intent_top = cat >= 0 && cat == top ? 1.0f : 0.0f;
+      }
       features->Vector(user, item, qc, now_ms, c.x.data() + i * nf);
     }
     return c;
@@ -141,6 +176,10 @@ Result<std::unique_ptr<LtrContext>> LtrContext::Open(const std::string& dir, Sto
   SOUK_ASSIGN_OR_RETURN(auto rep, OpenRep(dir, store, config, serving ? INT64_MAX : meta["cutoff_ms"].get<int64_t>(),
                                           !serving));
   SOUK_ASSIGN_OR_RETURN(rep->ranker, rank::Ranker::Load(LtrModelPath(dir), rank::FeatureStore::FeatureNames()));
+  if (meta.value("intent", json::object()).value("used", false)) {
+    SOUK_ASSIGN_OR_RETURN(rep->intent, search::IntentModel::Load(LtrIntentPath(dir)));
+    rep->IndexIntentCategories();
+  }
   return std::unique_ptr<LtrContext>(new LtrContext(std::move(rep)));
 }
 
@@ -278,6 +317,13 @@ Result<json> LtrContext::Features(const std::string& user_ext, const std::string
       const auto terms = r.fields->Terms(query);
       q.terms = terms.size();
       r.fields->Score(terms, item, q.field_scores.data());
+      if (r.intent) {
+        const auto probs = r.intent->Probabilities(r.norm->Normalize(query));
+        const int cat = item < r.item_intent.size() ? r.item_intent[item] : -1;
+        const int top = probs.empty() ? -1 : static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
+        q.intent_p = cat >= 0 && static_cast<size_t>(cat) < probs.size() ? probs[cat] : 0.0f;
+        q.intent_top = cat >= 0 && cat == top ? 1.0f : 0.0f;
+      }
     }
     const auto& names = rank::FeatureStore::FeatureNames();
     std::vector<float> x(names.size());
@@ -353,6 +399,46 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
     bias.observations = obs.size();
     bias.clicks = nclicks;
   }
+  // Query intent, learnt from the training period's searches alone (the
+  // category of each item acted on): one model on all of them for the
+  // validation and test periods and serving, one per half of the queries
+  // for the training period's own features (cross-fitting).
+  json intent_meta = {{"used", false}};
+  {
+    std::vector<search::IntentPair> all, half[2];
+    for (const SearchSession& ss : *sessions) {
+      if (ss.ts_ms >= valid_from) break;
+      const std::string nq = r.norm->Normalize(ss.query);
+      if (nq.empty()) continue;
+      std::unordered_set<ItemId> done;
+      for (const SearchAction& a : ss.actions) {
+        const bool acted = rank::GradeOf(a.type) > 0 || (a.type == static_cast<uint8_t>(EventType::kView) && a.position > 0);
+        if (!acted || a.item >= r.items.size() || r.items[a.item].category.empty() || !done.insert(a.item).second)
+          continue;
+        all.push_back({nq, r.items[a.item].category});
+        half[QueryHalf(nq)].push_back(all.back());
+      }
+    }
+    const int64_t min_pairs = config.GetInt("rank.intent_min_pairs");
+    if (min_pairs > 0 && all.size() >= static_cast<size_t>(min_pairs) && !half[0].empty() && !half[1].empty()) {
+      search::IntentOptions io;
+      auto full = search::IntentModel::Train(all, io);
+      auto h0 = search::IntentModel::Train(half[0], io);
+      auto h1 = search::IntentModel::Train(half[1], io);
+      if (!full.ok()) return Fail(full.status());
+      if (!h0.ok()) return Fail(h0.status());
+      if (!h1.ok()) return Fail(h1.status());
+      r.intent = std::move(*full), r.intent_half[0] = std::move(*h0), r.intent_half[1] = std::move(*h1);
+      r.IndexIntentCategories();
+      intent_meta = {{"used", true}, {"pairs", all.size()}, {"classes", r.intent->categories().size()},
+                     {"model", r.intent->Describe()}};
+    } else {
+      intent_meta["pairs"] = all.size();
+      intent_meta["why"] = fmt::format("fewer than rank.intent_min_pairs ({}) searches with an action in the training "
+                                       "period, or all in one half",
+                                       min_pairs);
+    }
+  }
   // Events go into the feature store in time order (below), each
   // search's features are taken just before it: none applied yet.
   std::vector<size_t> order;
@@ -395,6 +481,7 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
     }
     if (grade.empty()) continue;
     r.now_ms = ss.ts_ms;
+    r.cross_fit = r.intent && ss.ts_ms < valid_from;
     auto c = r.Candidates_(ss.query, ss.user);
     if (!c.ok()) continue;  // e.g. a query over the term limit
     std::vector<float> labels(c->items.size(), 0);
@@ -435,6 +522,9 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
   fs::create_directories(fs::path(args.dir) / "models", ec);
   fs::create_directories(fs::path(args.dir) / "reports", ec);
   if (Status st = (*ranker)->Save(LtrModelPath(args.dir)); !st.ok()) return Fail(st);
+  if (r.intent) {
+    if (Status st = r.intent->Save(LtrIntentPath(args.dir)); !st.ok()) return Fail(st);
+  }
   // The held-out period as a judgments file with a user column, for
   // search-eval --rank none|ltr.
   const std::string test_path = (fs::path(args.dir) / "reports" / "ltr-search-test.csv").string();
@@ -485,6 +575,7 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
                            {"impressions", bias.observations},
                            {"clicks", bias.clicks},
                            {"theta", bias.theta}}},
+               {"intent", intent_meta},
                {"rounds", report.rounds},
                {"train_ndcg10", report.train_ndcg10},
                {"valid_ndcg10", report.valid_ndcg10},

@@ -56,7 +56,11 @@ const std::vector<SettingDef>& AllSettings() {
        "souk train --model ltr-search: clicks joined to search impressions needed before position bias is "
        "estimated and used (inverse-propensity weights per training search)."},
       {"rank.exclude_out_of_stock", T::kBool, "false",
-       "souk serve: leave items with stock 0 out of search answers (items of unknown stock stay)."},
+       "Leave items with stock 0 out of search and recommendation answers (souk serve, souk search, souk "
+       "recommend; items of unknown stock stay)."},
+      {"rank.intent_min_pairs", T::kInt, "50",
+       "souk train --model ltr-search: (query, category acted on) pairs of the training period needed to learn the "
+       "query-intent features with the ranker; 0 = never."},
       {"rank.search", T::kString, "ltr",
        "souk serve: re-rank /v1/search with DIR/models/ltr-search.json when it exists (ltr), or never (none); a "
        "request may say rank=none."},

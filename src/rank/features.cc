@@ -291,7 +291,7 @@ const std::vector<std::string>& FeatureStore::FeatureNames() {
   static const std::vector<std::string> names = {
       // query and candidate generator
       "bm25", "bm25_rank", "bm25_rel", "bm25_title", "bm25_brand", "bm25_category", "bm25_tags", "bm25_description",
-      "query_terms",
+      "query_terms", "query_intent_p", "query_intent_top",
       // item
       "log_price", "price_pct_category", "in_stock", "log_stock", "age_days", "ctr", "cart_rate", "conversion",
       "pop_1d", "pop_7d", "pop_30d", "trend", "quality_flags",
@@ -313,6 +313,8 @@ void FeatureStore::Vector(UserId user, ItemId item, const QueryContext& q, int64
   for (int f = 0; f < FieldScorer::kFields; ++f)
     out[k++] = f < static_cast<int>(q.field_scores.size()) ? q.field_scores[f] : 0.0f;
   out[k++] = static_cast<float>(q.terms);
+  out[k++] = q.intent_p;
+  out[k++] = q.intent_top;
   const ItemFeatures it = Item(item, now_ms);
   const bool priced = !std::isnan(it.price) && it.price > 0;
   out[k++] = priced ? static_cast<float>(std::log(it.price)) : nan;

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <span>
 #include <string_view>
 #include <memory>
@@ -71,6 +72,11 @@ struct QueryContext {
   float score = 0, top_score = 0;   // the candidate's BM25F score and the best one
   int rank = 0;                     // 1-based, in the BM25F list
   std::vector<float> field_scores;  // BM25 per field (FieldScorer order)
+  // Query intent (a category classifier over the query text), when there
+  // is one: p(the candidate's category | query) and whether that category
+  // is the most likely one. NaN = no intent model.
+  float intent_p = std::numeric_limits<float>::quiet_NaN();
+  float intent_top = std::numeric_limits<float>::quiet_NaN();
 };
 
 class FeatureStore {
