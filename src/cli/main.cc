@@ -356,7 +356,7 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"pin", "boost", "bury", "hide"}));
   rules_add->add_option("--query", ruargs.query, "only for this query (normalised: trimmed, lower case); default all");
-  rules_add->add_option("--surface", ruargs.surface, "search (default: every surface)");
+  rules_add->add_option("--surface", ruargs.surface, "search or recommend (default: both)");
   rules_add->add_option("--item", ruargs.item, "pin, hide: the item id");
   rules_add->add_option("--position", ruargs.position, "pin: 1-based position")->check(CLI::Range(1, 10000));
   rules_add->add_option("--filter", ruargs.filter, "boost, bury, hide: a filter expression, e.g. 'brand:acme'");

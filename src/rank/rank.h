@@ -303,7 +303,9 @@ struct BlendCandidate {
 };
 // Every generator's best `depth` for history h (the user model only when
 // it knows an item of h), deduplicated, best fused score first (ties by
-// lower id). `buffer` (optional) is scoring scratch.
+// lower id). `buffer` (optional) is scoring scratch; on return it holds
+// the user model's score of every item when the user list was made (else
+// it is empty).
 std::vector<BlendCandidate> BlendCandidates(const GeneratorSet& generators, const rec::History& h,
                                             const BlendOptions& options, std::vector<float>* buffer = nullptr);
 
@@ -311,12 +313,13 @@ std::vector<BlendCandidate> BlendCandidates(const GeneratorSet& generators, cons
 // recommend / serve use them like the built-ins):
 //   blend:user=ials,similar=itemknn,w_user=1,w_similar=1,w_pop=0.3,w_trending=0.5,depth=100,recent=10
 //     the generators fitted together, scored by BlendCandidates' fusion;
-//   ltr-recs:(the same keys),users=20000,rounds=300,eta=0.1,max_depth=6,early_stop=30
+//   ltr-recs:(the same keys),users=10000,rounds=300,eta=0.1,max_depth=6,early_stop=30
 //     LambdaMART (rank:ndcg) re-ranking the blended candidates, trained on
 //     each user's held-out last new item with RecFeatureNames() features.
 // Sub-model specs use '/' for ':' and ',': user=ials/f=128/reg=0.05.
-// Both score only their candidates (the rest -inf) and never propose an
-// item of the history. Call once, before MakeModel.
+// Both score their candidates above every other item; the others follow
+// in the user model's order (-inf when it does not know the history), and
+// items of the history are -inf (never proposed). Call once, before MakeModel.
 void RegisterRecModels();
 const std::vector<std::string>& RecFeatureNames();
 

@@ -175,6 +175,22 @@ bool ReadBlendOptions(std::istream& in, BlendOptions* o) {
   return ok && depth > 0;
 }
 
+// Items outside the candidates, below every candidate (`floor` = the
+// lowest candidate score) in the user model's order (`user` = its scores,
+// from BlendCandidates' buffer; empty = they stay -inf). So protocols that
+// rank a target among sampled items still see an order; history items
+// stay -inf.
+void ScoreTheRest(const rec::History& h, const std::vector<float>& user, float floor, std::span<float> scores) {
+  if (user.empty() || !std::isfinite(floor)) return;
+  std::vector<uint8_t> taken(scores.size(), 0);
+  for (size_t i = 0; i < scores.size(); ++i) taken[i] = scores[i] != kNegInf;
+  for (uint32_t i : h.items)
+    if (i < taken.size()) taken[i] = 1;
+  for (size_t i = 0; i < scores.size() && i < user.size(); ++i)
+    if (!taken[i] && std::isfinite(user[i]))
+      scores[i] = floor - 1.0f - (0.5f - static_cast<float>(std::atan(user[i]) / M_PI));  // in (floor - 2, floor - 1)
+}
+
 // ---- blend ------------------------------------------------------------------------
 
 // blend:user=ials,similar=itemknn,w_user=1,w_similar=1,w_pop=0.3,w_trending=0.5,depth=100,recent=10
@@ -197,8 +213,10 @@ class BlendModel final : public rec::Model {
   void Score(const rec::History& h, std::span<float> scores) const override {
     std::fill(scores.begin(), scores.end(), kNegInf);
     std::vector<float> buffer;
+    float floor = std::numeric_limits<float>::infinity();
     for (const BlendCandidate& c : BlendCandidates(g_.View(), h, o_, &buffer))
-      if (c.item < scores.size()) scores[c.item] = static_cast<float>(c.fused);
+      if (c.item < scores.size()) scores[c.item] = static_cast<float>(c.fused), floor = std::min(floor, scores[c.item]);
+    ScoreTheRest(h, buffer, floor, scores);
   }
   uint32_t num_items() const override { return num_items_; }
   Status SaveState(std::ostream& out) const override {
@@ -267,7 +285,43 @@ const std::vector<std::string>& RecNames() {
   return names;
 }
 
-// ltr-recs:user=ials,similar=itemknn,depth=100,users=20000,rounds=300,eta=0.1,max_depth=6,...
+// Per user, the newest `share` of the items met for the first time (at
+// least one, users with 3 or more such items) and everything after the
+// first of them are held out: the targets are those items.
+eval::Split TailOut(const std::vector<rec::Interaction>& all, uint32_t num_users, double share) {
+  eval::Split split;
+  split.name = "tail:" + rec::FormatNumber(share);
+  std::vector<std::vector<uint32_t>> by_user(num_users);
+  for (size_t j = 0; j < all.size(); ++j) by_user[all[j].user].push_back(static_cast<uint32_t>(j));
+  std::vector<bool> held(all.size(), false);
+  std::unordered_set<uint32_t> seen;
+  for (uint32_t u = 0; u < num_users; ++u) {
+    const auto& seq = by_user[u];
+    std::vector<size_t> firsts;
+    seen.clear();
+    for (size_t j = 0; j < seq.size(); ++j)
+      if (seen.insert(all[seq[j]].item).second) firsts.push_back(j);
+    if (firsts.size() < 3) continue;
+    const size_t hold = std::clamp<size_t>(static_cast<size_t>(std::lround(share * static_cast<double>(firsts.size()))),
+                                           1, firsts.size() - 2);
+    const size_t from = firsts[firsts.size() - hold];
+    eval::Case c;
+    c.user = u;
+    c.history.user = u;
+    for (size_t j = 0; j < from; ++j) {
+      const auto& x = all[seq[j]];
+      c.history.items.push_back(x.item), c.history.weights.push_back(x.weight), c.history.ts_ms.push_back(x.ts_ms);
+    }
+    for (size_t f = firsts.size() - hold; f < firsts.size(); ++f) c.targets.push_back(all[seq[firsts[f]]].item);
+    for (size_t j = from; j < seq.size(); ++j) held[seq[j]] = true;
+    split.cases.push_back(std::move(c));
+  }
+  for (size_t j = 0; j < all.size(); ++j)
+    if (!held[j]) split.train.push_back(all[j]);
+  return split;
+}
+
+// ltr-recs:user=ials,similar=itemknn,depth=100,users=10000,rounds=300,eta=0.1,max_depth=6,...
 // Fit: the last new item of each user is held out of the interactions
 // (eval's leave-one-out), the generators are fitted on the rest, each
 // sampled user's blended candidates get features and label 1 for the held
@@ -277,16 +331,19 @@ class LtrRecs final : public rec::Model {
  public:
   explicit LtrRecs(rec::Spec& spec) {
     o_ = ReadBlendOptions(spec, &g_, 100);
-    users_ = static_cast<size_t>(std::max<int64_t>(10, spec.Int("users", 20000)));
+    users_ = static_cast<size_t>(std::max<int64_t>(10, spec.Int("users", 10000)));
     lo_.rounds = static_cast<int>(spec.Int("rounds", 300));
     lo_.eta = spec.Double("eta", 0.1);
     lo_.max_depth = static_cast<int>(spec.Int("max_depth", 6));
     lo_.early_stop = static_cast<int>(spec.Int("early_stop", 30));
+    inner_ = spec.String("target", "last");
+    tail_ = spec.Double("tail", 0.2);
   }
   std::string Name() const override { return "ltr-recs"; }
   std::string Describe() const override {
-    return fmt::format("ltr-recs:{},users={},rounds={},eta={},max_depth={},early_stop={}", DescribeBlend(g_, o_),
-                       users_, lo_.rounds, rec::FormatNumber(lo_.eta), lo_.max_depth, lo_.early_stop);
+    return fmt::format("ltr-recs:{},users={},rounds={},eta={},max_depth={},early_stop={},target={},tail={}",
+                       DescribeBlend(g_, o_), users_, lo_.rounds, rec::FormatNumber(lo_.eta), lo_.max_depth,
+                       lo_.early_stop, inner_, rec::FormatNumber(tail_));
   }
   bool WantsContent() const override { return true; }  // prices and brands
   uint32_t num_items() const override { return num_items_; }
@@ -324,7 +381,16 @@ class LtrRecs final : public rec::Model {
       }
     }
     std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.ts_ms < b.ts_ms; });
-    eval::Split inner = eval::LeaveOneOut(all, data.num_users, eval::Stage::kTest);
+    eval::Split inner;
+    if (inner_ == "temporal") {
+      SOUK_ASSIGN_OR_RETURN(inner, eval::Temporal(all, data.num_users, 0.8));
+    } else if (inner_ == "tail") {
+      inner = TailOut(all, data.num_users, tail_);
+    } else if (inner_ == "last") {
+      inner = eval::LeaveOneOut(all, data.num_users, eval::Stage::kTest);
+    } else {
+      return Status::InvalidArgument("ltr-recs: target=" + inner_ + " (expected last, tail or temporal)");
+    }
     if (inner.cases.size() < 20)
       return Status::FailedPrecondition(fmt::format(
           "ltr-recs: {} users with 3 or more items; learning to re-rank needs more (a held-out item per user)",
@@ -349,12 +415,13 @@ class LtrRecs final : public rec::Model {
         const eval::Case& kase = inner.cases[c];
         const auto cands = BlendCandidates(g_.View(), kase.history, o_, &buffer);
         Group& g = groups[c];
+        const std::unordered_set<uint32_t> targets(kase.targets.begin(), kase.targets.end());
         bool positive = false;
-        for (const auto& cand : cands) positive = positive || cand.item == kase.targets[0];
+        for (const auto& cand : cands) positive = positive || targets.count(cand.item);
         if (positive && cands.size() >= 2) {
           g.x.resize(cands.size() * nf);
           Features(kase.history, cands, g.x.data());
-          for (const auto& cand : cands) g.label.push_back(cand.item == kase.targets[0] ? 1.0f : 0.0f);
+          for (const auto& cand : cands) g.label.push_back(targets.count(cand.item) ? 1.0f : 0.0f);
         }
         const size_t d = done.fetch_add(1) + 1;
         if (ctx.progress && main) ctx.progress(350 + 250 * d / inner.cases.size(), 1000);
@@ -410,9 +477,17 @@ class LtrRecs final : public rec::Model {
     std::vector<float> x(cands.size() * nf);
     Features(h, cands, x.data());
     auto s = ranker_->Score(x.data(), cands.size());
+    float floor = std::numeric_limits<float>::infinity();
     for (size_t c = 0; c < cands.size(); ++c)
-      if (cands[c].item < scores.size())
-        scores[cands[c].item] = s.ok() ? (*s)[c] : static_cast<float>(cands[c].fused);  // the blend when it fails
+      if (cands[c].item < scores.size()) {
+        // Trees give equal scores to many candidates: those keep the
+        // blend's order (candidates come best fused first), by a step
+        // below any difference the model makes.
+        const float tie = 1e-3f * static_cast<float>(cands.size() - c) / static_cast<float>(cands.size());
+        scores[cands[c].item] = s.ok() ? (*s)[c] + tie : static_cast<float>(cands[c].fused);  // the blend when it fails
+        floor = std::min(floor, scores[cands[c].item]);
+      }
+    ScoreTheRest(h, buffer, floor, scores);
   }
 
   Status SaveState(std::ostream& out) const override {
@@ -515,7 +590,9 @@ class LtrRecs final : public rec::Model {
 
   OwnedGenerators g_;
   BlendOptions o_;
-  size_t users_ = 20000;
+  size_t users_ = 10000;
+  std::string inner_ = "last";  // what is held out to learn from: last, tail or temporal
+  double tail_ = 0.2;           // tail: the share of each user's newest items held out (at least one)
   LtrOptions lo_;
   LtrReport report_;
   uint32_t num_items_ = 0;
@@ -555,8 +632,19 @@ std::vector<BlendCandidate> BlendCandidates(const GeneratorSet& gens, const rec:
   bool known = false;  // the user model only speaks for a history it knows
   if (gens.user)
     for (uint32_t i : h.items) known = known || i < gens.user->num_items();
-  for (int g : {0, 2, 3})
-    if (scorers[g] && (g != 0 || known) && o.Weight(g) > 0) lists[g] = rec::Recommend(*scorers[g], h, ro, buffer);
+  for (int g : {2, 3})
+    if (scorers[g] && o.Weight(g) > 0) lists[g] = rec::Recommend(*scorers[g], h, ro, buffer);
+  // The user model last: its raw scores stay in *buffer for the caller.
+  buffer->clear();
+  if (gens.user && known && o.Weight(0) > 0) {
+    buffer->resize(gens.user->num_items());
+    gens.user->Score(h, *buffer);
+    std::vector<float> masked = *buffer;
+    if (o.exclude_seen)
+      for (uint32_t i : h.items)
+        if (i < masked.size()) masked[i] = kNegInf;
+    lists[0] = rec::TopK(masked, o.depth);
+  }
   // Item-kNN over the recent history: each neighbour scored by its best
   // similarity to a recent item, remembering which.
   std::unordered_map<uint32_t, std::pair<float, uint32_t>> because;
