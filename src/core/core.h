@@ -6,8 +6,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <istream>
 #include <limits>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -182,5 +184,43 @@ class Progress {
 };
 
 std::string SoukVersion();
+
+// ---- binary files (host layout, little-endian on every supported machine) ----
+// What the model and index files are made of: plain values, and vectors and
+// strings as a uint64 count then the bytes. Readers refuse counts above
+// `max_elems`, so a corrupt file cannot allocate terabytes.
+
+template <typename T>
+void WritePod(std::ostream& out, const T& value) {
+  out.write(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+template <typename T>
+bool ReadPod(std::istream& in, T* value) {
+  return static_cast<bool>(in.read(reinterpret_cast<char*>(value), sizeof(T)));
+}
+template <typename T>
+void WriteVector(std::ostream& out, const std::vector<T>& v) {
+  WritePod<uint64_t>(out, v.size());
+  if (!v.empty())
+    out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+}
+template <typename T>
+bool ReadVector(std::istream& in, std::vector<T>* v, uint64_t max_elems = uint64_t{1} << 34) {
+  uint64_t n = 0;
+  if (!ReadPod(in, &n) || n > max_elems) return false;
+  v->resize(n);
+  if (n == 0) return true;
+  return static_cast<bool>(in.read(reinterpret_cast<char*>(v->data()), static_cast<std::streamsize>(n * sizeof(T))));
+}
+inline void WriteString(std::ostream& out, const std::string& s) {
+  WritePod<uint64_t>(out, s.size());
+  out.write(s.data(), static_cast<std::streamsize>(s.size()));
+}
+inline bool ReadString(std::istream& in, std::string* s, uint64_t max_bytes = uint64_t{1} << 34) {
+  uint64_t n = 0;
+  if (!ReadPod(in, &n) || n > max_bytes) return false;
+  s->resize(n);
+  return n == 0 || static_cast<bool>(in.read(s->data(), static_cast<std::streamsize>(n)));
+}
 
 }  // namespace souk

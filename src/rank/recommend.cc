@@ -43,37 +43,6 @@ std::string EncodeSubSpec(std::string s) {
   return s;
 }
 
-template <typename T>
-void WritePod(std::ostream& out, const T& v) {
-  out.write(reinterpret_cast<const char*>(&v), sizeof(T));
-}
-template <typename T>
-bool ReadPod(std::istream& in, T* v) {
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(v), sizeof(T)));
-}
-template <typename T>
-void WriteVec(std::ostream& out, const std::vector<T>& v) {
-  WritePod<uint64_t>(out, v.size());
-  if (!v.empty()) out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
-}
-template <typename T>
-bool ReadVec(std::istream& in, std::vector<T>* v) {
-  uint64_t n = 0;
-  if (!ReadPod(in, &n) || n > (uint64_t{1} << 34) / sizeof(T)) return false;
-  v->resize(n);
-  return n == 0 || static_cast<bool>(in.read(reinterpret_cast<char*>(v->data()), static_cast<std::streamsize>(n * sizeof(T))));
-}
-void WriteString(std::ostream& out, const std::string& s) {
-  WritePod<uint64_t>(out, s.size());
-  out.write(s.data(), static_cast<std::streamsize>(s.size()));
-}
-bool ReadString(std::istream& in, std::string* s) {
-  uint64_t n = 0;
-  if (!ReadPod(in, &n) || n > (uint64_t{1} << 34)) return false;
-  s->resize(n);
-  return n == 0 || static_cast<bool>(in.read(s->data(), static_cast<std::streamsize>(n)));
-}
-
 // A sub-model, saved as its description and state (length-prefixed).
 void WriteModel(std::ostream& out, const rec::Model* m) {
   WritePod<uint8_t>(out, m ? 1 : 0);
@@ -267,8 +236,8 @@ struct ItemStats {
       if (first[i] != INT64_MAX) age_days[i] = static_cast<float>(now - first[i]) / kDayMs;
     }
   }
-  void Save(std::ostream& out) const { WriteVec(out, log_users), WriteVec(out, log_7d), WriteVec(out, trend), WriteVec(out, age_days); }
-  bool Load(std::istream& in) { return ReadVec(in, &log_users) && ReadVec(in, &log_7d) && ReadVec(in, &trend) && ReadVec(in, &age_days); }
+  void Save(std::ostream& out) const { WriteVector(out, log_users), WriteVector(out, log_7d), WriteVector(out, trend), WriteVector(out, age_days); }
+  bool Load(std::istream& in) { return ReadVector(in, &log_users) && ReadVector(in, &log_7d) && ReadVector(in, &trend) && ReadVector(in, &age_days); }
 };
 
 const std::vector<std::string>& RecNames() {
@@ -496,7 +465,7 @@ class LtrRecs final : public rec::Model {
     out.write("LTRR", 4);
     WritePod(out, num_items_);
     WriteBlendOptions(out, o_);
-    WriteVec(out, category_), WriteVec(out, brand_), WriteVec(out, log_price_);
+    WriteVector(out, category_), WriteVector(out, brand_), WriteVector(out, log_price_);
     stats_.Save(out);
     g_.Save(out);
     WriteString(out, model);
@@ -506,7 +475,7 @@ class LtrRecs final : public rec::Model {
     const Status corrupt = Status::Corruption("ltr-recs: model file is truncated or corrupt");
     char magic[4];
     if (!in.read(magic, 4) || std::string(magic, 4) != "LTRR" || !ReadPod(in, &num_items_) ||
-        !ReadBlendOptions(in, &o_) || !ReadVec(in, &category_) || !ReadVec(in, &brand_) || !ReadVec(in, &log_price_) ||
+        !ReadBlendOptions(in, &o_) || !ReadVector(in, &category_) || !ReadVector(in, &brand_) || !ReadVector(in, &log_price_) ||
         !stats_.Load(in) || category_.size() != num_items_ || brand_.size() != num_items_ ||
         log_price_.size() != num_items_ || stats_.log_users.size() != num_items_)
       return corrupt;

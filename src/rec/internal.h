@@ -24,35 +24,7 @@ std::unique_ptr<Model> NewIals(Spec& spec);
 std::unique_ptr<Model> NewBpr(Spec& spec);
 std::unique_ptr<Model> NewEase(Spec& spec);
 
-// ---- binary state helpers (little-endian host layout, as the search index) --
-
-template <typename T>
-void WritePod(std::ostream& out, const T& value) {
-  out.write(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-
-template <typename T>
-bool ReadPod(std::istream& in, T* value) {
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(value), sizeof(T)));
-}
-
-template <typename T>
-void WriteVector(std::ostream& out, const std::vector<T>& v) {
-  WritePod<uint64_t>(out, v.size());
-  if (!v.empty())
-    out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
-}
-
-// Reads a vector written by WriteVector; refuses sizes above `max_elems`
-// (a corrupt file must not allocate terabytes).
-template <typename T>
-bool ReadVector(std::istream& in, std::vector<T>* v, uint64_t max_elems = uint64_t{1} << 34) {
-  uint64_t n = 0;
-  if (!ReadPod(in, &n) || n > max_elems) return false;
-  v->resize(n);
-  if (n == 0) return true;
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(v->data()), static_cast<std::streamsize>(n * sizeof(T))));
-}
+// Binary state: souk::WritePod, ReadPod, WriteVector, ReadVector (core.h).
 
 inline Status CorruptState(const std::string& model) {
   return Status::Corruption(model + ": model file is truncated or corrupt");

@@ -366,27 +366,6 @@ float Cursor::BlockMaxScore(uint32_t target) const {
 namespace {
 constexpr char kMagic[8] = {'S', 'O', 'U', 'K', 'I', 'D', 'X', '7'};
 
-template <typename T>
-void WritePod(std::ofstream& out, const T& v) {
-  out.write(reinterpret_cast<const char*>(&v), sizeof(T));
-}
-template <typename T>
-void WriteVec(std::ofstream& out, const std::vector<T>& v) {
-  uint64_t n = v.size();
-  WritePod(out, n);
-  out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)));
-}
-template <typename T>
-bool ReadPod(std::ifstream& in, T* v) {
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(v), sizeof(T)));
-}
-template <typename T>
-bool ReadVec(std::ifstream& in, std::vector<T>* v, uint64_t limit) {
-  uint64_t n;
-  if (!ReadPod(in, &n) || n > limit) return false;
-  v->resize(n);
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(v->data()), static_cast<std::streamsize>(n * sizeof(T))));
-}
 void WriteStrings(std::ofstream& out, const std::vector<std::string>& v) {
   std::vector<uint32_t> lens;
   std::vector<char> bytes;
@@ -394,14 +373,14 @@ void WriteStrings(std::ofstream& out, const std::vector<std::string>& v) {
     lens.push_back(static_cast<uint32_t>(x.size()));
     bytes.insert(bytes.end(), x.begin(), x.end());
   }
-  WriteVec(out, lens);
-  WriteVec(out, bytes);
+  WriteVector(out, lens);
+  WriteVector(out, bytes);
 }
 
 bool ReadStrings(std::ifstream& in, std::vector<std::string>* v, uint64_t limit) {
   std::vector<uint32_t> lens;
   std::vector<char> bytes;
-  if (!ReadVec(in, &lens, limit) || !ReadVec(in, &bytes, limit)) return false;
+  if (!ReadVector(in, &lens, limit) || !ReadVector(in, &bytes, limit)) return false;
   size_t pos = 0;
   v->clear();
   for (uint32_t l : lens) {
@@ -445,24 +424,24 @@ Status Index::Save(const std::string& path) const {
       lens.push_back(static_cast<uint32_t>(t.size()));
       bytes += t;
     }
-    WriteVec(out, lens);
+    WriteVector(out, lens);
     std::vector<char> b(bytes.begin(), bytes.end());
-    WriteVec(out, b);
-    WriteVec(out, r.term_info);
-    WriteVec(out, r.blocks);
-    WriteVec(out, r.postings);
-    WriteVec(out, r.impacts_pool);
-    WriteVec(out, r.title_pos_pool);
-    WriteVec(out, r.doc_ids);
+    WriteVector(out, b);
+    WriteVector(out, r.term_info);
+    WriteVector(out, r.blocks);
+    WriteVector(out, r.postings);
+    WriteVector(out, r.impacts_pool);
+    WriteVector(out, r.title_pos_pool);
+    WriteVector(out, r.doc_ids);
     std::vector<uint32_t> elens;
     std::string ebytes;
     for (const auto& e : r.external_ids) {
       elens.push_back(static_cast<uint32_t>(e.size()));
       ebytes += e;
     }
-    WriteVec(out, elens);
+    WriteVector(out, elens);
     std::vector<char> eb(ebytes.begin(), ebytes.end());
-    WriteVec(out, eb);
+    WriteVector(out, eb);
     std::vector<uint32_t> slens;
     std::string sbytes;
     for (const auto& [a, b2] : r.surfaces) {
@@ -471,15 +450,15 @@ Status Index::Save(const std::string& path) const {
       sbytes += a;
       sbytes += b2;
     }
-    WriteVec(out, slens);
+    WriteVector(out, slens);
     std::vector<char> sb(sbytes.begin(), sbytes.end());
-    WriteVec(out, sb);
-    WriteVec(out, r.attr_price);
-    WriteVec(out, r.attr_stock);
-    WriteVec(out, r.attr_brand);
-    WriteVec(out, r.attr_category);
-    WriteVec(out, r.tag_offsets);
-    WriteVec(out, r.attr_tags);
+    WriteVector(out, sb);
+    WriteVector(out, r.attr_price);
+    WriteVector(out, r.attr_stock);
+    WriteVector(out, r.attr_brand);
+    WriteVector(out, r.attr_category);
+    WriteVector(out, r.tag_offsets);
+    WriteVector(out, r.attr_tags);
     for (const auto* t : {&r.brands, &r.categories, &r.tags, &r.brands_norm, &r.categories_norm, &r.tags_norm})
       WriteStrings(out, *t);
     {
@@ -490,9 +469,9 @@ Status Index::Save(const std::string& path) const {
         counts.push_back(n);
       }
       WriteStrings(out, texts);
-      WriteVec(out, counts);
+      WriteVector(out, counts);
     }
-    WriteVec(out, r.popularity);
+    WriteVector(out, r.popularity);
     WritePod(out, r.catalog_ms);
     out.write(kMagic, sizeof kMagic);  // trailer: a truncated file fails to load
     if (!out) return Status::IoError(fmt::format("writing '{}' failed", tmp));
@@ -532,7 +511,7 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
   if (!ReadPod(in, &rep->num_docs) || !ReadPod(in, &rep->max_doc) || !ReadPod(in, &rep->avg_len)) return bad();
   std::vector<uint32_t> lens;
   std::vector<char> bytes;
-  if (!ReadVec(in, &lens, kLimit) || !ReadVec(in, &bytes, kLimit)) return bad();
+  if (!ReadVector(in, &lens, kLimit) || !ReadVector(in, &bytes, kLimit)) return bad();
   rep->terms.reserve(lens.size());
   size_t at = 0;
   for (uint32_t l : lens) {
@@ -540,14 +519,14 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
     rep->terms.emplace_back(bytes.data() + at, l);
     at += l;
   }
-  if (!ReadVec(in, &rep->term_info, kLimit) || !ReadVec(in, &rep->blocks, kLimit) ||
-      !ReadVec(in, &rep->postings, kLimit) || !ReadVec(in, &rep->impacts_pool, kLimit) ||
-      !ReadVec(in, &rep->title_pos_pool, kLimit) || !ReadVec(in, &rep->doc_ids, kLimit))
+  if (!ReadVector(in, &rep->term_info, kLimit) || !ReadVector(in, &rep->blocks, kLimit) ||
+      !ReadVector(in, &rep->postings, kLimit) || !ReadVector(in, &rep->impacts_pool, kLimit) ||
+      !ReadVector(in, &rep->title_pos_pool, kLimit) || !ReadVector(in, &rep->doc_ids, kLimit))
     return bad();
   {
     std::vector<uint32_t> elens;
     std::vector<char> eb;
-    if (!ReadVec(in, &elens, kLimit) || !ReadVec(in, &eb, kLimit) || elens.size() != rep->doc_ids.size()) return bad();
+    if (!ReadVector(in, &elens, kLimit) || !ReadVector(in, &eb, kLimit) || elens.size() != rep->doc_ids.size()) return bad();
     size_t pos = 0;
     for (uint32_t l : elens) {
       if (pos + l > eb.size()) return bad();
@@ -556,7 +535,7 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
     }
     std::vector<uint32_t> slens;
     std::vector<char> sb;
-    if (!ReadVec(in, &slens, kLimit) || !ReadVec(in, &sb, kLimit) || slens.size() % 2) return bad();
+    if (!ReadVector(in, &slens, kLimit) || !ReadVector(in, &sb, kLimit) || slens.size() % 2) return bad();
     pos = 0;
     for (size_t i = 0; i < slens.size(); i += 2) {
       if (pos + slens[i] + slens[i + 1] > sb.size()) return bad();
@@ -567,9 +546,9 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
       rep->surfaces.emplace_back(std::move(a), std::move(b2));
     }
   }
-  if (!ReadVec(in, &rep->attr_price, kLimit) || !ReadVec(in, &rep->attr_stock, kLimit) ||
-      !ReadVec(in, &rep->attr_brand, kLimit) || !ReadVec(in, &rep->attr_category, kLimit) ||
-      !ReadVec(in, &rep->tag_offsets, kLimit) || !ReadVec(in, &rep->attr_tags, kLimit))
+  if (!ReadVector(in, &rep->attr_price, kLimit) || !ReadVector(in, &rep->attr_stock, kLimit) ||
+      !ReadVector(in, &rep->attr_brand, kLimit) || !ReadVector(in, &rep->attr_category, kLimit) ||
+      !ReadVector(in, &rep->tag_offsets, kLimit) || !ReadVector(in, &rep->attr_tags, kLimit))
     return bad();
   for (auto* t :
        {&rep->brands, &rep->categories, &rep->tags, &rep->brands_norm, &rep->categories_norm, &rep->tags_norm})
@@ -577,11 +556,11 @@ Result<std::unique_ptr<Index>> Index::Load(const std::string& path, std::shared_
   {
     std::vector<std::string> texts;
     std::vector<uint64_t> counts;
-    if (!ReadStrings(in, &texts, kLimit) || !ReadVec(in, &counts, kLimit) || texts.size() != counts.size())
+    if (!ReadStrings(in, &texts, kLimit) || !ReadVector(in, &counts, kLimit) || texts.size() != counts.size())
       return bad();
     for (size_t i = 0; i < texts.size(); ++i) rep->popular.emplace_back(std::move(texts[i]), counts[i]);
   }
-  if (!ReadVec(in, &rep->popularity, kLimit) || (!rep->popularity.empty() && rep->popularity.size() != rep->max_doc))
+  if (!ReadVector(in, &rep->popularity, kLimit) || (!rep->popularity.empty() && rep->popularity.size() != rep->max_doc))
     return bad();
   for (float p : rep->popularity) rep->max_popularity = std::max(rep->max_popularity, p);
   if (!ReadPod(in, &rep->catalog_ms)) return bad();
