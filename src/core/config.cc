@@ -64,6 +64,12 @@ const std::vector<SettingDef>& AllSettings() {
       {"rank.search", T::kString, "ltr",
        "souk serve: re-rank /v1/search with DIR/models/ltr-search.json when it exists (ltr), or never (none); a "
        "request may say rank=none."},
+      {"rank.shuffle_depth", T::kInt, "10",
+       "souk serve: how many of the first results a randomised search answer shuffles (rank.shuffle_share)."},
+      {"rank.shuffle_share", T::kDouble, "0",
+       "souk serve: share of first-page search answers whose top rank.shuffle_depth are shown in random order "
+       "(flagged \"shuffled\"): a randomisation bucket, so the impressions show the same results at different "
+       "positions and position bias can be estimated; 0 = never."},
       {"rank.validation_share", T::kDouble, "0.1",
        "souk train --model ltr-search: the share of the search log (by time, before the test part) used for early "
        "stopping."},

@@ -20,11 +20,28 @@ PositionBias EstimatePositionBias(const std::vector<PositionObservation>& obs, i
   if (out.clicks == 0 || max_positions < 1) return out;
   const size_t K = static_cast<size_t>(max_positions);
   auto slot = [&](int position) { return std::min<size_t>(static_cast<size_t>(std::max(position, 1)), K) - 1; };
+  // Only pairs shown at two or more positions say anything about
+  // examination: a pair seen at one position fits any theta by its own
+  // gamma, and many such pairs (seen once, clicked) pull theta flat.
+  std::unordered_map<uint64_t, std::pair<int, bool>> where;  // pair -> (first position, seen elsewhere)
+  for (const auto& o : obs) {
+    auto [it, fresh] = where.try_emplace(o.pair, o.position, false);
+    if (!fresh && it->second.first != o.position) it->second.second = true;
+  }
+  std::vector<const PositionObservation*> used;
+  for (const auto& o : obs)
+    if (where[o.pair].second) used.push_back(&o);
+  size_t used_clicks = 0;
+  for (const auto* o : used) used_clicks += o->click;
+  if (used_clicks == 0) {  // no pair moved: the whole log, for what it is worth
+    used.clear();
+    for (const auto& o : obs) used.push_back(&o);
+  }
   // Dense ids for the pairs.
   std::unordered_map<uint64_t, uint32_t> ids;
-  std::vector<uint32_t> pair(obs.size());
-  for (size_t i = 0; i < obs.size(); ++i)
-    pair[i] = ids.try_emplace(obs[i].pair, static_cast<uint32_t>(ids.size())).first->second;
+  std::vector<uint32_t> pair(used.size());
+  for (size_t i = 0; i < used.size(); ++i)
+    pair[i] = ids.try_emplace(used[i]->pair, static_cast<uint32_t>(ids.size())).first->second;
   std::vector<double> theta(K, 0.5), gamma(ids.size(), 0.5);
   std::vector<double> t_num(K), t_den(K), g_num(ids.size()), g_den(ids.size());
   for (int it = 0; it < iterations; ++it) {
@@ -32,12 +49,13 @@ PositionBias EstimatePositionBias(const std::vector<PositionObservation>& obs, i
     std::fill(t_den.begin(), t_den.end(), 0.0);
     std::fill(g_num.begin(), g_num.end(), 0.0);
     std::fill(g_den.begin(), g_den.end(), 0.0);
-    for (size_t i = 0; i < obs.size(); ++i) {
-      const size_t k = slot(obs[i].position);
+    for (size_t i = 0; i < used.size(); ++i) {
+      const PositionObservation& o = *used[i];
+      const size_t k = slot(o.position);
       const uint32_t p = pair[i];
       const double t = theta[k], g = gamma[p];
       double examined, relevant;  // posterior P(E = 1), P(R = 1) given the click or its absence
-      if (obs[i].click) {
+      if (o.click) {
         examined = relevant = 1.0;
       } else {
         const double denom = std::max(1e-12, 1.0 - t * g);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <random>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -969,6 +970,19 @@ Reply Search(HttpServer& s, const Request& r) {
   } else if (personal) {
     PersonalizeHits(s, **index, user, &*res, &how);
   }
+  // A randomisation bucket: some first pages show their top results in
+  // random order (before the rules, so pins keep their places).
+  bool shuffled = false;
+  if (qo.offset == 0 && res->hits.size() > 1) {
+    const double share = s.config().GetDouble("rank.shuffle_share");
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    if (share > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < share) {
+      const size_t n = std::min<size_t>(res->hits.size(),
+                                        static_cast<size_t>(std::max<int64_t>(2, s.config().GetInt("rank.shuffle_depth"))));
+      std::shuffle(res->hits.begin(), res->hits.begin() + static_cast<std::ptrdiff_t>(n), rng);
+      shuffled = true;
+    }
+  }
   json applied;
   if (rules_on) {
     std::vector<ItemId> ids;
@@ -1012,6 +1026,7 @@ Reply Search(HttpServer& s, const Request& r) {
   if (!how.is_null()) out[ranked ? "ranked" : "personalized"] = how;
   if (ranked) out["model"] = "ltr-search";
   if (!applied.is_null()) out["rules"] = applied;
+  if (shuffled) out["shuffled"] = true;
   s.catalog().Decorate(&out["hits"]);
   return {200, Shown(s, "search", user, q, std::move(out))};
 }

@@ -809,3 +809,40 @@ TEST_F(ServerTest, LtrTrainingUsesImpressionsForPositionBias) {
 
 }  // namespace
 }  // namespace souk
+
+namespace souk {
+namespace {
+
+// rank.shuffle_share: a randomisation bucket for position-bias estimation.
+TEST_F(ServerTest, RandomisedSearchesShuffleTheTopAndSaySo) {
+  const std::string toml = shop_ + "/souk.toml";
+  std::string text = souk::testing::ReadText(toml);
+  const size_t at = text.find("shuffle_share = 0");
+  ASSERT_NE(at, std::string::npos) << "the generated souk.toml names rank.shuffle_share";
+  text.replace(at, std::string("shuffle_share = 0").size(), "shuffle_share = 1");
+  souk::testing::WriteText(toml, text);
+  Served s(shop_);
+  httplib::Client c("127.0.0.1", s.port());
+  const auto key = Bearer(keys_["search"]);
+  std::set<std::vector<std::string>> orders;
+  std::set<std::string> first_set;
+  for (int i = 0; i < 12; ++i) {
+    auto r = c.Get("/v1/search?q=for&k=10&rank=none", key);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json j = json::parse(r->body);
+    EXPECT_EQ(j["shuffled"], true);
+    std::vector<std::string> ids;
+    for (const auto& h : j["hits"]) ids.push_back(h["item_id"].get<std::string>());
+    const std::set<std::string> set(ids.begin(), ids.end());
+    EXPECT_EQ(set.size(), ids.size());
+    if (i == 0) first_set = set;
+    EXPECT_EQ(set, first_set);  // the same results, in another order
+    orders.insert(ids);
+  }
+  EXPECT_GT(orders.size(), 1u);
+  // Later pages are never shuffled.
+  EXPECT_FALSE(json::parse(c.Get("/v1/search?q=for&k=5&page=2&rank=none", key)->body).contains("shuffled"));
+}
+
+}  // namespace
+}  // namespace souk
