@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -75,6 +77,29 @@ struct LtrContext::Rep {
   bool cross_fit = false;
   std::vector<int> item_intent;  // dense item id -> index into intent->categories(), -1 = none
   std::unique_ptr<text::Analyzer> norm = std::make_unique<text::Analyzer>(text::AnalyzerOptions{}, nullptr);
+  // A model with a query tower (rank.vector_model, twotower) for the
+  // vector_sim feature; null: none (NaN).
+  std::unique_ptr<rec::Model> vec;
+  std::string vec_spec;
+
+  // <query, item> of the vector model, one per candidate (NaN without one).
+  std::vector<float> VectorSims(const std::string& q, const std::vector<search::Hit>& hits) const {
+    std::vector<float> out(hits.size(), std::numeric_limits<float>::quiet_NaN());
+    if (!vec) return out;
+    std::vector<float> e;
+    if (!vec->EmbedQueries({&q, 1}, &e).ok()) return out;
+    const size_t d = vec->FactorDim();
+    const float* f = vec->ItemFactors();
+    if (e.size() != d || !f) return out;
+    for (size_t i = 0; i < hits.size(); ++i) {
+      if (hits[i].doc >= vec->num_items()) continue;
+      const float* v = f + static_cast<size_t>(hits[i].doc) * d;
+      float dot = 0;
+      for (size_t j = 0; j < d; ++j) dot += e[j] * v[j];
+      out[i] = dot;
+    }
+    return out;
+  }
 
   void IndexIntentCategories() {
     item_intent.assign(items.size(), -1);
@@ -103,6 +128,7 @@ struct LtrContext::Rep {
       probs = m->Probabilities(nq);
       if (!probs.empty()) top = static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
     }
+    const std::vector<float> sims = VectorSims(q, hits);
     for (size_t i = 0; i < hits.size(); ++i) {
       const ItemId item = hits[i].doc;
       c.items.push_back(item);
@@ -114,6 +140,7 @@ struct LtrContext::Rep {
         qc.intent_p = cat >= 0 && static_cast<size_t>(cat) < probs.size() ? probs[cat] : 0.0f;
         qc.intent_top = cat >= 0 && cat == top ? 1.0f : 0.0f;
       }
+      qc.vector_sim = sims[i];
       features->Vector(user, item, qc, now_ms, c.x.data() + i * nf);
     }
     return c;
@@ -156,6 +183,19 @@ Result<std::unique_ptr<LtrContext::Rep>> OpenRep(const std::string& dir, Store* 
   for (const auto& it : rep->items) rep->ext_to_id.emplace(it.ext_id, it.id);
   for (const auto& u : users) rep->users.emplace(u.ext_id, u.id), rep->user_ext.push_back(u.ext_id);
   if (events_out) *events_out = std::move(events);
+  // The vector model, when one is trained (its item vectors and query tower).
+  const std::string vname = config.GetString("rank.vector_model");
+  const fs::path vpath = fs::path(dir) / "models" / (vname + ".bin");
+  if (!vname.empty() && vname != "none" && fs::exists(vpath)) {
+    auto m = rec::LoadModel(vpath.string());
+    if (m.ok() && (*m)->FactorDim() > 0 && (*m)->WantsContent() && (*m)->ItemFactors()) {
+      rep->vec = std::move(*m);
+      rep->vec_spec = rep->vec->Describe();
+    } else if (!m.ok()) {
+      std::fprintf(stderr, "souk: warning: %s not used for vector_sim: %s\n", vpath.string().c_str(),
+                   m.status().message().c_str());
+    }
+  }
   rep->query = DefaultQueryOptions();
   rep->depth = static_cast<size_t>(std::max<int64_t>(1, config.GetInt("rank.depth")));
   rep->now_ms = until_ms == INT64_MAX ? rep->features->last_ms() : until_ms;
@@ -176,6 +216,8 @@ Result<std::unique_ptr<LtrContext>> LtrContext::Open(const std::string& dir, Sto
   SOUK_ASSIGN_OR_RETURN(auto rep, OpenRep(dir, store, config, serving ? INT64_MAX : meta["cutoff_ms"].get<int64_t>(),
                                           !serving));
   SOUK_ASSIGN_OR_RETURN(rep->ranker, rank::Ranker::Load(LtrModelPath(dir), rank::FeatureStore::FeatureNames()));
+  // vector_sim only when the ranker learnt with it.
+  if (!meta.contains("vector_model") || meta["vector_model"].is_null()) rep->vec.reset();
   if (meta.value("intent", json::object()).value("used", false)) {
     SOUK_ASSIGN_OR_RETURN(rep->intent, search::IntentModel::Load(LtrIntentPath(dir)));
     rep->IndexIntentCategories();
@@ -324,6 +366,7 @@ Result<json> LtrContext::Features(const std::string& user_ext, const std::string
         q.intent_p = cat >= 0 && static_cast<size_t>(cat) < probs.size() ? probs[cat] : 0.0f;
         q.intent_top = cat >= 0 && cat == top ? 1.0f : 0.0f;
       }
+      q.vector_sim = r.VectorSims(query, {search::Hit{item, 0}})[0];
     }
     const auto& names = rank::FeatureStore::FeatureNames();
     std::vector<float> x(names.size());
@@ -576,6 +619,7 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
                            {"clicks", bias.clicks},
                            {"theta", bias.theta}}},
                {"intent", intent_meta},
+               {"vector_model", r.vec ? json(r.vec_spec) : json(nullptr)},
                {"rounds", report.rounds},
                {"train_ndcg10", report.train_ndcg10},
                {"valid_ndcg10", report.valid_ndcg10},

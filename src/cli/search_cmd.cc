@@ -745,8 +745,10 @@ Result<std::unordered_set<std::string>> HeldOutQueries(const std::string& judgme
   SOUK_ASSIGN_OR_RETURN(JudgmentFile f, ReadJudgments(judgments));
   std::unordered_set<std::string> out;
   for (const auto& j : f.judgments) {
-    const QuerySplit::Part part = split.Of(j.query);
-    if (part == QuerySplit::kTest || (split.test >= 0 && part == QuerySplit::kValidation)) out.insert(j.query);
+    // A file with a user column keys its cases "query\x1fuser": the query is what is held out.
+    const std::string query = j.query.substr(0, j.query.find('\x1f'));
+    const QuerySplit::Part part = split.Of(query);
+    if (part == QuerySplit::kTest || (split.test >= 0 && part == QuerySplit::kValidation)) out.insert(query);
   }
   return out;
 }

@@ -70,6 +70,9 @@ const std::vector<SettingDef>& AllSettings() {
        "souk serve: share of first-page search answers whose top rank.shuffle_depth are shown in random order "
        "(flagged \"shuffled\"): a randomisation bucket, so the impressions show the same results at different "
        "positions and position bias can be estimated; 0 = never."},
+      {"rank.vector_model", T::kString, "twotower",
+       "Search LTR: the model with a query tower whose <query, item> similarity is the vector_sim feature, used "
+       "when DIR/models/NAME.bin exists (none = never)."},
       {"rank.validation_share", T::kDouble, "0.1",
        "souk train --model ltr-search: the share of the search log (by time, before the test part) used for early "
        "stopping."},

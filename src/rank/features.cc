@@ -291,7 +291,7 @@ const std::vector<std::string>& FeatureStore::FeatureNames() {
   static const std::vector<std::string> names = {
       // query and candidate generator
       "bm25", "bm25_rank", "bm25_rel", "bm25_title", "bm25_brand", "bm25_category", "bm25_tags", "bm25_description",
-      "query_terms", "query_intent_p", "query_intent_top",
+      "query_terms", "query_intent_p", "query_intent_top", "vector_sim",
       // item
       "log_price", "price_pct_category", "in_stock", "log_stock", "age_days", "ctr", "cart_rate", "conversion",
       "pop_1d", "pop_7d", "pop_30d", "trend", "quality_flags",
@@ -315,6 +315,7 @@ void FeatureStore::Vector(UserId user, ItemId item, const QueryContext& q, int64
   out[k++] = static_cast<float>(q.terms);
   out[k++] = q.intent_p;
   out[k++] = q.intent_top;
+  out[k++] = q.vector_sim;
   const ItemFeatures it = Item(item, now_ms);
   const bool priced = !std::isnan(it.price) && it.price > 0;
   out[k++] = priced ? static_cast<float>(std::log(it.price)) : nan;

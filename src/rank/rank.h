@@ -77,6 +77,9 @@ struct QueryContext {
   // is the most likely one. NaN = no intent model.
   float intent_p = std::numeric_limits<float>::quiet_NaN();
   float intent_top = std::numeric_limits<float>::quiet_NaN();
+  // <query embedding, item vector> of a model with a query tower
+  // (twotower), when there is one; NaN = none.
+  float vector_sim = std::numeric_limits<float>::quiet_NaN();
 };
 
 class FeatureStore {

@@ -45,7 +45,7 @@ TEST(RankCli, LtrBeatsBm25OnTheHeldOutPeriodAndFallsBack) {
   EXPECT_GT(meta["train_queries"].get<int>(), 500);
   EXPECT_GT(meta["valid_queries"].get<int>(), 50);
   EXPECT_GT(meta["rounds"].get<int>(), 0);
-  EXPECT_EQ(meta["features"].size(), 34u);
+  EXPECT_EQ(meta["features"].size(), 35u);
   EXPECT_FALSE(meta["importance"].empty());
   // Query intent learnt from the training period, with the ranker.
   EXPECT_TRUE(meta["intent"]["used"].get<bool>()) << meta["intent"];
@@ -94,7 +94,7 @@ TEST(RankCli, FeaturesShowItemUserAndPair) {
   EXPECT_TRUE(j["user"].contains("segment"));
   EXPECT_GT(j["user"]["events"].get<int>(), 0);
   EXPECT_FALSE(j["user"]["categories"].empty());
-  EXPECT_EQ(j["ranking_features"].size(), 34u);
+  EXPECT_EQ(j["ranking_features"].size(), 35u);
   EXPECT_TRUE(j["ranking_features"].contains("user_brand_affinity"));
   // Unknown ids and no ids: one-line errors.
   r = Souk(dir, "features " + shop + " --user NOPE");

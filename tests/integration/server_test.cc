@@ -617,7 +617,7 @@ TEST_F(ServerTest, SearchIsReRankedByTheLtrModel) {
     ASSERT_EQ(f->status, 200) << f->body;
     const json fj = json::parse(f->body);
     EXPECT_EQ(fj["source"], "ltr-search");
-    EXPECT_EQ(fj["ranking_features"].size(), 34u);
+    EXPECT_EQ(fj["ranking_features"].size(), 35u);
     const uint64_t events = fj["user"]["events"], purchases = fj["item"]["purchases"];
     const std::string ev = json::array({{{"user_id", "U000003"},
                                          {"item_id", item},
