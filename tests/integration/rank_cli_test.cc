@@ -54,6 +54,13 @@ TEST(RankCli, LtrBeatsBm25OnTheHeldOutPeriodAndFallsBack) {
   ASSERT_TRUE(std::filesystem::exists(test_file));
   ASSERT_TRUE(std::filesystem::exists(shop + "/models/ltr-search.json"));
 
+  // A judgments file with a user column holds its queries out of what
+  // other models learn from the search log (here the intent classifier).
+  r = Souk(dir, "intent " + shop + " --train --holdout-judgments " + test_file +
+                    " --validation-share 0 --test-share 1 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_GT(json::parse(r.out)["skipped_judged_pairs"].get<int>(), 100) << r.out;
+
   // The held-out period: judged (query, user) searches the model never saw.
   r = Souk(dir, "search-eval " + shop + " --judgments " + test_file + " --rank none --json");
   ASSERT_EQ(r.code, 0) << r.err;
