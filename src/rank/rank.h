@@ -279,17 +279,19 @@ std::vector<ItemId> ApplyRules(const std::vector<RuleRecord>& rules, const RuleC
 
 // The candidate generators of blended recommendations (any may be null):
 // the user model (scores every item for a history), the similar-items
-// model (Similar() of each recent history item), popularity and trending.
-inline constexpr int kGenerators = 4;  // user, similar, pop, trending, in this order
+// model (Similar() of each recent history item), popularity, trending, and
+// a second model of the history.
+inline constexpr int kGenerators = 5;  // user, similar, pop, trending, second, in this order
 const char* GeneratorName(int g);
 struct GeneratorSet {
   const rec::Model* user = nullptr;
   const rec::Model* similar = nullptr;
   const rec::Model* pop = nullptr;
   const rec::Model* trending = nullptr;
+  const rec::Model* second = nullptr;  // a second model of the history (sasrec, twotower, ease, ...)
 };
 struct BlendOptions {
-  double w_user = 1, w_similar = 1, w_pop = 0.3, w_trending = 0.5;  // 0 = the generator is not asked
+  double w_user = 1, w_similar = 1, w_pop = 0.3, w_trending = 0.5, w_second = 1;  // 0 = not asked
   size_t depth = 100;      // candidates per generator
   size_t recent = 10;      // similar: the last N history items
   size_t neighbours = 20;  // ... and N neighbours of each
@@ -314,7 +316,8 @@ std::vector<BlendCandidate> BlendCandidates(const GeneratorSet& generators, cons
 
 // Adds two model families to rec's registry (MakeModel, souk train / eval /
 // recommend / serve use them like the built-ins):
-//   blend:user=ials,similar=itemknn,w_user=1,w_similar=1,w_pop=0.3,w_trending=0.5,depth=100,recent=10
+//   blend:user=ials,similar=itemknn,second=none,w_user=1,w_similar=1,w_pop=0.3,w_trending=0.5,w_second=1,
+//         depth=100,recent=10
 //     the generators fitted together, scored by BlendCandidates' fusion;
 //   ltr-recs:(the same keys),users=10000,rounds=300,eta=0.1,max_depth=6,early_stop=30
 //     LambdaMART (rank:ndcg) re-ranking the blended candidates, trained on

@@ -26,7 +26,7 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr double kRrf = 60;
 constexpr int64_t kDayMs = 86'400'000;
 
-const char* const kGeneratorNames[kGenerators] = {"user", "similar", "pop", "trending"};
+const char* const kGeneratorNames[kGenerators] = {"user", "similar", "pop", "trending", "second"};
 
 // "ials/f=64/reg=0.01" <-> "ials:f=64,reg=0.01": a model spec inside
 // another one's value.
@@ -67,15 +67,15 @@ Result<std::unique_ptr<rec::Model>> ReadModel(std::istream& in, const std::strin
 
 // The generators a blending model owns, built from specs.
 struct OwnedGenerators {
-  std::string user_spec = "ials", similar_spec = "itemknn";
-  std::unique_ptr<rec::Model> user, similar, pop, trending;
+  std::string user_spec = "ials", similar_spec = "itemknn", second_spec = "none";
+  std::unique_ptr<rec::Model> user, similar, pop, trending, second;
 
-  GeneratorSet View() const { return {user.get(), similar.get(), pop.get(), trending.get()}; }
+  GeneratorSet View() const { return {user.get(), similar.get(), pop.get(), trending.get(), second.get()}; }
 
   Status Fit(const rec::Interactions& data, const rec::FitContext& ctx, uint64_t from, uint64_t to,
              uint64_t total) {
     std::vector<std::pair<std::unique_ptr<rec::Model>*, std::string>> todo = {
-        {&user, user_spec}, {&similar, similar_spec}, {&pop, "pop"}, {&trending, "trending"}};
+        {&user, user_spec}, {&similar, similar_spec}, {&pop, "pop"}, {&trending, "trending"}, {&second, second_spec}};
     size_t n = 0;
     for (auto& [slot, spec] : todo) {
       if (spec == "none" || spec.empty()) {
@@ -99,10 +99,10 @@ struct OwnedGenerators {
     return Status::Ok();
   }
   void Save(std::ostream& out) const {
-    for (const auto* m : {user.get(), similar.get(), pop.get(), trending.get()}) WriteModel(out, m);
+    for (const auto* m : {user.get(), similar.get(), pop.get(), trending.get(), second.get()}) WriteModel(out, m);
   }
   Status Load(std::istream& in, const std::string& owner) {
-    for (auto* slot : {&user, &similar, &pop, &trending}) {
+    for (auto* slot : {&user, &similar, &pop, &trending, &second}) {
       SOUK_ASSIGN_OR_RETURN(*slot, ReadModel(in, owner));
     }
     return Status::Ok();
@@ -114,10 +114,12 @@ BlendOptions ReadBlendOptions(rec::Spec& spec, OwnedGenerators* g, size_t defaul
   BlendOptions o;
   g->user_spec = DecodeSubSpec(spec.String("user", "ials"));
   g->similar_spec = DecodeSubSpec(spec.String("similar", "itemknn"));
+  g->second_spec = DecodeSubSpec(spec.String("second", "none"));
   o.w_user = spec.Double("w_user", o.w_user);
   o.w_similar = spec.Double("w_similar", o.w_similar);
   o.w_pop = spec.Double("w_pop", o.w_pop);
   o.w_trending = spec.Double("w_trending", o.w_trending);
+  o.w_second = spec.Double("w_second", o.w_second);
   o.depth = static_cast<size_t>(std::max<int64_t>(1, spec.Int("depth", static_cast<int64_t>(default_depth))));
   o.recent = static_cast<size_t>(std::max<int64_t>(1, spec.Int("recent", static_cast<int64_t>(o.recent))));
   return o;
@@ -126,19 +128,21 @@ std::string DescribeBlend(const OwnedGenerators& g, const BlendOptions& o) {
   const auto sub = [](const std::unique_ptr<rec::Model>& m, const std::string& spec) {
     return EncodeSubSpec(m ? m->Describe() : spec);
   };
-  return fmt::format("user={},similar={},w_user={},w_similar={},w_pop={},w_trending={},depth={},recent={}",
-                     sub(g.user, g.user_spec), sub(g.similar, g.similar_spec), rec::FormatNumber(o.w_user),
-                     rec::FormatNumber(o.w_similar), rec::FormatNumber(o.w_pop), rec::FormatNumber(o.w_trending),
-                     o.depth, o.recent);
+  return fmt::format(
+      "user={},similar={},second={},w_user={},w_similar={},w_pop={},w_trending={},w_second={},depth={},recent={}",
+      sub(g.user, g.user_spec), sub(g.similar, g.similar_spec), sub(g.second, g.second_spec),
+      rec::FormatNumber(o.w_user), rec::FormatNumber(o.w_similar), rec::FormatNumber(o.w_pop),
+      rec::FormatNumber(o.w_trending), rec::FormatNumber(o.w_second), o.depth, o.recent);
 }
 void WriteBlendOptions(std::ostream& out, const BlendOptions& o) {
   WritePod(out, o.w_user), WritePod(out, o.w_similar), WritePod(out, o.w_pop), WritePod(out, o.w_trending);
+  WritePod(out, o.w_second);
   WritePod<uint64_t>(out, o.depth), WritePod<uint64_t>(out, o.recent), WritePod<uint64_t>(out, o.neighbours);
 }
 bool ReadBlendOptions(std::istream& in, BlendOptions* o) {
   uint64_t depth = 0, recent = 0, neighbours = 0;
   const bool ok = ReadPod(in, &o->w_user) && ReadPod(in, &o->w_similar) && ReadPod(in, &o->w_pop) &&
-                  ReadPod(in, &o->w_trending) && ReadPod(in, &depth) && ReadPod(in, &recent) &&
+                  ReadPod(in, &o->w_trending) && ReadPod(in, &o->w_second) && ReadPod(in, &depth) && ReadPod(in, &recent) &&
                   ReadPod(in, &neighbours);
   o->depth = depth, o->recent = recent, o->neighbours = neighbours;
   return ok && depth > 0;
@@ -169,7 +173,7 @@ class BlendModel final : public rec::Model {
   std::string Name() const override { return "blend"; }
   std::string Describe() const override { return "blend:" + DescribeBlend(g_, o_); }
   bool WantsContent() const override {
-    for (const std::string& s : {g_.user_spec, g_.similar_spec}) {
+    for (const std::string& s : {g_.user_spec, g_.similar_spec, g_.second_spec}) {
       auto m = rec::MakeModel(s);
       if (m.ok() && (*m)->WantsContent()) return true;
     }
@@ -583,8 +587,10 @@ double BlendOptions::Weight(int g) const {
       return w_similar;
     case 2:
       return w_pop;
-    default:
+    case 3:
       return w_trending;
+    default:
+      return w_second;
   }
 }
 
@@ -603,6 +609,12 @@ std::vector<BlendCandidate> BlendCandidates(const GeneratorSet& gens, const rec:
     for (uint32_t i : h.items) known = known || i < gens.user->num_items();
   for (int g : {2, 3})
     if (scorers[g] && o.Weight(g) > 0) lists[g] = rec::Recommend(*scorers[g], h, ro, buffer);
+  // A second model of the history, when it knows an item of it.
+  if (gens.second && o.Weight(4) > 0) {
+    bool knows = false;
+    for (uint32_t i : h.items) knows = knows || i < gens.second->num_items();
+    if (knows) lists[4] = rec::Recommend(*gens.second, h, ro, buffer);
+  }
   // The user model last: its raw scores stay in *buffer for the caller.
   buffer->clear();
   if (gens.user && known && o.Weight(0) > 0) {

@@ -593,6 +593,17 @@ TEST(BlendCandidates, FuseDeduplicateAndSkipTheHistory) {
     if (!seen.count(x.item) && pop_order.size() < o.depth) pop_order.push_back(x.item);
   for (const auto& c : cands)
     if (c.rank[2] > 0) EXPECT_EQ(pop_order[c.rank[2] - 1], c.item);
+  // A second model of the history adds its own list.
+  GeneratorSet two = g;
+  two.second = knn->get();
+  const auto both = BlendCandidates(two, h, o);
+  size_t from_second = 0;
+  for (const auto& c : both) {
+    from_second += c.rank[4] > 0;
+    EXPECT_FALSE(seen.count(c.item));
+  }
+  EXPECT_GT(from_second, 0u);
+  EXPECT_GE(both.size(), cands.size());
   // An unknown history: no user list, popularity still answers.
   rec::History none;
   const auto cold = BlendCandidates(g, none, o);
