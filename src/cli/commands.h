@@ -3,6 +3,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -268,6 +269,44 @@ class RecService {
   std::unique_ptr<rec::Model> user_, session_, similar_, pop_, trending_;
   std::map<std::string, double> blend_weights_;  // user, similar, pop, trending
 };
+
+// What business rules ask of the catalog, answered by a search index (null:
+// nothing matches): each rule's filter, and stock 0, matched the first
+// time they are asked and kept. Keeps the index alive. Thread-safe.
+class RuleMatcher {
+ public:
+  RuleMatcher(std::shared_ptr<const search::Index> index, std::vector<RuleRecord> rules);
+  bool Matches(size_t rule, ItemId item) const;
+  bool OutOfStock(ItemId item) const;
+  const search::Index* index() const { return index_.get(); }
+  const std::vector<RuleRecord>& rules() const { return rules_; }
+  // Hooks for rank::ApplyRules that refer to this matcher.
+  rank::RuleHooks Hooks(std::function<ItemId(const std::string& ext_id)> lookup) const;
+
+ private:
+  std::shared_ptr<const search::Index> index_;
+  std::vector<RuleRecord> rules_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::vector<uint8_t>> matches_;  // per rule; empty = not matched yet
+  mutable std::vector<uint8_t> stock0_;
+  mutable bool stock0_done_ = false;
+};
+
+// The business rules of one search (surface search), as `souk search` and
+// /v1/search apply them. Plan: with `fold`, filter hides and out-of-stock
+// go into the search's filter (they then cost no results); every other
+// applying rule may move or drop one result, so as many more are fetched.
+struct SearchRulePlan {
+  bool on = false;      // a rule applies, or out-of-stock items are excluded
+  std::string filter;   // the filter to search with
+  size_t extra = 0;     // results to fetch beyond the page
+  nlohmann::json applied = nlohmann::json::array();  // ids of the rules that apply
+};
+SearchRulePlan PlanSearchRules(const std::vector<RuleRecord>& rules, const rank::RuleContext& ctx,
+                               const std::string& filter, bool fold);
+// The ranked hits after the rules (scores kept; an inserted pin scores 0).
+std::vector<search::Hit> ApplySearchRules(const std::vector<RuleRecord>& rules, const rank::RuleContext& ctx,
+                                          const std::vector<search::Hit>& hits, const rank::RuleHooks& hooks);
 
 // What happens to a recommendation list after the models (souk recommend
 // and /v1/recommend alike): the candidates fetched (FetchSize) are

@@ -110,6 +110,30 @@ struct LtrContext::Rep {
       if (const auto a = at.find(it.category); a != at.end() && it.id < item_intent.size()) item_intent[it.id] = a->second;
   }
 
+  // The query's intent: p(category | q) for every category the model
+  // knows and the most likely one (empty without a model).
+  struct QueryIntent {
+    std::vector<float> probs;
+    int top = -1;
+  };
+  QueryIntent IntentOf(const std::string& q) const {
+    QueryIntent qi;
+    if (!intent) return qi;
+    const std::string nq = norm->Normalize(q);
+    const search::IntentModel* m = cross_fit ? intent_half[1 - QueryHalf(nq)].get() : intent.get();
+    qi.probs = m->Probabilities(nq);
+    if (!qi.probs.empty())
+      qi.top = static_cast<int>(std::max_element(qi.probs.begin(), qi.probs.end()) - qi.probs.begin());
+    return qi;
+  }
+  // The intent features of one candidate (left NaN without a model).
+  void SetIntent(const QueryIntent& qi, ItemId item, rank::QueryContext* qc) const {
+    if (!intent) return;
+    const int cat = item < item_intent.size() ? item_intent[item] : -1;
+    qc->intent_p = cat >= 0 && static_cast<size_t>(cat) < qi.probs.size() ? qi.probs[cat] : 0.0f;
+    qc->intent_top = cat >= 0 && cat == qi.top ? 1.0f : 0.0f;
+  }
+
   // Features of `hits` (BM25F's list for q, best first) for `user`.
   Candidates Features(const std::string& q, UserId user, const std::vector<search::Hit>& hits) const {
     Candidates c;
@@ -120,14 +144,7 @@ struct LtrContext::Rep {
     qc.top_score = hits.empty() ? 0 : hits[0].score;
     qc.field_scores.resize(rank::FieldScorer::kFields);
     c.x.resize(hits.size() * nf);
-    std::vector<float> probs;
-    int top = -1;
-    if (intent) {
-      const std::string nq = norm->Normalize(q);
-      const search::IntentModel* m = cross_fit ? intent_half[1 - QueryHalf(nq)].get() : intent.get();
-      probs = m->Probabilities(nq);
-      if (!probs.empty()) top = static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
-    }
+    const QueryIntent qi = IntentOf(q);
     const std::vector<float> sims = VectorSims(q, hits);
     for (size_t i = 0; i < hits.size(); ++i) {
       const ItemId item = hits[i].doc;
@@ -135,11 +152,7 @@ struct LtrContext::Rep {
       qc.score = hits[i].score;
       qc.rank = static_cast<int>(i + 1);
       fields->Score(terms, item, qc.field_scores.data());
-      if (intent) {
-        const int cat = item < item_intent.size() ? item_intent[item] : -1;
-        qc.intent_p = cat >= 0 && static_cast<size_t>(cat) < probs.size() ? probs[cat] : 0.0f;
-        qc.intent_top = cat >= 0 && cat == top ? 1.0f : 0.0f;
-      }
+      SetIntent(qi, item, &qc);
       qc.vector_sim = sims[i];
       features->Vector(user, item, qc, now_ms, c.x.data() + i * nf);
     }
@@ -163,13 +176,18 @@ LtrContext::~LtrContext() = default;
 
 namespace {
 
-// `events_out` (optional) gets the events it read, for a caller that
-// replays them itself.
+struct RepOptions {
+  int64_t until_ms = INT64_MAX;  // the feature store holds the events before this
+  bool with_index = true;        // an index of its own (Rank, training)
+  bool with_vectors = true;      // the rank.vector_model for vector_sim, when trained
+  EventColumns* events_out = nullptr;  // gets the events read, for a caller that replays them itself
+};
+
 Result<std::unique_ptr<LtrContext::Rep>> OpenRep(const std::string& dir, Store* store, const Config& config,
-                                                int64_t until_ms, bool with_index = true,
-                                                EventColumns* events_out = nullptr) {
+                                                const RepOptions& o) {
+  const int64_t until_ms = o.until_ms;
   auto rep = std::make_unique<LtrContext::Rep>();
-  if (with_index) {
+  if (o.with_index) {
     SOUK_ASSIGN_OR_RETURN(auto index, OpenSearchIndex(dir, store, config));
     rep->index = std::move(index);
   }
@@ -182,11 +200,11 @@ Result<std::unique_ptr<LtrContext::Rep>> OpenRep(const std::string& dir, Store* 
   rep->fields = std::make_unique<rank::FieldScorer>(rep->items, analyzer);
   for (const auto& it : rep->items) rep->ext_to_id.emplace(it.ext_id, it.id);
   for (const auto& u : users) rep->users.emplace(u.ext_id, u.id), rep->user_ext.push_back(u.ext_id);
-  if (events_out) *events_out = std::move(events);
+  if (o.events_out) *o.events_out = std::move(events);
   // The vector model, when one is trained (its item vectors and query tower).
   const std::string vname = config.GetString("rank.vector_model");
   const fs::path vpath = fs::path(dir) / "models" / (vname + ".bin");
-  if (!vname.empty() && vname != "none" && fs::exists(vpath)) {
+  if (o.with_vectors && !vname.empty() && vname != "none" && fs::exists(vpath)) {
     auto m = rec::LoadModel(vpath.string());
     if (m.ok() && (*m)->FactorDim() > 0 && (*m)->WantsContent() && (*m)->ItemFactors()) {
       rep->vec = std::move(*m);
@@ -213,11 +231,13 @@ Result<std::unique_ptr<LtrContext>> LtrContext::Open(const std::string& dir, Sto
     return Status::Corruption(LtrMetaPath(dir) + ": not a ranker description");
   // Evaluation sees the store as of the model's cutoff (nothing of its
   // held-out period); serving sees every event.
-  SOUK_ASSIGN_OR_RETURN(auto rep, OpenRep(dir, store, config, serving ? INT64_MAX : meta["cutoff_ms"].get<int64_t>(),
-                                          !serving));
-  SOUK_ASSIGN_OR_RETURN(rep->ranker, rank::Ranker::Load(LtrModelPath(dir), rank::FeatureStore::FeatureNames()));
+  RepOptions ro;
+  ro.until_ms = serving ? INT64_MAX : meta["cutoff_ms"].get<int64_t>();
+  ro.with_index = !serving;
   // vector_sim only when the ranker learnt with it.
-  if (!meta.contains("vector_model") || meta["vector_model"].is_null()) rep->vec.reset();
+  ro.with_vectors = meta.contains("vector_model") && !meta["vector_model"].is_null();
+  SOUK_ASSIGN_OR_RETURN(auto rep, OpenRep(dir, store, config, ro));
+  SOUK_ASSIGN_OR_RETURN(rep->ranker, rank::Ranker::Load(LtrModelPath(dir), rank::FeatureStore::FeatureNames()));
   if (meta.value("intent", json::object()).value("used", false)) {
     SOUK_ASSIGN_OR_RETURN(rep->intent, search::IntentModel::Load(LtrIntentPath(dir)));
     rep->IndexIntentCategories();
@@ -268,7 +288,14 @@ size_t LtrContext::depth() const { return rep_->depth; }
 
 Result<std::unique_ptr<LtrContext>> LtrContext::OpenFeatures(const std::string& dir, Store* store,
                                                              const Config& config) {
-  SOUK_ASSIGN_OR_RETURN(auto rep, OpenRep(dir, store, config, INT64_MAX, /*with_index=*/false));
+  RepOptions ro;
+  ro.with_index = false;
+  SOUK_ASSIGN_OR_RETURN(auto rep, OpenRep(dir, store, config, ro));
+  // The search ranker's intent model, when one was trained with it.
+  if (fs::exists(LtrIntentPath(dir))) {
+    SOUK_ASSIGN_OR_RETURN(rep->intent, search::IntentModel::Load(LtrIntentPath(dir)));
+    rep->IndexIntentCategories();
+  }
   return std::unique_ptr<LtrContext>(new LtrContext(std::move(rep)));
 }
 
@@ -359,13 +386,7 @@ Result<json> LtrContext::Features(const std::string& user_ext, const std::string
       const auto terms = r.fields->Terms(query);
       q.terms = terms.size();
       r.fields->Score(terms, item, q.field_scores.data());
-      if (r.intent) {
-        const auto probs = r.intent->Probabilities(r.norm->Normalize(query));
-        const int cat = item < r.item_intent.size() ? r.item_intent[item] : -1;
-        const int top = probs.empty() ? -1 : static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
-        q.intent_p = cat >= 0 && static_cast<size_t>(cat) < probs.size() ? probs[cat] : 0.0f;
-        q.intent_top = cat >= 0 && cat == top ? 1.0f : 0.0f;
-      }
+      r.SetIntent(r.IntentOf(query), item, &q);
       q.vector_sim = r.VectorSims(query, {search::Hit{item, 0}})[0];
     }
     const auto& names = rank::FeatureStore::FeatureNames();
@@ -401,7 +422,10 @@ int TrainLtrSearchCommand(const RecArgs& args, Store* store, const Config& confi
   const int64_t valid_from = at(1 - valid_share - test_share);
   const int64_t test_from = test_share > 0 ? at(1 - test_share) : INT64_MAX;
   EventColumns ev;
-  auto rep = OpenRep(args.dir, store, config, INT64_MIN, true, &ev);
+  RepOptions ro;
+  ro.until_ms = INT64_MIN;  // the replay applies the events itself
+  ro.events_out = &ev;
+  auto rep = OpenRep(args.dir, store, config, ro);
   if (!rep.ok()) return Fail(rep.status());
   LtrContext::Rep& r = **rep;
   const EventColumns* events = &ev;

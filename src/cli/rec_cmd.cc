@@ -299,45 +299,37 @@ Result<json> RecommendOne(Store* store, const rec::Model& model, const rec::Mode
 // something needs them).
 struct CliFinish {
   RecFinish fin;
-  std::vector<RuleRecord> rules;
   std::vector<ItemRow> items;
   std::unordered_map<std::string, ItemId> ids;
-  std::shared_ptr<const search::Index> index;
-  std::vector<std::vector<uint8_t>> matches;  // per rule, computed on first use
+  std::unique_ptr<RuleMatcher> matcher;
 
   Status Open(const RecArgs& args, Store* store, const Config& config) {
     fin.lambda = args.diversity >= 0 ? args.diversity : config.GetDouble("rank.diversity");
     fin.diversity.w_relevance = config.GetDouble("rank.weight_relevance");
     fin.diversity.w_revenue = config.GetDouble("rank.weight_revenue");
     fin.exclude_out_of_stock = config.GetBool("rank.exclude_out_of_stock");
-    SOUK_ASSIGN_OR_RETURN(rules, store->Rules());
-    fin.rules = &rules;
-    if (fin.lambda <= 0 && !fin.RulesApply()) return Status::Ok();
+    SOUK_ASSIGN_OR_RETURN(auto rules, store->Rules());
+    const bool rules_apply = [&] {
+      RecFinish probe;
+      probe.rules = &rules;
+      probe.exclude_out_of_stock = fin.exclude_out_of_stock;
+      return probe.RulesApply();
+    }();
+    if (fin.lambda <= 0 && !rules_apply) return Status::Ok();
     SOUK_ASSIGN_OR_RETURN(items, store->LoadItems());
     for (const ItemRow& r : items)
       if (!r.deleted) ids.emplace(r.ext_id, r.id);
-    rank::RuleContext ctx;
-    ctx.surface = "recommend";
-    bool filters = false;
-    for (const RuleRecord& r : rules) filters = filters || (rank::RuleApplies(r, ctx) && !r.filter.empty());
-    if (filters) {
+    std::shared_ptr<const search::Index> index;  // filters and stock, when a rule needs them
+    if (rules_apply) {
       SOUK_ASSIGN_OR_RETURN(auto idx, OpenSearchIndex(args.dir, store, config));
       index = std::move(idx);
     }
-    matches.assign(rules.size(), {});
-    fin.hooks.lookup = [this](const std::string& ext) {
+    matcher = std::make_unique<RuleMatcher>(std::move(index), std::move(rules));
+    fin.rules = &matcher->rules();
+    fin.hooks = matcher->Hooks([this](const std::string& ext) {
       const auto it = ids.find(ext);
       return it == ids.end() ? kNoId : it->second;
-    };
-    fin.hooks.out_of_stock = [this](ItemId id) { return id < items.size() && items[id].stock == 0; };
-    fin.hooks.matches = [this](size_t r, ItemId id) {
-      if (!index) return false;
-      if (matches[r].empty()) {
-        auto m = index->MatchFilter(rules[r].filter);
-        matches[r] = m.ok() ? std::move(*m) : std::vector<uint8_t>(1, 0);
-      }
-      return id < matches[r].size() && matches[r][id];
-    };
+    });
     fin.category_price = [this](const std::string& ext) {
       const auto it = ids.find(ext);
       if (it == ids.end() || it->second >= items.size()) return std::pair<std::string, double>{"", NAN};

@@ -498,9 +498,7 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
     return Fail(Status::InvalidArgument("--intent re-ranks BM25 by relevance: no --mode, --sort or --page"));
   // The top 100 are re-ranked, but matching (when kAll relaxes) stays as for --k.
   if (*intent && retriever.qo.relax_below == 0) retriever.qo.relax_below = a.k;
-  // Business rules (surface search), as the server applies them: filter
-  // hides and out-of-stock folded into the filter (BM25 mode), the rest
-  // after ranking, then the page.
+  // Business rules (surface search), as the server applies them.
   std::vector<RuleRecord> rules;
   if (a.rules) {
     auto r = store->Rules();
@@ -508,27 +506,12 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
     rules = std::move(*r);
   }
   const bool exclude_oos = a.rules && config.GetBool("rank.exclude_out_of_stock");
-  std::vector<std::vector<uint8_t>> matches(rules.size());
-  std::vector<uint8_t> oos;
-  rank::RuleHooks hooks;
-  hooks.matches = [&](size_t r, ItemId item) {
-    if (matches[r].empty()) {
-      auto m = (*index)->MatchFilter(rules[r].filter);
-      matches[r] = m.ok() ? std::move(*m) : std::vector<uint8_t>(1, 0);
-    }
-    return item < matches[r].size() && matches[r][item];
-  };
-  hooks.lookup = [&](const std::string& ext) {
+  // The matcher lives in this call, as the index does: it need not own it.
+  const RuleMatcher matcher(std::shared_ptr<const search::Index>(index->get(), [](const search::Index*) {}), rules);
+  const rank::RuleHooks hooks = matcher.Hooks([&](const std::string& ext) {
     auto id = store->FindItem(ext);
     return id.ok() ? *id : kNoId;
-  };
-  hooks.out_of_stock = [&](ItemId item) {
-    if (oos.empty()) {
-      auto m = (*index)->MatchFilter("stock:0");
-      oos = m.ok() ? std::move(*m) : std::vector<uint8_t>(1, 0);
-    }
-    return item < oos.size() && oos[item];
-  };
+  });
   json applied;  // the rules of the last query, when any applied
   auto run = [&](const std::string& q) -> Result<std::pair<search::SearchResult, double>> {
     auto t0 = std::chrono::steady_clock::now();
@@ -537,40 +520,21 @@ int SearchCommand(const SearchArgs& a, Store* store, const Config& config) {
     rctx.query = q;
     rctx.k = qo.offset + a.k;
     rctx.exclude_out_of_stock = exclude_oos;
+    const SearchRulePlan plan = PlanSearchRules(rules, rctx, retriever.qo.filter, a.mode == "bm25");
+    applied = plan.on ? plan.applied : json();
     Retriever rv = retriever;
-    size_t extra = 0;
-    applied = nullptr;
-    for (const RuleRecord& rr : rules) {
-      if (!rank::RuleApplies(rr, rctx)) continue;
-      if (applied.is_null()) applied = json::array();
-      applied.push_back(rr.id);
-      if (rr.kind == "hide" && !rr.filter.empty() && a.mode == "bm25")
-        rv.qo.filter = (Trim(rv.qo.filter).empty() ? "" : "(" + rv.qo.filter + ") AND ") + "NOT (" + rr.filter + ")";
-      else
-        ++extra;
-    }
-    if (exclude_oos && a.mode == "bm25")
-      rv.qo.filter = (Trim(rv.qo.filter).empty() ? "" : "(" + rv.qo.filter + ") AND ") + "NOT stock:0";
-    const bool rules_on = !applied.is_null() || exclude_oos;
-    if (rules_on && applied.is_null()) applied = json::array();
+    rv.qo.filter = plan.filter;
     size_t want = a.k;
-    if (rules_on) rv.qo.offset = 0, want = qo.offset + a.k + extra;
+    if (plan.on) rv.qo.offset = 0, want = qo.offset + a.k + plan.extra;
     auto r = rv.Run(q, *intent ? std::max<size_t>(100, want) : want);
     if (r.ok() && *intent) {
       r->hits = (*intent)->Rerank(q, std::move(r->hits));
       if (r->hits.size() > want) r->hits.resize(want);
     }
-    if (r.ok() && rules_on) {
-      std::vector<ItemId> ids;
-      std::unordered_map<ItemId, float> score;
-      for (const auto& h : r->hits) ids.push_back(h.doc), score.emplace(h.doc, h.score);
-      std::vector<search::Hit> page;
-      const auto kept = rank::ApplyRules(rules, rctx, std::move(ids), hooks);
-      for (size_t i = qo.offset; i < kept.size() && page.size() < a.k; ++i) {
-        const auto sc = score.find(kept[i]);
-        page.push_back({kept[i], sc == score.end() ? 0.0f : sc->second});
-      }
-      r->hits = std::move(page);
+    if (r.ok() && plan.on) {
+      const auto kept = ApplySearchRules(rules, rctx, r->hits, hooks);
+      r->hits.assign(kept.begin() + static_cast<std::ptrdiff_t>(std::min(qo.offset, kept.size())),
+                     kept.begin() + static_cast<std::ptrdiff_t>(std::min(qo.offset + a.k, kept.size())));
     }
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (!r.ok()) return r.status();
@@ -738,6 +702,74 @@ QuerySplit::Part QuerySplit::Of(std::string_view query) const {
   if (bucket < validation * 10000) return kValidation;
   if (test < 0 || bucket < (validation + test) * 10000) return kTest;
   return kTrain;
+}
+
+RuleMatcher::RuleMatcher(std::shared_ptr<const search::Index> index, std::vector<RuleRecord> rules)
+    : index_(std::move(index)), rules_(std::move(rules)), matches_(rules_.size()) {}
+
+bool RuleMatcher::Matches(size_t rule, ItemId item) const {
+  if (!index_ || rule >= rules_.size() || rules_[rule].filter.empty()) return false;
+  std::lock_guard lock(mu_);
+  auto& m = matches_[rule];
+  if (m.empty()) {
+    auto got = index_->MatchFilter(rules_[rule].filter);
+    m = got.ok() ? std::move(*got) : std::vector<uint8_t>(1, 0);  // a rule that no longer parses matches nothing
+    if (m.empty()) m.assign(1, 0);
+  }
+  return item < m.size() && m[item];
+}
+
+bool RuleMatcher::OutOfStock(ItemId item) const {
+  if (!index_) return false;
+  std::lock_guard lock(mu_);
+  if (!stock0_done_) {
+    auto got = index_->MatchFilter("stock:0");
+    if (got.ok()) stock0_ = std::move(*got);
+    stock0_done_ = true;
+  }
+  return item < stock0_.size() && stock0_[item];
+}
+
+rank::RuleHooks RuleMatcher::Hooks(std::function<ItemId(const std::string& ext_id)> lookup) const {
+  rank::RuleHooks h;
+  h.matches = [this](size_t r, ItemId item) { return Matches(r, item); };
+  h.out_of_stock = [this](ItemId item) { return OutOfStock(item); };
+  h.lookup = std::move(lookup);
+  return h;
+}
+
+SearchRulePlan PlanSearchRules(const std::vector<RuleRecord>& rules, const rank::RuleContext& ctx,
+                               const std::string& filter, bool fold) {
+  SearchRulePlan p;
+  p.filter = filter;
+  const auto add = [&](const std::string& clause) {
+    p.filter = (Trim(p.filter).empty() ? "" : "(" + p.filter + ") AND ") + clause;
+  };
+  p.on = ctx.exclude_out_of_stock;
+  for (const RuleRecord& r : rules) {
+    if (!rank::RuleApplies(r, ctx)) continue;
+    p.on = true;
+    p.applied.push_back(r.id);
+    if (fold && r.kind == "hide" && !r.filter.empty())
+      add("NOT (" + r.filter + ")");
+    else
+      ++p.extra;  // item hides and pins move or drop at most one result each
+  }
+  if (fold && ctx.exclude_out_of_stock) add("NOT stock:0");
+  return p;
+}
+
+std::vector<search::Hit> ApplySearchRules(const std::vector<RuleRecord>& rules, const rank::RuleContext& ctx,
+                                          const std::vector<search::Hit>& hits, const rank::RuleHooks& hooks) {
+  std::vector<ItemId> ids;
+  std::unordered_map<ItemId, float> score;
+  for (const auto& h : hits) ids.push_back(h.doc), score.emplace(h.doc, h.score);
+  std::vector<search::Hit> out;
+  for (ItemId item : rank::ApplyRules(rules, ctx, std::move(ids), hooks)) {
+    const auto sc = score.find(item);
+    out.push_back({item, sc == score.end() ? 0.0f : sc->second});
+  }
+  return out;
 }
 
 Result<std::unordered_set<std::string>> HeldOutQueries(const std::string& judgments, const QuerySplit& split) {

@@ -35,7 +35,6 @@ Status CatalogView::Refresh(Store* store) {
     row.brand = std::move(r.brand);
     row.category = std::move(r.category);
     row.price = r.price;
-    row.stock = r.stock;
   }
   since_ms_ = std::max<int64_t>(latest, 0);
   return Status::Ok();

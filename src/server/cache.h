@@ -27,7 +27,6 @@ class CatalogView {
     bool deleted = false;
     std::string title, brand, category;
     double price = 0;  // NaN = none
-    int64_t stock = -1;  // -1 = unknown
   };
   // Loads the changes since the last refresh (everything the first time).
   Status Refresh(Store* store);

@@ -413,22 +413,13 @@ class HttpServer final : public Server {
   // ---- business rules (src/rank), re-read on every store change ----
   struct RuleSet {
     std::vector<RuleRecord> rules;
-    // Filter matches per rule, for one index (rebuilt when it changes).
+    // Filter and stock matches, for one index (a new matcher when it changes).
     mutable std::mutex mu;
-    mutable const search::Index* index = nullptr;
-    mutable std::vector<std::vector<uint8_t>> matches;
-    bool Match(const search::Index& idx, size_t r, ItemId item) const {
+    mutable std::shared_ptr<const cli::RuleMatcher> matcher;
+    std::shared_ptr<const cli::RuleMatcher> For(const std::shared_ptr<const search::Index>& index) const {
       std::lock_guard lock(mu);
-      if (index != &idx) {
-        matches.assign(rules.size(), {});
-        for (size_t i = 0; i < rules.size(); ++i)
-          if (!rules[i].filter.empty()) {
-            auto m = idx.MatchFilter(rules[i].filter);
-            if (m.ok()) matches[i] = std::move(*m);  // a rule that no longer parses matches nothing
-          }
-        index = &idx;
-      }
-      return item < matches[r].size() && matches[r][item];
+      if (!matcher || matcher->index() != index.get()) matcher = std::make_shared<cli::RuleMatcher>(index, rules);
+      return matcher;
     }
   };
   void SetRules(std::vector<RuleRecord> rules) {
@@ -942,23 +933,14 @@ Reply Search(HttpServer& s, const Request& r) {
   rctx.query = q;
   rctx.k = qo.offset + qo.k;
   rctx.exclude_out_of_stock = s.config().GetBool("rank.exclude_out_of_stock");
-  std::string filter = qo.filter;
-  size_t extra = 0;
-  bool rules_on = rctx.exclude_out_of_stock;
-  if (rules)
-    for (const RuleRecord& rr : rules->rules) {
-      if (!rank::RuleApplies(rr, rctx)) continue;
-      rules_on = true;
-      if (rr.kind == "hide" && !rr.filter.empty())
-        filter = (Trim(filter).empty() ? "" : "(" + filter + ") AND ") + "NOT (" + rr.filter + ")";
-      else
-        ++extra;  // item hides and pins move or drop at most one result each
-    }
-  if (rctx.exclude_out_of_stock) filter = (Trim(filter).empty() ? "" : "(" + filter + ") AND ") + "NOT stock:0";
+  static const std::vector<RuleRecord> kNoRules;
+  const cli::SearchRulePlan plan =
+      cli::PlanSearchRules(rules ? rules->rules : kNoRules, rctx, qo.filter, /*fold=*/true);
+  const bool rules_on = plan.on;
   search::QueryOptions run = qo;
-  run.filter = filter;
+  run.filter = plan.filter;
   if (personal) run.offset = 0, run.k = depth;
-  if (rules_on) run.offset = 0, run.k = std::max(personal ? depth : 0, qo.offset + qo.k) + extra;
+  if (rules_on) run.offset = 0, run.k = std::max(personal ? depth : 0, qo.offset + qo.k) + plan.extra;
   auto res = (*index)->Search(q, run);
   if (!res.ok()) throw HttpError(HttpStatusOf(res.status()), res.status().message());
   json how;
@@ -985,36 +967,14 @@ Reply Search(HttpServer& s, const Request& r) {
   }
   json applied;
   if (rules_on) {
-    std::vector<ItemId> ids;
-    std::unordered_map<ItemId, float> score;
-    for (const auto& h : res->hits) ids.push_back(h.doc), score.emplace(h.doc, h.score);
-    const search::Index& idx = **index;
-    std::vector<uint8_t> oos;
-    rank::RuleHooks hooks;
-    hooks.matches = [&](size_t r, ItemId item) { return rules->Match(idx, r, item); };
-    hooks.lookup = [&](const std::string& ext) {
+    const auto matcher =
+        rules ? rules->For(*index) : std::make_shared<const cli::RuleMatcher>(*index, std::vector<RuleRecord>{});
+    const rank::RuleHooks hooks = matcher->Hooks([&](const std::string& ext) {
       auto row = s.catalog().Get(ext);
       return row && !row->deleted ? row->id : kNoId;
-    };
-    hooks.out_of_stock = [&](ItemId item) {
-      if (oos.empty()) {
-        auto m = idx.MatchFilter("stock:0");
-        oos = m.ok() ? std::move(*m) : std::vector<uint8_t>(1, 0);
-      }
-      return item < oos.size() && oos[item];
-    };
-    const std::vector<ItemId> kept =
-        rank::ApplyRules(rules ? rules->rules : std::vector<RuleRecord>{}, rctx, std::move(ids), hooks);
-    std::vector<search::Hit> hits;
-    for (ItemId item : kept) {
-      const auto sc = score.find(item);
-      hits.push_back({item, sc == score.end() ? 0.0f : sc->second});
-    }
-    res->hits = std::move(hits);
-    applied = json::array();
-    if (rules)
-      for (const RuleRecord& rr : rules->rules)
-        if (rank::RuleApplies(rr, rctx)) applied.push_back(rr.id);
+    });
+    res->hits = cli::ApplySearchRules(matcher->rules(), rctx, res->hits, hooks);
+    applied = plan.applied;
   }
   if (personal || rules_on) {
     std::vector<search::Hit> pageh;
@@ -1237,21 +1197,14 @@ Reply Recommend(HttpServer& s, const Request& r) {
     auto row = s.catalog().Get(ext);
     return row && !row->deleted ? row->id : kNoId;
   };
-  // The index (for filters and stock), fetched once a rule needs it.
-  std::optional<decltype(s.Index())> index;
-  std::vector<uint8_t> oos;
-  const auto idx = [&]() -> const search::Index* {
-    if (!index) index.emplace(s.Index());
-    return index->ok() ? &***index : nullptr;
-  };
-  fin.hooks.out_of_stock = [&](ItemId item) {
-    if (oos.empty()) {
-      auto m = idx() ? idx()->MatchFilter("stock:0") : Result<std::vector<uint8_t>>(Status::NotFound(""));
-      oos = m.ok() ? std::move(*m) : std::vector<uint8_t>(1, 0);
-    }
-    return item < oos.size() && oos[item];
-  };
-  fin.hooks.matches = [&](size_t rule, ItemId item) { return idx() && rules->Match(*idx(), rule, item); };
+  // Filters and stock from the index, when a rule needs them.
+  std::shared_ptr<const cli::RuleMatcher> matcher;
+  if (fin.RulesApply()) {
+    auto index = s.Index();
+    std::shared_ptr<const search::Index> idx = index.ok() ? *index : nullptr;  // no catalog: nothing matches
+    matcher = rules ? rules->For(idx) : std::make_shared<const cli::RuleMatcher>(idx, std::vector<RuleRecord>{});
+    fin.hooks = matcher->Hooks(fin.hooks.lookup);
+  }
   const bool rules_on = fin.RulesApply();
   const size_t fetch = fin.FetchSize();
   const std::string& user = r.params[0];
